@@ -1,0 +1,25 @@
+# The two commands: `make run` (all-in-one node) and `make test` (the whole suite).
+VENV ?= .venv
+PYTHON ?= python3
+
+.PHONY: run test test-sqlite test-postgresql bench clean
+
+$(VENV)/.installed-run: pyproject.toml scripts/venv.sh
+	scripts/venv.sh $(VENV) .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml scripts/venv.sh
+	scripts/venv.sh $(VENV) '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(VENV)/bin/synnefo up
+
+test: $(VENV)/.installed-test
+	scripts/test.sh $(VENV)
+
+bench: $(VENV)/.installed-test
+	$(VENV)/bin/python bench/identity.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

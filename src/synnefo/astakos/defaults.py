@@ -1,0 +1,30 @@
+"""Built-in defaults of the identity service (Astakos). Names follow upstream's settings."""
+
+# Public base URL of the identity service. None: derived from each request's host, with the
+# path prefix /astakos (right for an all-in-one node). Set it when a proxy is in front, e.g.
+# "https://accounts.example.org/astakos"; its path is where the service is mounted.
+ASTAKOS_BASE_URL = None
+
+# Lifetime of an API token, in seconds (upstream: 30 days).
+ASTAKOS_AUTH_TOKEN_DURATION = 30 * 24 * 3600
+
+# Live tokens kept per user (one per login or client, plus the main token). When a new one
+# would exceed this, the oldest non-main tokens are dropped.
+ASTAKOS_MAX_TOKENS_PER_USER = 500
+
+# Authentication modules (the seed's ASTAKOS_IM_MODULES). "local" is email + password.
+ASTAKOS_IM_MODULES = ["local"]
+
+# Throttling of wrong passwords: at most this many failures per account, and per client address,
+# within ASTAKOS_LOGIN_FAILURE_WINDOW seconds; after that, logins answer 429 until the window
+# has passed, whatever the password.
+ASTAKOS_LOGIN_FAILURES_PER_ACCOUNT = 5
+ASTAKOS_LOGIN_FAILURES_PER_ADDRESS = 30
+ASTAKOS_LOGIN_FAILURE_WINDOW = 300
+
+# Longest values accepted for user fields.
+ASTAKOS_MAX_NAME_LENGTH = 100
+ASTAKOS_MAX_PASSWORD_LENGTH = 4096
+
+# The first administrator that `synnefo up` creates on an empty database.
+ASTAKOS_BOOTSTRAP_ADMIN_EMAIL = "admin@example.org"

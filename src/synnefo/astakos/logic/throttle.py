@@ -1,0 +1,43 @@
+"""Throttling of wrong passwords, per account and per client address.
+
+Failures are rows in the database, so every web worker and node sees the same counts. Once an
+account or an address has too many recent failures, logins from it are refused with 429 before
+the password is even checked, until the window has passed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from synnefo.astakos.models import LoginFailure
+from synnefo.common.faults import TooManyRequests
+
+
+def _window_start():
+    return timezone.now() - timedelta(seconds=settings.ASTAKOS_LOGIN_FAILURE_WINDOW)
+
+
+def check(account: str, address: str) -> None:
+    """Raise ``TooManyRequests`` if ``account`` or ``address`` is over its failure budget."""
+    since = _window_start()
+    recent = LoginFailure.objects.filter(at__gt=since)
+    over = recent.filter(account=account.lower()).count() >= settings.ASTAKOS_LOGIN_FAILURES_PER_ACCOUNT
+    if not over and address:
+        over = recent.filter(address=address).count() >= settings.ASTAKOS_LOGIN_FAILURES_PER_ADDRESS
+    if over:
+        retry = settings.ASTAKOS_LOGIN_FAILURE_WINDOW
+        raise TooManyRequests(
+            "Too many failed login attempts; try again later", headers={"Retry-After": str(retry)}
+        )
+
+
+def record_failure(account: str, address: str) -> None:
+    LoginFailure.objects.filter(at__lte=_window_start()).delete()
+    LoginFailure.objects.create(account=account.lower()[:254], address=address[:64])
+
+
+def clear(account: str) -> None:
+    LoginFailure.objects.filter(account=account.lower()).delete()

@@ -1,0 +1,83 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from synnefo.astakos.logic import tokens, users
+from synnefo.astakos.management.commands._common import get_user
+
+
+class Command(BaseCommand):
+    help = "Modify a user. USER is a numeric id, a uuid or an email."
+
+    def add_arguments(self, parser):
+        parser.add_argument("user")
+        admin = parser.add_mutually_exclusive_group()
+        admin.add_argument("--set-admin", action="store_true", help="Make the user an administrator")
+        admin.add_argument("--set-noadmin", action="store_true", help="Make the user a plain user")
+        admin.add_argument("--type", choices=["ADMIN", "USER"], type=str.upper, help="Set the user type")
+        active = parser.add_mutually_exclusive_group()
+        active.add_argument("--set-active", action="store_true", help="Activate the account")
+        active.add_argument("--set-inactive", action="store_true", help="Deactivate the account (revokes its tokens)")
+        parser.add_argument("--inactive-reason", default="", help="Why the account is deactivated")
+        password = parser.add_mutually_exclusive_group()
+        password.add_argument("--password", help="Set this password (revokes the user's tokens)")
+        password.add_argument("--renew-password", action="store_true", help="Set a random password and print it")
+        parser.add_argument("--renew-token", action="store_true", help="Issue a new main token and print it")
+        parser.add_argument("--verify", action="store_true", help="Mark the email as verified")
+        moderation = parser.add_mutually_exclusive_group()
+        moderation.add_argument("--accept", action="store_true", help="Accept the account (moderation)")
+        moderation.add_argument("--reject", action="store_true", help="Reject the account (moderation)")
+        parser.add_argument("--reject-reason", default="", help="Why the account is rejected")
+        parser.add_argument("--set-email", help="Change the login email")
+        parser.add_argument("--first-name")
+        parser.add_argument("--last-name")
+        parser.add_argument("--affiliation")
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        user = get_user(options["user"])
+        changed = []
+        try:
+            if options["set_email"]:
+                users.set_email(user, options["set_email"])
+                changed.append("email")
+        except users.UserError as exc:
+            raise CommandError(str(exc)) from None
+        for field in ("first_name", "last_name", "affiliation"):
+            if options[field] is not None:
+                setattr(user, field, options[field])
+                user.save(update_fields=[field, "updated"])
+                changed.append(field.replace("_", " "))
+        if options["set_admin"] or options["type"] == "ADMIN":
+            users.set_admin(user, True)
+            changed.append("type ADMIN")
+        if options["set_noadmin"] or options["type"] == "USER":
+            users.set_admin(user, False)
+            changed.append("type USER")
+        if options["verify"]:
+            users.verify_email(user)
+            changed.append("email verified")
+        if options["accept"]:
+            users.accept(user)
+            changed.append("accepted")
+        if options["reject"]:
+            users.reject(user, options["reject_reason"])
+            changed.append("rejected")
+        if options["set_active"]:
+            users.activate(user)
+            changed.append("activated")
+        if options["set_inactive"]:
+            users.deactivate(user, options["inactive_reason"])
+            changed.append("deactivated")
+        if options["password"] or options["renew_password"]:
+            password = options["password"] or users.random_password()
+            users.set_password(user, password)
+            changed.append("password (tokens revoked)")
+            if options["renew_password"]:
+                self.stdout.write(f"password: {password}")
+        if options["renew_token"]:
+            token, _ = tokens.renew_main_token(user)
+            changed.append("main token")
+            self.stdout.write(f"token: {token}")
+        if not changed:
+            raise CommandError("Nothing to change; see --help")
+        self.stdout.write(f"User {user.pk} ({user.email}): {', '.join(changed)}")

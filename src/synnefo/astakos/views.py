@@ -1,0 +1,72 @@
+"""The identity service's web pages: log in, log out, profile with the API token.
+
+Plain server-rendered HTML forms with CSRF protection. A token is shown once, right after it is
+issued (only its hash is stored), so "Renew token" is also how a user gets a token to copy.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from synnefo.astakos.logic import tokens
+from synnefo.astakos.logic.credentials import check_password_login
+from synnefo.common.faults import Fault
+
+PROFILE = "astakos-profile"
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return default
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    from django.urls import reverse
+
+    next_url = _safe_next(request, reverse(PROFILE))
+    error = None
+    email = ""
+    status = 200
+    if request.method == "POST":
+        email = request.POST.get("email", "")[:254]
+        password = request.POST.get("password", "")[:4096]
+        try:
+            user = check_password_login(email, password, request.client_address)
+        except Fault as fault:
+            error = "Too many failed attempts. Please try again later." if fault.code == 429 else (
+                "Wrong email or password, or the account is not active."
+            )
+            status = fault.code
+        else:
+            login(request, user, backend="synnefo.astakos.logic.backends.EmailBackend")
+            return HttpResponseRedirect(next_url)
+    context = {"error": error, "email": email, "next": next_url}
+    return render(request, "astakos/login.html", context, status=status)
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    return render(request, "astakos/logged_out.html")
+
+
+@login_required
+@require_http_methods(["GET"])
+def profile_view(request):
+    main = request.user.tokens.filter(is_main=True).first()
+    return render(request, "astakos/profile.html", {"main_token": main, "new_token": None})
+
+
+@login_required
+@require_POST
+def renew_token_view(request):
+    value, main = tokens.renew_main_token(request.user)
+    return render(request, "astakos/profile.html", {"main_token": main, "new_token": value})

@@ -1,0 +1,159 @@
+"""``synnefo``: run an all-in-one node.
+
+``synnefo up`` prepares the data directory (database migrations, a first administrator on an
+empty database) and serves every component on ``SYNNEFO_BIND`` with gunicorn, until Ctrl-C or
+SIGTERM stops every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CREDENTIALS_FILE = "admin-credentials.txt"
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synnefo.settings")
+    from synnefo.common.conf import SettingsError
+
+    try:
+        import django
+
+        django.setup()
+    except SettingsError as exc:
+        sys.exit(f"synnefo: settings error: {exc}")
+
+
+def migrate() -> None:
+    from django.core.management import call_command
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db import connection
+
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        print(f"synnefo: applying {len(pending)} database migrations...", flush=True)
+        call_command("migrate", interactive=False, verbosity=1)
+
+
+def bootstrap_admin(data_dir: Path) -> None:
+    """On an empty database, create the first administrator and say where its secrets are."""
+    from django.conf import settings
+
+    from synnefo.astakos.logic import tokens, users
+    from synnefo.astakos.models import User
+
+    if User.objects.exists():
+        return
+    email = settings.ASTAKOS_BOOTSTRAP_ADMIN_EMAIL
+    password = users.random_password()
+    user = users.create_user(email, "Synnefo", "Administrator", password=password, admin=True)
+    token, _ = tokens.renew_main_token(user)
+    path = data_dir / CREDENTIALS_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"email: {email}\npassword: {password}\ntoken: {token}\nuuid: {user.uuid}\n")
+    print(
+        "synnefo: created the first administrator (shown once):\n"
+        f"  email:    {email}\n  password: {password}\n  token:    {token}\n  uuid:     {user.uuid}\n"
+        f"synnefo: saved to {path} (mode 0600)",
+        flush=True,
+    )
+
+
+def _gunicorn_command(settings) -> list[str]:
+    workers = settings.SYNNEFO_WEB_WORKERS or 2 * (os.cpu_count() or 1)
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "synnefo.webproject.wsgi:application",
+        "--bind",
+        settings.SYNNEFO_BIND,
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(settings.SYNNEFO_WEB_THREADS),
+        "--graceful-timeout",
+        "10",
+        "--log-level",
+        "warning",
+    ]
+
+
+def serve(commands: dict[str, list[str]]) -> int:
+    """Run the processes; when one exits or a signal comes, stop all of them."""
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+    code = 0
+    while not stopping:
+        exited = {name: p.returncode for name, p in children.items() if p.poll() is not None}
+        if exited:
+            for name, rc in exited.items():
+                print(f"synnefo: {name} exited with status {rc}; stopping", file=sys.stderr, flush=True)
+            code = 1
+            break
+        time.sleep(0.2)
+    for process in children.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 15
+    for process in children.values():
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+    print("synnefo: stopped", flush=True)
+    return code
+
+
+def up(args) -> int:
+    if args.data_dir:
+        os.environ["SYNNEFO_DATA_DIR"] = args.data_dir
+    if args.bind:
+        os.environ["SYNNEFO_BIND"] = args.bind
+    _setup_django()
+    from django.conf import settings
+
+    data_dir = Path(settings.SYNNEFO_DATA_DIR)
+    # Children must find the same data directory and bind address whatever they derive.
+    os.environ["SYNNEFO_DATA_DIR"] = str(data_dir)
+    os.environ["SYNNEFO_BIND"] = settings.SYNNEFO_BIND
+    print(f"synnefo: data directory {data_dir}", flush=True)
+    migrate()
+    bootstrap_admin(data_dir)
+    print(
+        f"synnefo: serving {', '.join(settings.SYNNEFO_COMPONENTS)} on http://{settings.SYNNEFO_BIND}/ "
+        f"(identity: http://{settings.SYNNEFO_BIND}/astakos/identity/v3); Ctrl-C stops",
+        flush=True,
+    )
+    return serve({"web": _gunicorn_command(settings)})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="synnefo", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    up_parser = sub.add_parser("up", help="Prepare and serve an all-in-one node")
+    up_parser.add_argument("--data-dir", help="State directory (default: $SYNNEFO_DATA_DIR or ./var)")
+    up_parser.add_argument("--bind", help="host:port to serve on (default: $SYNNEFO_BIND or 127.0.0.1:8000)")
+    args = parser.parse_args(argv)
+    sys.exit(up(args))
+
+
+if __name__ == "__main__":
+    main()

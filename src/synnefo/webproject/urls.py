@@ -1,0 +1,20 @@
+"""Top-level URLs: each component this node serves, mounted at its prefix."""
+
+from importlib import import_module
+
+from django.http import HttpResponse
+from django.urls import include, path
+from django.views.decorators.http import require_GET
+
+from synnefo.common.components import served_components
+
+
+@require_GET
+def healthz(request):
+    """Liveness check for load balancers; touches nothing (also the benchmarks' ceiling)."""
+    return HttpResponse(b"ok\n", content_type="text/plain")
+
+
+urlpatterns = [path("healthz", healthz)]
+for component in served_components():
+    urlpatterns.append(path(component.prefix + "/", include(import_module(f"synnefo.{component.name}.urls"))))
