@@ -190,3 +190,12 @@ def test_version_document_needs_no_token(client):
     r = client.get(V2)
     assert r.status_code == 200
     assert r.json()["version"]["id"] == "v2.0"
+
+
+def test_password_login_with_wrong_tenant_issues_nothing(client, alice, make_user):
+    user, password, _ = alice
+    other, _, _ = make_user()
+    body = {"auth": {"passwordCredentials": {"username": user.email, "password": password}, "tenantName": str(other.uuid)}}
+    before = AuthToken.objects.count()
+    assert post_json(client, f"{V2}/tokens", body).status_code == 400
+    assert AuthToken.objects.count() == before

@@ -64,16 +64,22 @@ def authenticate(request):
     auth = get_dict(json_body(request), "auth")
     tenant = get_string(auth, "tenantName", required=False, max_length=MAX_FIELD)
 
+    def check_tenant(user):
+        if tenant is not None and tenant != str(user.uuid):
+            raise faults.BadRequest("tenantName does not match the authenticated user")
+
     if "token" in auth:
         value = get_string(get_dict(auth, "token"), "id", max_length=MAX_FIELD)
         token = tokens.lookup(value)
         if token is None:
             raise faults.Unauthorized("Invalid, expired or revoked token")
+        check_tenant(token.user)
     elif "passwordCredentials" in auth:
         creds = get_dict(auth, "passwordCredentials")
         username = get_string(creds, "username", max_length=MAX_FIELD)
         password = get_string(creds, "password", max_length=MAX_FIELD)
         user = check_password_login(username, password, request.client_address)
+        check_tenant(user)
         token = tokens.lookup(password)
         if token is not None:  # the "password" was the user's token: answer with that token
             value = password
@@ -81,9 +87,6 @@ def authenticate(request):
             value, token = tokens.issue_token(user, "identity v2.0 password login")
     else:
         raise faults.BadRequest("Expected 'token' or 'passwordCredentials' in 'auth'")
-
-    if tenant is not None and tenant != str(token.user.uuid):
-        raise faults.BadRequest("tenantName does not match the authenticated user")
     return render(request, access_document(value, token, catalog.v2_catalog(request)))
 
 

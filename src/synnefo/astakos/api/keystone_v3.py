@@ -97,7 +97,8 @@ def _domain_ok(spec: dict) -> bool:
     return domain.get("id", "default") == "default" and domain.get("name", "Default") == "Default"
 
 
-def _password_login(request, identity: dict) -> tuple[str, AuthToken]:
+def _password_user(request, identity: dict) -> tuple[User, str]:
+    """The user the password method names, and the secret given (a password or a token)."""
     user_spec = get_dict(get_dict(identity, "password"), "user")
     password = get_string(user_spec, "password", max_length=MAX_FIELD)
     identifier = get_string(user_spec, "id", required=False, max_length=MAX_FIELD) or get_string(
@@ -105,11 +106,7 @@ def _password_login(request, identity: dict) -> tuple[str, AuthToken]:
     )
     if not _domain_ok(user_spec):
         raise faults.Unauthorized("Unknown domain: users live in the Default domain")
-    user = check_password_login(identifier, password, request.client_address)
-    token = tokens.lookup(password)
-    if token is not None:
-        return password, token
-    return tokens.issue_token(user, "keystone v3 password login")
+    return check_password_login(identifier, password, request.client_address), password
 
 
 def _token_login(identity: dict) -> tuple[str, AuthToken]:
@@ -155,12 +152,17 @@ def _issue(request):
     if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
         raise faults.BadRequest("'identity.methods' must be a non-empty list")
     if "password" in methods:
-        value, token = _password_login(request, identity)
+        user, secret = _password_user(request, identity)
+        _check_scope(auth, user)
+        token = tokens.lookup(secret)  # the "password" may be the user's token: answer with it
+        value = secret
+        if token is None:
+            value, token = tokens.issue_token(user, "keystone v3 password login")
     elif "token" in methods:
         value, token = _token_login(identity)
+        _check_scope(auth, token.user)
     else:
         raise faults.Unauthorized(f"Unsupported authentication methods {methods}")
-    _check_scope(auth, token.user)
     with_catalog = "nocatalog" not in request.GET
     document = token_document(request, token, [m for m in methods if m in ("password", "token")], with_catalog)
     return render(request, document, status=201, headers={SUBJECT_TOKEN: value})

@@ -1,0 +1,100 @@
+"""A real all-in-one node for end-to-end tests: ``synnefo up`` in a subprocess, on a fresh data
+directory, on the database engine of the current pass (a throwaway PostgreSQL database in the
+PostgreSQL pass)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from tests.pgcheck import params as pg_params
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveNode:
+    data_dir: Path
+    settings_dir: Path
+    port: int
+    process: subprocess.Popen | None = None
+    output: list[str] = field(default_factory=list)
+    credentials: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(SYNNEFO_DATA_DIR=str(self.data_dir), SYNNEFO_SETTINGS_DIR=str(self.settings_dir))
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        return env
+
+    def start(self, timeout: float = 60) -> None:
+        command = [sys.executable, "-m", "synnefo.cli", "up", "--bind", f"127.0.0.1:{self.port}"]
+        self.process = subprocess.Popen(
+            command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        deadline = time.monotonic() + timeout
+        for line in self.process.stdout:
+            self.output.append(line)
+            if match := re.match(r"\s+(email|password|token|uuid):\s+(\S+)", line):
+                self.credentials[match.group(1)] = match.group(2)
+            if "Ctrl-C stops" in line or time.monotonic() > deadline:
+                break
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise RuntimeError("synnefo up did not start:\n" + "".join(self.output))
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        rest, _ = self.process.communicate(timeout=30)
+        self.output.append(rest)
+        return self.process.returncode
+
+
+def make_node(tmp: Path, database: str) -> tuple[LiveNode, callable]:
+    """A node (not started) and the cleanup to call when done with it."""
+    data_dir, settings_dir = tmp / "data", tmp / "etc"
+    settings_dir.mkdir(parents=True)
+    conf = ["SYNNEFO_WEB_WORKERS = 2\n"]
+    cleanup = lambda: None  # noqa: E731
+    if database == "postgresql":
+        import psycopg
+
+        name = f"synnefo_e2e_{uuid.uuid4().hex[:12]}"
+        pg = pg_params()
+        with psycopg.connect(dbname="postgres", autocommit=True, **pg) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+        def cleanup():
+            with psycopg.connect(dbname="postgres", autocommit=True, **pg) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        conf.append(
+            "DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql', "
+            f"'NAME': {name!r}, 'HOST': {pg['host']!r}, 'PORT': {pg['port']!r}, "
+            f"'USER': {pg['user']!r}, 'PASSWORD': {pg['password']!r}}}}}\n"
+        )
+    (settings_dir / "50-test.conf").write_text("".join(conf))
+    return LiveNode(data_dir, settings_dir, free_port()), cleanup

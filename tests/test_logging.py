@@ -1,0 +1,38 @@
+"""Logs carry request ids and never secrets."""
+
+import logging
+
+import pytest
+
+from synnefo.common.logging import redact
+from tests.helpers import V2, post_json
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'body {"auth": {"passwordCredentials": {"username": "u", "password": "SECRET"}}}',
+        "GET /x?X-Auth-Token=SECRET&a=1",
+        "headers X-Auth-Token: SECRET",
+        "x-auth-key=SECRET",
+        'token {"token": "SECRET"}',
+    ],
+)
+def test_redaction(text):
+    assert "SECRET" not in redact(text)
+
+
+@pytest.mark.django_db
+def test_requests_log_with_ids_and_without_secrets(client, alice, caplog):
+    user, password, token = alice
+    caplog.set_level(logging.DEBUG)
+    post_json(client, f"{V2}/tokens?X-Auth-Token={token}", {"auth": {"token": {"id": token}}})
+    body = {"auth": {"passwordCredentials": {"username": user.email, "password": password}}}
+    r = post_json(client, f"{V2}/tokens", body)
+    logging.getLogger("synnefo.test").info("debug dump password=%s", password)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert token not in text and password not in text
+    assert r.json()["access"]["token"]["id"] not in text
+    access = [rec for rec in caplog.records if rec.name == "synnefo.access"]
+    assert access and all(rec.request_id.startswith("req-") for rec in access)
+    assert r["X-Openstack-Request-Id"].startswith("req-")
