@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ class LiveNode:
                 self.credentials[match.group(1)] = match.group(2)
             if "Ctrl-C stops" in line or time.monotonic() > deadline:
                 break
+        # Keep reading the node's log, or its processes block once the pipe is full.
+        threading.Thread(target=self._drain, args=(self.process.stdout,), daemon=True).start()
         while time.monotonic() < deadline:
             try:
                 if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
@@ -66,10 +69,14 @@ class LiveNode:
                 time.sleep(0.2)
         raise RuntimeError("synnefo up did not start:\n" + "".join(self.output))
 
+    def _drain(self, stream) -> None:
+        for line in stream:
+            self.output.append(line)
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
-        rest, _ = self.process.communicate(timeout=30)
-        self.output.append(rest)
+        self.process.wait(timeout=30)
+        time.sleep(0.1)  # let the drain thread take the last lines
         return self.process.returncode
 
 

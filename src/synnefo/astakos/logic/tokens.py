@@ -10,9 +10,10 @@ import base64
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from synnefo.astakos.models import AuthToken, User
@@ -71,13 +72,57 @@ def revoke(token_value: str) -> bool:
     return bool(deleted)
 
 
+# Token lookup is the hot path of every API request in every service, so it is one hand-written
+# join whose SQL is built once, instead of an ORM query compiled per call (3x the cost). Rows
+# become ordinary model instances (``from_db``; other fields load on access).
+_TOKEN_FIELDS = {"id", "user_id", "digest", "is_main", "description", "created", "expires"}
+_USER_FIELDS = {"id", "uuid", "email", "first_name", "last_name", "is_superuser", "is_active"}
+
+
+def _fields(model, attnames: set[str]) -> list:
+    """The model's fields named by ``attnames``, in the model's order (as ``from_db`` wants)."""
+    return [f for f in model._meta.concrete_fields if f.attname in attnames]
+
+
+@cache
+def _lookup_query(vendor: str) -> str:
+    qn = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    columns = [f"t.{qn(f.column)}" for f in _fields(AuthToken, _TOKEN_FIELDS)]
+    columns += [f"u.{qn(f.column)}" for f in _fields(User, _USER_FIELDS)]
+    return (
+        f"SELECT {', '.join(columns)} FROM {qn(AuthToken._meta.db_table)} t "
+        f"INNER JOIN {qn(User._meta.db_table)} u ON u.{qn('id')} = t.{qn('user_id')} "
+        f"WHERE t.{qn('digest')} = %s"
+    )
+
+
+def _instance(connection, model, attnames: set[str], row):
+    """A model instance from raw column values, through the same converters the ORM uses."""
+    fields = _fields(model, attnames)
+    values = []
+    for field, value in zip(fields, row):
+        col = field.get_col(model._meta.db_table)
+        for converter in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+            value = converter(value, col, connection)
+        values.append(value)
+    return model.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values)
+
+
 def lookup(token_value: str) -> AuthToken | None:
     """The live token record for ``token_value`` with its user, or None when the token is
     unknown, expired, or belongs to a user who may not use the API (inactive)."""
     if not token_value or len(token_value) > 256:
         return None
-    token = AuthToken.objects.select_related("user").filter(digest=digest(token_value)).first()
-    if token is None or token.expires <= timezone.now() or not token.user.is_active:
+    connection = connections[DEFAULT_DB_ALIAS]
+    with connection.cursor() as cursor:
+        cursor.execute(_lookup_query(connection.vendor), [digest(token_value)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(_TOKEN_FIELDS)
+    token = _instance(connection, AuthToken, _TOKEN_FIELDS, row[:split])
+    token.user = _instance(connection, User, _USER_FIELDS, row[split:])
+    if token.expires <= timezone.now() or not token.user.is_active:
         return None
     return token
 
