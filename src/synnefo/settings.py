@@ -97,10 +97,10 @@ def finalize(settings: dict) -> None:
             }
         }
     for database in settings["DATABASES"].values():
-        # Keep connections across requests (a new connection per request costs more than the
-        # query of a token check); check them before reuse so a restarted server is survived.
+        # Keep connections across requests: a new connection per request costs more than the
+        # query of a token check. A connection broken by a database restart fails one request
+        # and is then replaced (CONN_HEALTH_CHECKS = True trades a round trip per request for that).
         database.setdefault("CONN_MAX_AGE", 300)
-        database.setdefault("CONN_HEALTH_CHECKS", True)
     if settings["SECRET_KEY"] is None:
         settings["SECRET_KEY"] = _secret_key(data_dir)
     if settings["EMAIL_BACKEND"] is None:
