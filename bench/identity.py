@@ -50,7 +50,7 @@ def run_wrk(wrk: str, url: str, seconds: int, connections: int, lua: str | None 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         sys.exit(f"{url}: {non2xx.group(1)} failed responses\n{out}")
-    p50 = re.search(r"50%\s+(\S+)", out).group(1)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     print(f"  {rate:10.0f} req/s  p50 {p50:>8}  {url}", flush=True)
     return rate

@@ -61,3 +61,18 @@ def test_bad_files_name_file_and_line(confdir, text, message):
 
 def test_missing_directory_is_fine(tmp_path):
     assert load_settings_dir(defaults(), tmp_path / "absent") == []
+
+
+def test_a_bad_settings_file_stops_snf_manage_with_file_and_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "10-ok.conf").write_text("SYNNEFO_REGION_NAME = 'r1'\n")
+    (tmp_path / "20-typo.conf").write_text("\nASTAKOS_AUTH_TOKEN_DURATON = 5\n")
+    env = dict(os.environ, SYNNEFO_SETTINGS_DIR=str(tmp_path), SYNNEFO_DATA_DIR=str(tmp_path / "data"))
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run([sys.executable, "-m", "synnefo.manage", "check"], env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert f"{tmp_path}/20-typo.conf:2: unknown setting ASTAKOS_AUTH_TOKEN_DURATON" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -199,3 +199,11 @@ def test_password_login_with_wrong_tenant_issues_nothing(client, alice, make_use
     before = AuthToken.objects.count()
     assert post_json(client, f"{V2}/tokens", body).status_code == 400
     assert AuthToken.objects.count() == before
+
+
+def test_over_long_password_is_a_400(client, alice, settings):
+    settings.ASTAKOS_MAX_PASSWORD_LENGTH = 8
+    body = {"auth": {"passwordCredentials": {"username": alice[0].email, "password": "x" * 9}}}
+    r = post_json(client, f"{V2}/tokens", body)
+    assert r.status_code == 400
+    assert not LoginFailure.objects.exists()

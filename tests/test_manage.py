@@ -109,3 +109,14 @@ def test_service_list(settings):
     assert "astakos_identity" in out and "https://id.example.org/astakos/identity/v2.0" in out
     data = json.loads(run("service-list", "--output-format", "json"))
     assert {"component": "astakos", "name": "astakos_account", "type": "account", "version": "v1.0", "url": "https://id.example.org/astakos/account/v1.0"} in data
+
+
+def test_over_long_names_are_refused_and_change_nothing(alice, settings):
+    settings.ASTAKOS_MAX_NAME_LENGTH = 10
+    with pytest.raises(CommandError, match="limited to 10"):
+        run("user-add", "x@example.org", "A" * 11, "B")
+    with pytest.raises(CommandError, match="limited to 10"):
+        run("user-modify", alice[0].email, "--first-name", "A" * 11, "--set-admin")
+    assert not User.objects.filter(email="x@example.org").exists()
+    user = User.objects.get(pk=alice[0].pk)
+    assert user.first_name == "First" and not user.is_superuser

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import timezone as tz
 
+from django.conf import settings
+
 from synnefo.astakos.logic import catalog, tokens
 from synnefo.astakos.logic.credentials import check_password_login
 from synnefo.astakos.models import AuthToken
@@ -77,7 +79,7 @@ def authenticate(request):
     elif "passwordCredentials" in auth:
         creds = get_dict(auth, "passwordCredentials")
         username = get_string(creds, "username", max_length=MAX_FIELD)
-        password = get_string(creds, "password", max_length=MAX_FIELD)
+        password = get_string(creds, "password", max_length=settings.ASTAKOS_MAX_PASSWORD_LENGTH)
         user = check_password_login(username, password, request.client_address)
         check_tenant(user)
         token = tokens.lookup(password)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 from datetime import timezone as tz
 
+from django.conf import settings
+
 from synnefo.astakos.logic import catalog, tokens
 from synnefo.astakos.logic.credentials import check_password_login, find_user
 from synnefo.astakos.models import AuthToken, User
@@ -100,7 +102,7 @@ def _domain_ok(spec: dict) -> bool:
 def _password_user(request, identity: dict) -> tuple[User, str]:
     """The user the password method names, and the secret given (a password or a token)."""
     user_spec = get_dict(get_dict(identity, "password"), "user")
-    password = get_string(user_spec, "password", max_length=MAX_FIELD)
+    password = get_string(user_spec, "password", max_length=settings.ASTAKOS_MAX_PASSWORD_LENGTH)
     identifier = get_string(user_spec, "id", required=False, max_length=MAX_FIELD) or get_string(
         user_spec, "name", max_length=MAX_FIELD
     )

@@ -85,27 +85,37 @@ def _fields(model, attnames: set[str]) -> list:
 
 
 @cache
-def _lookup_query(vendor: str) -> str:
-    qn = connections[DEFAULT_DB_ALIAS].ops.quote_name
-    columns = [f"t.{qn(f.column)}" for f in _fields(AuthToken, _TOKEN_FIELDS)]
-    columns += [f"u.{qn(f.column)}" for f in _fields(User, _USER_FIELDS)]
-    return (
+def _lookup_plan(vendor: str) -> tuple[str, list]:
+    """The SQL of the lookup, and per model the field names and column converters of its rows.
+    Built once per process: converters depend only on the backend and the settings."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    qn = connection.ops.quote_name
+    plans, columns = [], []
+    for alias, model, attnames in (("t", AuthToken, _TOKEN_FIELDS), ("u", User, _USER_FIELDS)):
+        fields = _fields(model, attnames)
+        columns += [f"{alias}.{qn(f.column)}" for f in fields]
+        converters = []
+        for field in fields:
+            col = field.get_col(model._meta.db_table)
+            converters.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
+        plans.append((model, [f.attname for f in fields], converters))
+    sql = (
         f"SELECT {', '.join(columns)} FROM {qn(AuthToken._meta.db_table)} t "
         f"INNER JOIN {qn(User._meta.db_table)} u ON u.{qn('id')} = t.{qn('user_id')} "
         f"WHERE t.{qn('digest')} = %s"
     )
+    return sql, plans
 
 
-def _instance(connection, model, attnames: set[str], row):
+def _instance(connection, plan, row):
     """A model instance from raw column values, through the same converters the ORM uses."""
-    fields = _fields(model, attnames)
+    model, attnames, converters = plan
     values = []
-    for field, value in zip(fields, row):
-        col = field.get_col(model._meta.db_table)
-        for converter in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
-            value = converter(value, col, connection)
+    for (col, functions), value in zip(converters, row):
+        for function in functions:
+            value = function(value, col, connection)
         values.append(value)
-    return model.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values)
+    return model.from_db(DEFAULT_DB_ALIAS, attnames, values)
 
 
 def lookup(token_value: str) -> AuthToken | None:
@@ -114,14 +124,15 @@ def lookup(token_value: str) -> AuthToken | None:
     if not token_value or len(token_value) > 256:
         return None
     connection = connections[DEFAULT_DB_ALIAS]
+    sql, (token_plan, user_plan) = _lookup_plan(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(_lookup_query(connection.vendor), [digest(token_value)])
+        cursor.execute(sql, [digest(token_value)])
         row = cursor.fetchone()
     if row is None:
         return None
-    split = len(_TOKEN_FIELDS)
-    token = _instance(connection, AuthToken, _TOKEN_FIELDS, row[:split])
-    token.user = _instance(connection, User, _USER_FIELDS, row[split:])
+    split = len(token_plan[1])
+    token = _instance(connection, token_plan, row[:split])
+    token.user = _instance(connection, user_plan, row[split:])
     if token.expires <= timezone.now() or not token.user.is_active:
         return None
     return token

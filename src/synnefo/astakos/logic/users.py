@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -34,10 +35,17 @@ def _clean_email(email: str) -> str:
     return email
 
 
+def _check_names(*names: str) -> None:
+    limit = settings.ASTAKOS_MAX_NAME_LENGTH
+    if any(len(name) > limit for name in names):
+        raise UserError(f"Names are limited to {limit} characters")
+
+
 @transaction.atomic
 def create_user(email, first_name="", last_name="", *, password=None, affiliation="", admin=False, active=True) -> User:
     """An account created by an administrator: verified and accepted, active unless told."""
     email = _clean_email(email)
+    _check_names(first_name, last_name)
     if User.objects.filter(email__iexact=email).exists():
         raise UserError(f"A user with email {email} already exists")
     now = timezone.now()
@@ -70,7 +78,19 @@ def set_email(user: User, email: str) -> None:
 
 
 @transaction.atomic
+def set_names(user: User, first_name: str | None = None, last_name: str | None = None) -> None:
+    _check_names(first_name or "", last_name or "")
+    if first_name is not None:
+        user.first_name = first_name
+    if last_name is not None:
+        user.last_name = last_name
+    user.save(update_fields=["first_name", "last_name", "updated"])
+
+
+@transaction.atomic
 def set_password(user: User, password: str) -> None:
+    if not password or len(password) > settings.ASTAKOS_MAX_PASSWORD_LENGTH:
+        raise UserError(f"A password must have 1 to {settings.ASTAKOS_MAX_PASSWORD_LENGTH} characters")
     user.set_password(password)
     user.save(update_fields=["password", "updated"])
     tokens.revoke_all(user)

@@ -37,16 +37,24 @@ class Command(BaseCommand):
         user = get_user(options["user"])
         changed = []
         try:
-            if options["set_email"]:
-                users.set_email(user, options["set_email"])
-                changed.append("email")
+            self._change(user, options, changed)
         except users.UserError as exc:
             raise CommandError(str(exc)) from None
-        for field in ("first_name", "last_name", "affiliation"):
-            if options[field] is not None:
-                setattr(user, field, options[field])
-                user.save(update_fields=[field, "updated"])
-                changed.append(field.replace("_", " "))
+        if not changed:
+            raise CommandError("Nothing to change; see --help")
+        self.stdout.write(f"User {user.pk} ({user.email}): {', '.join(changed)}")
+
+    def _change(self, user, options, changed):
+        if options["set_email"]:
+            users.set_email(user, options["set_email"])
+            changed.append("email")
+        if options["first_name"] is not None or options["last_name"] is not None:
+            users.set_names(user, options["first_name"], options["last_name"])
+            changed.append("name")
+        if options["affiliation"] is not None:
+            user.affiliation = options["affiliation"]
+            user.save(update_fields=["affiliation", "updated"])
+            changed.append("affiliation")
         if options["set_admin"] or options["type"] == "ADMIN":
             users.set_admin(user, True)
             changed.append("type ADMIN")
@@ -78,6 +86,3 @@ class Command(BaseCommand):
             token, _ = tokens.renew_main_token(user)
             changed.append("main token")
             self.stdout.write(f"token: {token}")
-        if not changed:
-            raise CommandError("Nothing to change; see --help")
-        self.stdout.write(f"User {user.pk} ({user.email}): {', '.join(changed)}")
