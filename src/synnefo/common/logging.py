@@ -15,8 +15,8 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 # key=value / "key": "value" / Header: value forms whose value is a credential.
 _SECRET_KEYS = r"(?:x-auth-token|x-auth-key|x-subject-token|password|passwd|secret|token|auth_token)"
 _SECRET_PATTERNS = [
-    # JSON: "password": "..."
-    re.compile(r'("' + _SECRET_KEYS + r'"\s*:\s*")([^"]*)(")', re.IGNORECASE),
+    # JSON: "password": "...", the value possibly holding escaped quotes
+    re.compile(r'("' + _SECRET_KEYS + r'"\s*:\s*")((?:[^"\\]|\\.)*)(")', re.IGNORECASE),
     # query strings and key=value pairs: X-Auth-Token=...
     re.compile(r"(\b" + _SECRET_KEYS + r"=)([^&\s,;'\"]+)()", re.IGNORECASE),
     # header dumps: X-Auth-Token: ...
