@@ -49,11 +49,8 @@ def test_first_start_bootstraps_an_admin_and_saves_the_credentials(node):
     assert node.credentials["token"] in saved.read_text()
 
 
-def test_keystoneauth_session(node):
-    from keystoneauth1 import session
-    from keystoneauth1.identity import v3
-
-    auth = v3.Password(
+def password_auth(node) -> dict:
+    return dict(
         auth_url=f"{node.url}/astakos/identity/v3",
         username=node.credentials["email"],
         password=node.credentials["password"],
@@ -61,6 +58,13 @@ def test_keystoneauth_session(node):
         user_domain_name="Default",
         project_domain_name="Default",
     )
+
+
+def test_keystoneauth_session(node):
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    auth = v3.Password(**password_auth(node))
     sess = session.Session(auth=auth)
     assert sess.get_token()
     assert sess.get_user_id() == node.credentials["uuid"]
@@ -80,16 +84,7 @@ def test_keystoneauth_token_method_with_the_bootstrap_token(node):
 def test_openstacksdk(node):
     import openstack
 
-    conn = openstack.connect(
-        auth_url=f"{node.url}/astakos/identity/v3",
-        username=node.credentials["email"],
-        password=node.credentials["password"],
-        project_name=node.credentials["email"],
-        user_domain_name="Default",
-        project_domain_name="Default",
-        load_yaml_config=False,
-        load_envvars=False,
-    )
+    conn = openstack.connect(**password_auth(node), load_yaml_config=False, load_envvars=False)
     conn.authorize()
     assert conn.current_user_id == node.credentials["uuid"]
     user = conn.identity.get_user(node.credentials["uuid"])

@@ -15,19 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+from synnefo.common.conf import setup_django_or_exit
+
 CREDENTIALS_FILE = "admin-credentials.txt"
-
-
-def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synnefo.settings")
-    from synnefo.common.conf import SettingsError
-
-    try:
-        import django
-
-        django.setup()
-    except SettingsError as exc:
-        sys.exit(f"synnefo: settings error: {exc}")
 
 
 def migrate() -> None:
@@ -127,7 +117,7 @@ def up(args) -> int:
         os.environ["SYNNEFO_DATA_DIR"] = args.data_dir
     if args.bind:
         os.environ["SYNNEFO_BIND"] = args.bind
-    _setup_django()
+    setup_django_or_exit("synnefo")
     from django.conf import settings
 
     data_dir = Path(settings.SYNNEFO_DATA_DIR)

@@ -3,17 +3,11 @@
 import os
 import sys
 
+from synnefo.common.conf import setup_django_or_exit
+
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synnefo.settings")
-    from synnefo.common.conf import SettingsError
-
-    try:
-        import django
-
-        django.setup()
-    except SettingsError as exc:
-        sys.exit(f"snf-manage: settings error: {exc}")
+    setup_django_or_exit("snf-manage")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line([os.path.basename(sys.argv[0]) or "snf-manage", *sys.argv[1:]])

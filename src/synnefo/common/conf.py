@@ -103,3 +103,16 @@ def load_settings_dir(settings: dict, directory: Path | None = None) -> list[Pat
     for path in files:
         load_file(path, settings, known)
     return files
+
+
+def setup_django_or_exit(program: str) -> None:
+    """Set Django up with Synnefo's settings; on a settings error, exit naming file and line."""
+    import sys
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synnefo.settings")
+    try:
+        import django
+
+        django.setup()
+    except SettingsError as exc:
+        sys.exit(f"{program}: settings error: {exc}")
