@@ -24,9 +24,11 @@ logger = logging.getLogger("synnefo.api")
 JSON = "application/json"
 XML = "application/xml"
 
-# Fault body shapes: Synnefo/OpenStack {"badRequest": {...}}, Keystone v3 {"error": {...}}.
+# Fault body shapes: Synnefo/OpenStack {"badRequest": {...}}, Keystone v3 {"error": {...}},
+# and plain text (Pithos, as upstream and Swift).
 OPENSTACK = "openstack"
 KEYSTONE = "keystone"
+TEXT = "text"
 
 
 def choose_format(request, formats: tuple[str, ...]) -> str:
@@ -56,6 +58,11 @@ def render(request, data, status: int = 200, headers: dict | None = None) -> Htt
 
 
 def render_fault(request, fault: faults.Fault, style: str) -> HttpResponse:
+    if style == TEXT:
+        response = HttpResponse(fault.message.encode() + b"\n", status=fault.code, content_type="text/plain; charset=UTF-8")
+        for name, value in fault.headers.items():
+            response[name] = value
+        return response
     if style == KEYSTONE:
         data = {"error": {"code": fault.code, "title": fault.title, "message": fault.message}}
     else:
@@ -106,8 +113,9 @@ def api_method(
             except Exception:
                 logger.exception("Unexpected error serving %s %s", request.method, request.path)
                 response = render_fault(request, faults.InternalServerError("Internal server error"), style)
-            if request.method == "HEAD":
-                response["Content-Length"] = str(len(response.content))
+            if request.method == "HEAD" and not response.streaming:
+                if not response.has_header("Content-Length"):
+                    response["Content-Length"] = str(len(response.content))
                 response.content = b""
             return response
 

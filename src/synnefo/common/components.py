@@ -57,7 +57,7 @@ class Component:
         return request.build_absolute_uri("/" + self.prefix).rstrip("/")
 
 
-COMPONENTS = {c.name: c for c in [Component("astakos", "/astakos")]}
+COMPONENTS = {c.name: c for c in [Component("astakos", "/astakos"), Component("pithos", "/pithos")]}
 
 
 def served_components() -> list[Component]:

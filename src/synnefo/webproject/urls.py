@@ -18,3 +18,9 @@ def healthz(request):
 urlpatterns = [path("healthz", healthz)]
 for component in served_components():
     urlpatterns.append(path(component.prefix + "/", include(import_module(f"synnefo.{component.name}.urls"))))
+    # A component may also serve paths at the host root (e.g. Swift's /v1, /info, /auth/v1.0).
+    try:
+        root_urls = import_module(f"synnefo.{component.name}.root_urls")
+    except ModuleNotFoundError:
+        continue
+    urlpatterns.append(path("", include(root_urls)))

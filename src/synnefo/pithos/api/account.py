@@ -1,0 +1,110 @@
+"""Account level: HEAD (statistics, meta, groups, quota), GET (containers), POST (meta, groups);
+and the service root (``/object-store/v1/``): v1 authentication and "who shares with me"."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+
+from synnefo.common import faults
+from synnefo.pithos.api.util import (
+    caller,
+    http_date,
+    iso_date,
+    list_limit,
+    listing_format,
+    meta_from_headers,
+    out,
+    pithos_api,
+    put_meta_headers,
+    render_listing,
+)
+from synnefo.pithos.backend import objects
+from synnefo.pithos.models import Sharing, SharingMember
+
+
+@pithos_api(("GET",))
+def service_root(request):
+    """Swift v1 auth on the Pithos URL (``X-Auth-User``/``X-Auth-Key``), else the accounts that
+    share something with the caller."""
+    if request.META.get("HTTP_X_AUTH_USER") or request.META.get("HTTP_X_AUTH_KEY"):
+        from synnefo.pithos.api.swift import v1_auth_response
+
+        return v1_auth_response(request, status=204)
+    user = caller(request)
+    names = objects.accounts_sharing_with(user.uuid)
+    records = [{"name": name} for name in names]
+    return render_listing(request, listing_format(request), names, records, "accounts", "account")
+
+
+def _account_headers(response, account_name: str) -> None:
+    account = objects.get_account(account_name)
+    usage = objects.account_usage(account_name)
+    response["X-Account-Container-Count"] = str(usage["containers"])
+    response["X-Account-Object-Count"] = str(usage["objects"])
+    response["X-Account-Bytes-Used"] = str(usage["bytes"])
+    response["X-Account-Policy-Quota"] = str(objects.account_quota(account))
+    response["X-Timestamp"] = f"{account.modified:.5f}"
+    if account.modified:
+        response["Last-Modified"] = http_date(account.modified)
+    put_meta_headers(response, "Account", account.meta)
+    for group, members in account.groups.items():
+        response[f"X-Account-Group-{out(group)}"] = out(",".join(members))
+
+
+@pithos_api(("GET", "POST"))
+def account_view(request, account: str):
+    user = caller(request)
+    owner = user.uuid == account
+    if request.method == "POST":
+        if not owner:
+            raise faults.Forbidden("Not allowed")
+        groups = _groups_from_headers(request)
+        replace = "update" not in request.GET
+        objects.update_account(account, meta=meta_from_headers(request, "Account"), groups=groups, replace=replace)
+        return HttpResponse(status=204 if getattr(request, "swift", False) else 202)
+    if request.method == "HEAD" or not owner:
+        if not owner:
+            if request.method == "HEAD":
+                raise faults.Forbidden("Not allowed")
+            return _shared_containers(request, user.uuid, account)
+        response = HttpResponse(status=204)
+        _account_headers(response, account)
+        return response
+    limit = list_limit(request)
+    containers = objects.list_containers(account, request.GET.get("marker"), limit, request.GET.get("prefix", ""))
+    fmt = listing_format(request)
+    records = [
+        {
+            "name": c.name,
+            "count": c.object_count,
+            "bytes": c.bytes_used,
+            "last_modified": iso_date(c.modified),
+            "x_container_policy": {"quota": str(c.quota), "versioning": c.versioning},
+        }
+        for c in containers
+    ]
+    response = render_listing(request, fmt, [c.name for c in containers], records, "account", "container", name=account)
+    _account_headers(response, account)
+    return response
+
+
+def _groups_from_headers(request) -> dict | None:
+    prefix = "HTTP_X_ACCOUNT_GROUP_"
+    groups = {}
+    for key, value in request.META.items():
+        if key.startswith(prefix):
+            name = key[len(prefix) :].lower().replace("_", "-")
+            members = [m.strip() for m in value.split(",") if m.strip()]
+            groups[name] = members
+    return groups or None
+
+
+def _shared_containers(request, user: str, account: str):
+    """What another account shares with the caller: the containers holding shared paths."""
+    members = {user, "*"}
+    shared = Sharing.objects.filter(
+        account=account, pk__in=SharingMember.objects.filter(member__in=members).values("sharing")
+    ).values_list("path", flat=True)
+    names = sorted({path.split("/", 1)[0] for path in shared})
+    records = [{"name": name} for name in names]
+    return render_listing(request, listing_format(request), names, records, "account", "container", name=account)

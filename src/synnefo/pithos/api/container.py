@@ -1,0 +1,214 @@
+"""Container level: HEAD, GET (object listings), PUT (create/policy), POST (meta/policy, and
+block upload for the hashmap protocol), DELETE."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import HttpResponse
+
+from synnefo.common import faults
+from synnefo.pithos.api.util import (
+    body_reader,
+    caller,
+    check_container_name,
+    content_length,
+    header_value,
+    http_date,
+    iso_date,
+    list_limit,
+    listing_format,
+    meta_from_headers,
+    pithos_api,
+    put_meta_headers,
+    render_listing,
+)
+from synnefo.pithos.backend import objects
+
+
+def container_access(request, account: str, name: str, access: str):
+    """The caller and the container, if the caller may ``access`` it at all (the owner, anyone
+    with a sharing rule in it, or anyone when a Swift ACL makes it world-readable)."""
+    container = objects.get_container(account, name)
+    user = caller(request, required=not _world_readable(container, access))
+    if user is not None and user.uuid == account:
+        return user, container, True
+    if access == "read" and _world_readable(container, access):
+        return user, container, False
+    if user is not None and access == "read" and objects.Sharing.objects.filter(
+        account=account, path__startswith=name + "/", members__member__in=[user.uuid, "*"]
+    ).exists():
+        return user, container, False
+    raise faults.Forbidden("Not allowed")
+
+
+def _world_readable(container, access: str) -> bool:
+    return access == "read" and ".r:*" in container.read_acl
+
+
+def container_headers(response, container) -> None:
+    response["X-Container-Object-Count"] = str(container.object_count)
+    response["X-Container-Bytes-Used"] = str(container.bytes_used)
+    response["X-Container-Block-Size"] = str(settings.PITHOS_BACKEND_BLOCK_SIZE)
+    response["X-Container-Block-Hash"] = settings.PITHOS_BACKEND_HASH_ALGORITHM
+    response["X-Container-Policy-Versioning"] = container.versioning
+    response["X-Container-Policy-Quota"] = str(container.quota)
+    response["X-Timestamp"] = f"{container.created:.5f}"
+    response["Last-Modified"] = http_date(container.modified)
+    if container.read_acl:
+        response["X-Container-Read"] = container.read_acl
+    if container.write_acl:
+        response["X-Container-Write"] = container.write_acl
+    put_meta_headers(response, "Container", container.meta)
+
+
+def _policy(request):
+    versioning = header_value(request, "X-Container-Policy-Versioning")
+    quota = header_value(request, "X-Container-Policy-Quota")
+    if quota is not None:
+        try:
+            quota = int(quota)
+        except ValueError:
+            raise faults.BadRequest("Invalid X-Container-Policy-Quota") from None
+    return (versioning.lower() if versioning else None), quota
+
+
+def _acls(request):
+    read, write = header_value(request, "X-Container-Read"), header_value(request, "X-Container-Write")
+    return None if read is None and write is None else (read, write)
+
+
+@pithos_api(("GET", "PUT", "POST", "DELETE"), max_body=None)
+def container_view(request, account: str, container: str):
+    name = check_container_name(container)
+    method = request.method
+    if method == "PUT":
+        return _put(request, account, name)
+    if method in ("GET", "HEAD"):
+        user, found, owner = container_access(request, account, name, "read")
+        if method == "HEAD":
+            response = HttpResponse(status=204)
+        else:
+            response = _listing(request, found, owner, user)
+        container_headers(response, found)
+        return response
+    user, found, owner = container_access(request, account, name, "write")
+    if not owner:
+        raise faults.Forbidden("Not allowed")
+    if method == "POST":
+        return _post(request, found)
+    return _delete(request, found, user.uuid)
+
+
+def _put(request, account, name):
+    user = caller(request)
+    if user.uuid != account:
+        raise faults.Forbidden("Not allowed")
+    versioning, quota = _policy(request)
+    created = objects.create_container(
+        account, name, versioning=versioning, quota=quota, meta=meta_from_headers(request, "Container") or None
+    )
+    acls = _acls(request)
+    if acls:
+        objects.update_container(objects.get_container(account, name), acls=acls)
+    return HttpResponse(status=201 if created else 202)
+
+
+def _post(request, container):
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip()
+    length = request.META.get("CONTENT_LENGTH")
+    if content_type == "application/octet-stream" and length not in (None, "", "0"):
+        return _upload_blocks(request, container)
+    versioning, quota = _policy(request)
+    meta = meta_from_headers(request, "Container")
+    replace = "update" not in request.GET and not getattr(request, "swift", False)
+    objects.update_container(
+        container, versioning=versioning, quota=quota, meta=meta if (meta or replace) else None, replace=replace,
+        acls=_acls(request),
+    )
+    return HttpResponse(status=204 if getattr(request, "swift", False) else 202)
+
+
+def _upload_blocks(request, container):
+    """Pithos hashmap protocol: store the body's blocks, answer their hashes (kamaki checks
+    that the first equals the hash it computed)."""
+    length = content_length(request)
+    hashes = objects.store_blocks(body_reader(request, length), length)
+    if listing_format(request) == "json":
+        return HttpResponse(json.dumps(hashes), status=202, content_type="application/json; charset=utf-8")
+    return HttpResponse(("\n".join(hashes) + "\n").encode(), status=202, content_type="text/plain; charset=utf-8")
+
+
+def _delete(request, container, user):
+    until = request.GET.get("until")
+    if "delimiter" in request.GET:
+        for version in list(container.versions.filter(cluster=objects.CURRENT)):
+            objects.delete_object(container, version.name, user)
+        container.refresh_from_db()
+    if until is not None:
+        try:
+            until = float(until)
+        except ValueError:
+            raise faults.BadRequest("Invalid until") from None
+        objects.purge_history(container, until)
+        container.refresh_from_db()
+        if container.object_count == 0:
+            objects.delete_container(container)
+        return HttpResponse(status=204)
+    if "delimiter" not in request.GET:
+        objects.delete_container(container)
+    return HttpResponse(status=204)
+
+
+def _listing(request, container, owner: bool, user):
+    params = request.GET
+    prefix = params.get("prefix", "")
+    delimiter = params.get("delimiter") or None
+    if "path" in params:
+        prefix = params["path"].rstrip("/") + "/" if params["path"] else ""
+        delimiter = "/"
+    visible = None
+    if not owner:
+        account = container.account
+
+        def visible(version):
+            return objects.allowed(user.uuid if user else None, account, f"{container.name}/{version.name}", "read") or (
+                ".r:*" in container.read_acl
+            )
+
+    entries = objects.list_objects(
+        container,
+        prefix=prefix,
+        delimiter=delimiter,
+        marker=params.get("marker"),
+        end_marker=params.get("end_marker"),
+        limit=list_limit(request),
+        visible=visible,
+    )
+    records, names = [], []
+    for entry in entries:
+        names.append(entry.name)
+        if isinstance(entry, objects.Subdir):
+            records.append({"subdir": entry.name})
+            continue
+        records.append(_object_record(entry, owner))
+    return render_listing(request, listing_format(request), names, records, "container", "object", name=container.name)
+
+
+def _object_record(version, owner: bool) -> dict:
+    record = {
+        "name": version.name,
+        "bytes": version.size,
+        "hash": version.checksum or objects.object_hash(version),
+        "content_type": version.content_type,
+        "last_modified": iso_date(version.mtime),
+        "x_object_hash": objects.object_hash(version),
+        "x_object_uuid": str(version.uuid),
+        "x_object_version": version.pk,
+        "x_object_version_timestamp": f"{version.mtime:.6f}",
+        "x_object_modified_by": version.modified_by,
+    }
+    for key, value in version.meta.items():
+        record[f"x_object_meta_{key.lower().replace('-', '_')}"] = value
+    return record

@@ -1,0 +1,180 @@
+"""HTTP helpers of the object store: metadata headers, formats, dates, names, the caller."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from email.utils import formatdate, parsedate_to_datetime
+from urllib.parse import unquote
+from xml.sax.saxutils import escape, quoteattr
+
+from django.conf import settings
+from django.http import HttpResponse
+
+from synnefo.common import faults
+from synnefo.common.api import TEXT, api_method
+from synnefo.common.auth import ApiUser, authenticate_request, request_token
+
+
+def pithos_api(methods, max_body=None):
+    """API views of the object store: plain-text faults; the token is checked by the view
+    (public objects and anonymous-readable containers need none)."""
+    return api_method(methods, token_required=False, style=TEXT, max_body=max_body, formats=("json", "xml", "text", "plain"))
+
+
+def caller(request, required: bool = True) -> ApiUser | None:
+    if request_token(request) or required:
+        return authenticate_request(request)
+    return None
+
+
+def listing_format(request) -> str:
+    """``format`` parameter first, then Accept; plain text by default (Swift and upstream)."""
+    wanted = request.GET.get("format")
+    if wanted:
+        return "text" if wanted == "plain" else wanted
+    accept = request.META.get("HTTP_ACCEPT", "")
+    if "application/json" in accept:
+        return "json"
+    if "application/xml" in accept or "text/xml" in accept:
+        return "xml"
+    return "text"
+
+
+def header_value(request, name: str) -> str | None:
+    """A request header as text: WSGI hands them over as Latin-1, clients send UTF-8."""
+    value = request.META.get("HTTP_" + name.upper().replace("-", "_"))
+    if value is None:
+        return None
+    return value.encode("latin-1").decode("utf-8", "replace")
+
+
+def out(value: str) -> str:
+    """A text value for a response header (UTF-8 bytes carried as Latin-1, as Swift does)."""
+    return str(value).encode("utf-8").decode("latin-1")
+
+
+def meta_from_headers(request, prefix: str) -> dict[str, str]:
+    """``X-<Prefix>-Meta-Foo-Bar: v`` -> {"Foo-Bar": "v"}, with length limits enforced."""
+    wsgi_prefix = "HTTP_" + prefix.upper().replace("-", "_") + "_META_"
+    meta = {}
+    for key, value in request.META.items():
+        if not key.startswith(wsgi_prefix):
+            continue
+        name = "-".join(part.capitalize() for part in key[len(wsgi_prefix) :].split("_"))
+        value = value.encode("latin-1").decode("utf-8", "replace").strip()
+        if not name or len(name) > settings.PITHOS_MAX_METADATA_KEY_LENGTH:
+            raise faults.BadRequest("Metadata name too long")
+        if len(value) > settings.PITHOS_MAX_METADATA_VALUE_LENGTH:
+            raise faults.BadRequest("Metadata value too long")
+        meta[name] = value
+    if len(meta) > settings.PITHOS_RESOURCE_MAX_METADATA:
+        raise faults.BadRequest(f"At most {settings.PITHOS_RESOURCE_MAX_METADATA} metadata items")
+    return meta
+
+
+def put_meta_headers(response: HttpResponse, prefix: str, meta: dict) -> None:
+    for key, value in meta.items():
+        response[f"X-{prefix}-Meta-{out(key)}"] = out(value)
+
+
+def http_date(timestamp: float) -> str:
+    return formatdate(timestamp, usegmt=True)
+
+
+def iso_date(timestamp: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def parse_http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def check_container_name(name: str) -> str:
+    name = unquote(name) if "%" in name else name
+    if not name or "/" in name or "\0" in name or len(name.encode()) > settings.PITHOS_MAX_CONTAINER_NAME_LENGTH:
+        raise faults.BadRequest("Invalid container name")
+    return name
+
+
+def check_object_name(name: str) -> str:
+    if not name or "\0" in name or len(name.encode()) > settings.PITHOS_MAX_OBJECT_NAME_LENGTH:
+        raise faults.BadRequest("Invalid object name")
+    if any(part in (".", "..") for part in name.split("/")):
+        raise faults.BadRequest("Object names may not contain '.' or '..' path segments")
+    return name
+
+
+def guess_type(name: str) -> str:
+    return mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+
+
+def content_length(request) -> int | None:
+    """Content-Length as int; None for chunked transfer encoding; 411 when neither."""
+    value = request.META.get("CONTENT_LENGTH")
+    if value not in (None, ""):
+        try:
+            length = int(value)
+        except ValueError:
+            raise faults.BadRequest("Invalid Content-Length") from None
+        if length < 0:
+            raise faults.BadRequest("Invalid Content-Length")
+        return length
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return None
+    raise faults.LengthRequired("Missing Content-Length header")
+
+
+def body_reader(request, length: int | None):
+    """``read(n)`` over the request body, streaming (never loading it whole)."""
+    if length is None:
+        stream = request.META["wsgi.input"]
+        return stream.read
+    return request.read
+
+
+def render_listing(request, fmt: str, names: list[str], records: list[dict], root: str, item: str, **root_attrs):
+    """A listing as text (one name per line), JSON (list of records) or XML. An empty text
+    listing is 204, as Swift; JSON/XML are always 200 (kamaki needs 200 [])."""
+    if fmt == "json":
+        return HttpResponse(json.dumps(records), content_type="application/json; charset=utf-8")
+    if fmt == "xml":
+        body = ['<?xml version="1.0" encoding="UTF-8"?>']
+        attrs = "".join(f" {k}={quoteattr(v)}" for k, v in root_attrs.items())
+        body.append(f"<{root}{attrs}>")
+        for record in records:
+            if "subdir" in record:
+                body.append(f"<subdir name={quoteattr(record['subdir'])}><name>{escape(record['subdir'])}</name></subdir>")
+                continue
+            fields = "".join(f"<{k}>{escape(_text(v))}</{k}>" for k, v in record.items())
+            body.append(f"<{item}>{fields}</{item}>")
+        body.append(f"</{root}>")
+        return HttpResponse("".join(body).encode(), content_type="application/xml; charset=utf-8")
+    if fmt != "text":
+        raise faults.BadRequest(f"Unsupported format '{fmt}'")
+    if not names:
+        return HttpResponse(status=204)
+    return HttpResponse(("\n".join(names) + "\n").encode(), content_type="text/plain; charset=utf-8")
+
+
+def _text(value) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return "" if value is None else str(value)
+
+
+def list_limit(request) -> int:
+    try:
+        limit = int(request.GET.get("limit", settings.PITHOS_API_LIST_LIMIT))
+    except ValueError:
+        raise faults.BadRequest("Invalid limit") from None
+    if limit < 0:
+        raise faults.BadRequest("Invalid limit")
+    return min(limit, settings.PITHOS_API_LIST_LIMIT)

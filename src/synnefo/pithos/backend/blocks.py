@@ -1,0 +1,168 @@
+"""The content-addressed block store.
+
+Blocks are named by the hex hash of their content with trailing NULs removed (see
+``hashing.block_hash``), and stored without those NULs: a reader pads a block back to the length
+the map says. A block is written once; whoever writes it again finds it there (deduplication).
+
+``FileBlockStore`` keeps each block in a file ``<root>/<h[0:2]>/<h[2:4]>/<h>``, written to a
+temporary name and renamed into place, so a reader never sees half a block and a crash leaves at
+most a temporary file (which ``collect_garbage`` removes). Another backend (e.g. RADOS) only has
+to implement ``BlockStore``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from synnefo.pithos.backend.hashing import block_hash
+
+
+class BlockStore(ABC):
+    def __init__(self, block_size: int, algorithm: str):
+        self.block_size = block_size
+        self.algorithm = algorithm
+
+    def hash(self, data: bytes) -> bytes:
+        return block_hash(data, self.algorithm)
+
+    @abstractmethod
+    def put(self, data: bytes) -> bytes:
+        """Store one block (at most ``block_size`` bytes); return its hash."""
+
+    @abstractmethod
+    def get(self, digest: bytes) -> bytes:
+        """The stored (NUL-stripped) content of a block; KeyError if absent."""
+
+    @abstractmethod
+    def contains(self, digest: bytes) -> bool: ...
+
+    def missing(self, digests: Iterable[bytes]) -> list[bytes]:
+        """The digests not in the store, each once, in first-seen order."""
+        seen, absent = set(), []
+        for digest in digests:
+            if digest not in seen:
+                seen.add(digest)
+                if not self.contains(digest):
+                    absent.append(digest)
+        return absent
+
+    def read(self, digest: bytes, length: int) -> bytes:
+        """A block padded back with NULs to ``length`` bytes."""
+        data = self.get(digest)
+        return data + bytes(length - len(data)) if len(data) < length else data[:length]
+
+    @abstractmethod
+    def iter_blocks(self) -> Iterator[tuple[bytes, float]]:
+        """Every stored block's digest and modification time (for garbage collection)."""
+
+    @abstractmethod
+    def delete(self, digest: bytes) -> None: ...
+
+
+class FileBlockStore(BlockStore):
+    def __init__(self, root: str | Path, block_size: int, algorithm: str, fsync: bool = True):
+        super().__init__(block_size, algorithm)
+        self.root = Path(root)
+        self.fsync = fsync
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, hexdigest: str) -> Path:
+        return self.root / hexdigest[:2] / hexdigest[2:4] / hexdigest
+
+    def put(self, data: bytes) -> bytes:
+        if len(data) > self.block_size:
+            raise ValueError("block larger than the block size")
+        digest = self.hash(data)
+        path = self._path(digest.hex())
+        if path.exists():
+            return digest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.rstrip(b"\0"))
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        if self.fsync:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return digest
+
+    def get(self, digest: bytes) -> bytes:
+        try:
+            return self._path(digest.hex()).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(digest.hex()) from None
+
+    def contains(self, digest: bytes) -> bool:
+        return self._path(digest.hex()).exists()
+
+    def iter_blocks(self) -> Iterator[tuple[bytes, float]]:
+        for first in sorted(self.root.iterdir()):
+            if not first.is_dir():
+                continue
+            for second in sorted(first.iterdir()):
+                for entry in os.scandir(second):
+                    if entry.name.startswith(".tmp-"):
+                        continue
+                    try:
+                        yield bytes.fromhex(entry.name), entry.stat().st_mtime
+                    except ValueError:
+                        continue
+
+    def stale_temporaries(self, older_than: float) -> Iterator[Path]:
+        cutoff = time.time() - older_than
+        for path in self.root.glob("*/*/.tmp-*"):
+            if path.stat().st_mtime < cutoff:
+                yield path
+
+    def delete(self, digest: bytes) -> None:
+        try:
+            self._path(digest.hex()).unlink()
+        except FileNotFoundError:
+            pass
+
+
+_store: BlockStore | None = None
+
+
+def get_block_store() -> BlockStore:
+    """The node's block store, from the settings (one per process)."""
+    global _store
+    from django.conf import settings
+
+    if _store is None:
+        if settings.PITHOS_BACKEND_STORAGE != "files":
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(f"Unknown PITHOS_BACKEND_STORAGE {settings.PITHOS_BACKEND_STORAGE!r}")
+        root = settings.PITHOS_BACKEND_BLOCK_PATH or Path(settings.SYNNEFO_DATA_DIR) / "blocks"
+        _store = FileBlockStore(
+            root,
+            settings.PITHOS_BACKEND_BLOCK_SIZE,
+            settings.PITHOS_BACKEND_HASH_ALGORITHM,
+            fsync=settings.PITHOS_BACKEND_FSYNC == "always",
+        )
+    return _store
+
+
+def reset_block_store() -> None:
+    """Forget the cached store (tests that change the settings)."""
+    global _store
+    _store = None

@@ -1,0 +1,556 @@
+"""The rules of the object store: accounts, containers, objects, versions, quotas, sharing.
+
+The HTTP layer (``synnefo.pithos.api``) maps requests onto these functions; everything that
+must hold whatever the client (quota, statistics, versioning, permissions) is decided here.
+Data is written to the block store *before* the version that references it is committed, so a
+crash mid-upload leaves at most unreferenced blocks (collected later), never a partial object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import wraps
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Sum
+
+from synnefo.common import faults
+from synnefo.pithos.backend.blocks import get_block_store
+from synnefo.pithos.backend.hashing import merkle
+from synnefo.pithos.models import Account, Container, ObjectVersion, PublicLink, Sharing, SharingMember
+
+CURRENT, HISTORY, DELETED = ObjectVersion.CURRENT, ObjectVersion.HISTORY, ObjectVersion.DELETED
+DIRECTORY_TYPES = ("application/directory", "application/folder")
+
+
+def now() -> float:
+    return time.time()
+
+
+def retry_on_conflict(function):
+    """Run ``function`` in a transaction, again if a concurrent writer of the same object won."""
+
+    @wraps(function)
+    def wrapper(*args, **kwargs):
+        for attempt in range(5):
+            try:
+                with transaction.atomic():
+                    return function(*args, **kwargs)
+            except IntegrityError:
+                if attempt == 4:
+                    raise faults.Conflict("Concurrent update of the same object; retry") from None
+                time.sleep(0.01 * (attempt + 1))
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------------- accounts
+
+
+def get_account(name: str) -> Account:
+    account = Account.objects.filter(name=name).first()
+    return account or Account(name=name)
+
+
+def account_quota(account: Account) -> int:
+    return account.quota if account.quota is not None else settings.PITHOS_DEFAULT_ACCOUNT_QUOTA
+
+
+def account_usage(name: str) -> dict:
+    totals = Container.objects.filter(account=name).aggregate(
+        containers=Count("id"), objects=Sum("object_count"), bytes=Sum("bytes_used")
+    )
+    return {k: v or 0 for k, v in totals.items()}
+
+
+@transaction.atomic
+def update_account(name: str, meta: dict | None = None, groups: dict | None = None, replace: bool = False) -> None:
+    account, _ = Account.objects.select_for_update().get_or_create(name=name)
+    if meta is not None:
+        account.meta = _merge(account.meta, meta, replace)
+        _check_meta_count(account.meta)
+    if groups is not None:
+        merged = _merge(account.groups, groups, replace)
+        if len(merged) > settings.PITHOS_ACC_MAX_GROUPS:
+            raise faults.BadRequest(f"At most {settings.PITHOS_ACC_MAX_GROUPS} groups")
+        if any(len(members) > settings.PITHOS_ACC_MAX_GROUP_MEMBERS for members in merged.values()):
+            raise faults.BadRequest(f"At most {settings.PITHOS_ACC_MAX_GROUP_MEMBERS} members per group")
+        account.groups = merged
+    account.modified = now()
+    account.save()
+
+
+def _merge(current: dict, changes: dict, replace: bool) -> dict:
+    """Metadata update: ``replace`` sets exactly ``changes``; else merge, empty values delete."""
+    merged = {} if replace else dict(current)
+    for key, value in changes.items():
+        if value in ("", [], None):
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_meta_count(meta: dict) -> None:
+    if len(meta) > settings.PITHOS_RESOURCE_MAX_METADATA:
+        raise faults.BadRequest(f"At most {settings.PITHOS_RESOURCE_MAX_METADATA} metadata items")
+
+
+# -------------------------------------------------------------------------------- containers
+
+
+def get_container(account: str, name: str) -> Container:
+    container = Container.objects.filter(account=account, name=name).first()
+    if container is None:
+        raise faults.ItemNotFound("Container does not exist")
+    return container
+
+
+def list_containers(account: str, marker: str | None, limit: int, prefix: str = "") -> list[Container]:
+    query = Container.objects.filter(account=account)
+    if prefix:
+        query = query.filter(name__startswith=prefix)
+    if marker:
+        query = query.filter(name__gt=marker)
+    return list(query.order_by("name")[:limit])
+
+
+def create_container(account: str, name: str, *, versioning=None, quota=None, meta=None) -> bool:
+    """Create a container, or update the policy/meta of an existing one. True if created."""
+    ts = now()
+    with transaction.atomic():
+        Account.objects.get_or_create(name=account)
+        container, created = Container.objects.select_for_update().get_or_create(
+            account=account,
+            name=name,
+            defaults=dict(
+                created=ts,
+                modified=ts,
+                versioning=settings.PITHOS_DEFAULT_CONTAINER_VERSIONING,
+                quota=settings.PITHOS_DEFAULT_CONTAINER_QUOTA,
+            ),
+        )
+        update_container(container, versioning=versioning, quota=quota, meta=meta, replace=False)
+    return created
+
+
+def update_container(container: Container, *, versioning=None, quota=None, meta=None, replace=False, acls=None):
+    if versioning is not None:
+        if versioning not in ("auto", "none"):
+            raise faults.BadRequest("Container versioning policy must be 'auto' or 'none'")
+        container.versioning = versioning
+    if quota is not None:
+        if quota < 0:
+            raise faults.BadRequest("Container quota must not be negative")
+        container.quota = quota
+    if meta is not None:
+        container.meta = _merge(container.meta, meta, replace)
+        _check_meta_count(container.meta)
+    if acls is not None:
+        read, write = acls
+        if read is not None:
+            container.read_acl = read
+        if write is not None:
+            container.write_acl = write
+    container.modified = now()
+    container.save()
+
+
+def delete_container(container: Container) -> None:
+    if container.object_count:
+        raise faults.Conflict("Container is not empty")
+    with transaction.atomic():
+        Sharing.objects.filter(account=container.account, path__startswith=container.name + "/").delete()
+        PublicLink.objects.filter(account=container.account, path__startswith=container.name + "/").delete()
+        container.delete()
+
+
+def purge_history(container: Container, until: float) -> int:
+    """Forget old versions (history and deletion markers) older than ``until``."""
+    deleted, _ = container.versions.filter(cluster__in=(HISTORY, DELETED), mtime__lte=until).delete()
+    return deleted
+
+
+# ----------------------------------------------------------------------------------- listing
+
+
+@dataclass
+class Subdir:
+    name: str
+
+
+def list_objects(
+    container: Container,
+    *,
+    prefix: str = "",
+    delimiter: str | None = None,
+    marker: str | None = None,
+    end_marker: str | None = None,
+    limit: int,
+    visible=None,
+) -> list[ObjectVersion | Subdir]:
+    """Current objects in name order after ``marker``; with ``delimiter``, names that continue
+    past the delimiter after ``prefix`` fold into one ``Subdir`` each (virtual directories).
+    Keyset pagination: each page is index range scans, whatever the container's size."""
+    results: list[ObjectVersion | Subdir] = []
+    cursor, inclusive = marker or "", False
+    base = container.versions.filter(cluster=CURRENT)
+    if prefix:
+        base = base.filter(name__startswith=prefix)
+    if end_marker:
+        base = base.filter(name__lt=end_marker)
+    while len(results) < limit:
+        page = base.filter(name__gte=cursor) if inclusive else base.filter(name__gt=cursor)
+        batch = list(page.order_by("name")[: limit - len(results)])
+        if not batch:
+            break
+        for version in batch:
+            cursor, inclusive = version.name, False
+            cut = version.name.find(delimiter, len(prefix)) if delimiter else -1
+            if cut >= 0:
+                subdir = version.name[: cut + len(delimiter)]
+                if not marker or subdir > marker:
+                    results.append(Subdir(subdir))
+                # Continue after every name below this subdir.
+                cursor, inclusive = subdir[:-1] + chr(ord(subdir[-1]) + 1), True
+                break
+            if visible is None or visible(version):
+                results.append(version)
+    return results
+
+
+# ----------------------------------------------------------------------------------- objects
+
+
+def get_version(container: Container, name: str, version_id: int | None = None) -> ObjectVersion:
+    query = container.versions.filter(name=name)
+    if version_id is None:
+        version = query.filter(cluster=CURRENT).first()
+    else:
+        version = query.filter(pk=version_id).exclude(cluster=DELETED).first()
+    if version is None:
+        raise faults.ItemNotFound("Object does not exist" if version_id is None else "Version does not exist")
+    return version
+
+
+def list_versions(container: Container, name: str) -> list[ObjectVersion]:
+    return list(container.versions.filter(name=name).exclude(cluster=DELETED).order_by("pk"))
+
+
+def digests(version: ObjectVersion) -> list[bytes]:
+    data = bytes(version.hashmap)
+    store = get_block_store()
+    width = hashlib.new(store.algorithm).digest_size
+    return [data[i : i + width] for i in range(0, len(data), width)]
+
+
+def object_hash(version: ObjectVersion) -> str:
+    return merkle(digests(version), settings.PITHOS_BACKEND_HASH_ALGORITHM).hex()
+
+
+def check_quota(container: Container, delta: int) -> None:
+    """413 if growing ``container`` by ``delta`` bytes would exceed its or its account's quota."""
+    if delta <= 0:
+        return
+    if container.quota and container.bytes_used + delta > container.quota:
+        raise faults.RequestEntityTooLarge("Container quota exceeded")
+    quota = account_quota(get_account(container.account))
+    if quota and account_usage(container.account)["bytes"] + delta > quota:
+        raise faults.RequestEntityTooLarge("Account quota exceeded")
+
+
+@retry_on_conflict
+def commit_version(
+    container: Container,
+    name: str,
+    *,
+    hashmap: bytes,
+    size: int,
+    checksum: str,
+    content_type: str,
+    user: str,
+    meta: dict | None = None,
+    keep_meta: bool = False,
+    content_encoding: str = "",
+    content_disposition: str = "",
+    manifest: str = "",
+    slo=None,
+    object_uuid=None,
+) -> ObjectVersion:
+    """Make a new current version of ``container/name`` whose blocks are already stored."""
+    locked = Container.objects.select_for_update().get(pk=container.pk)
+    previous = locked.versions.filter(name=name, cluster=CURRENT).first()
+    delta = size - (previous.size if previous else 0)
+    check_quota(locked, delta)
+    if previous is not None:
+        if locked.versioning == "none":
+            previous.delete()
+        else:
+            ObjectVersion.objects.filter(pk=previous.pk).update(cluster=HISTORY)
+    if keep_meta and previous is not None and meta is None:
+        meta = previous.meta
+    meta = meta or {}
+    _check_meta_count(meta)
+    version = ObjectVersion.objects.create(
+        container=locked,
+        name=name,
+        uuid=object_uuid or (previous.uuid if previous else uuid.uuid4()),
+        size=size,
+        hashmap=hashmap,
+        checksum=checksum,
+        content_type=content_type,
+        content_encoding=content_encoding,
+        content_disposition=content_disposition,
+        manifest=manifest,
+        slo=slo,
+        meta=meta,
+        mtime=now(),
+        modified_by=user,
+    )
+    Container.objects.filter(pk=locked.pk).update(
+        object_count=F("object_count") + (0 if previous else 1),
+        bytes_used=F("bytes_used") + delta,
+        modified=version.mtime,
+    )
+    return version
+
+
+@transaction.atomic
+def delete_object(container: Container, name: str, user: str) -> None:
+    locked = Container.objects.select_for_update().get(pk=container.pk)
+    version = locked.versions.filter(name=name, cluster=CURRENT).first()
+    if version is None:
+        raise faults.ItemNotFound("Object does not exist")
+    if locked.versioning == "none":
+        locked.versions.filter(name=name).delete()
+    else:
+        ObjectVersion.objects.filter(pk=version.pk).update(cluster=DELETED, mtime=now(), modified_by=user)
+    Container.objects.filter(pk=locked.pk).update(
+        object_count=F("object_count") - 1, bytes_used=F("bytes_used") - version.size, modified=now()
+    )
+    path = f"{container.name}/{name}"
+    Sharing.objects.filter(account=container.account, path=path).delete()
+    PublicLink.objects.filter(account=container.account, path=path).delete()
+
+
+def delete_object_tree(container: Container, name: str, user: str, recursive: bool = False) -> None:
+    """Delete an object; with ``recursive`` also everything below ``name/`` (upstream's
+    ``delimiter`` on DELETE)."""
+    if recursive:
+        below = container.versions.filter(cluster=CURRENT, name__startswith=name.rstrip("/") + "/")
+        for child in list(below.values_list("name", flat=True)):
+            delete_object(container, child, user)
+        if not container.versions.filter(cluster=CURRENT, name=name).exists():
+            return
+    delete_object(container, name, user)
+
+
+@transaction.atomic
+def update_content_type(version: ObjectVersion, content_type: str) -> None:
+    ObjectVersion.objects.filter(pk=version.pk).update(content_type=content_type[:256])
+    version.content_type = content_type[:256]
+
+
+@transaction.atomic
+def update_object_meta(version: ObjectVersion, meta: dict, replace: bool) -> None:
+    merged = _merge(version.meta, meta, replace)
+    _check_meta_count(merged)
+    ObjectVersion.objects.filter(pk=version.pk).update(meta=merged)
+    version.meta = merged
+
+
+# ------------------------------------------------------------------------------ data in/out
+
+
+def store_stream(read, length: int | None, md5: bool = True) -> tuple[bytes, int, str]:
+    """Store a request body in blocks as it arrives; return (map, size, md5 hex).
+
+    ``read(n)`` returns up to n bytes, b"" at the end; ``length`` None means "until the end"
+    (chunked transfer encoding)."""
+    store = get_block_store()
+    block_size = store.block_size
+    hashmap = bytearray()
+    checksum = hashlib.md5(usedforsecurity=False) if md5 else None
+    size = 0
+    buffer = bytearray()
+    remaining = length
+    while remaining is None or remaining > 0:
+        want = block_size - len(buffer) if remaining is None else min(block_size - len(buffer), remaining)
+        chunk = read(want)
+        if not chunk:
+            if remaining is not None and remaining > 0:
+                raise faults.BadRequest("Request body shorter than Content-Length")
+            break
+        buffer += chunk
+        if remaining is not None:
+            remaining -= len(chunk)
+        if len(buffer) == block_size:
+            _flush(store, buffer, hashmap, checksum)
+            size += len(buffer)
+            buffer = bytearray()
+        if size + len(buffer) > settings.PITHOS_MAX_OBJECT_SIZE:
+            raise faults.RequestEntityTooLarge("Object larger than the maximum object size")
+    if buffer:
+        _flush(store, buffer, hashmap, checksum)
+        size += len(buffer)
+    return bytes(hashmap), size, checksum.hexdigest() if checksum else ""
+
+
+def _flush(store, buffer, hashmap, checksum) -> None:
+    data = bytes(buffer)
+    hashmap += store.put(data)
+    if checksum is not None:
+        checksum.update(data)
+
+
+def store_blocks(read, length: int) -> list[str]:
+    """Container POST: split a body into blocks, store them, return their hex hashes."""
+    hashmap, _, _ = store_stream(read, length, md5=False)
+    store = get_block_store()
+    width = hashlib.new(store.algorithm).digest_size
+    return [hashmap[i : i + width].hex() for i in range(0, len(hashmap), width)]
+
+
+def md5_of_blocks(hashes: list[bytes], size: int) -> str:
+    checksum = hashlib.md5(usedforsecurity=False)
+    for chunk in read_range(hashes, size, 0, size):
+        checksum.update(chunk)
+    return checksum.hexdigest()
+
+
+def read_range(hashes: list[bytes], size: int, start: int, end: int) -> Iterator[bytes]:
+    """The bytes [start, end) of an object with map ``hashes`` and ``size``."""
+    store = get_block_store()
+    block_size = store.block_size
+    index = start // block_size
+    position = index * block_size
+    while position < end and index < len(hashes):
+        length = min(block_size, size - position)
+        block = store.read(hashes[index], length)
+        lo = max(start - position, 0)
+        hi = min(end - position, length)
+        yield block[lo:hi]
+        position += block_size
+        index += 1
+
+
+# ---------------------------------------------------------------------------------- sharing
+
+SHARE_READ, SHARE_WRITE = "read", "write"
+
+
+def parse_sharing(value: str) -> dict[str, list[str]]:
+    """``read=a,b;write=c`` -> {"read": [...], "write": [...]}; BadRequest on bad syntax."""
+    result: dict[str, list[str]] = {SHARE_READ: [], SHARE_WRITE: []}
+    value = value.strip()
+    if not value:
+        return result
+    for part in value.split(";"):
+        key, sep, members = part.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in result:
+            raise faults.BadRequest("Bad X-Object-Sharing header")
+        names = [m.strip() for m in members.split(",") if m.strip()]
+        if not names or any(len(m) > 130 for m in names):
+            raise faults.BadRequest("Bad X-Object-Sharing header")
+        result[key] += names
+    return result
+
+
+def format_sharing(sharing: Sharing | None) -> str:
+    if sharing is None:
+        return ""
+    parts = []
+    if sharing.read:
+        parts.append("read=" + ",".join(sharing.read))
+    if sharing.write:
+        parts.append("write=" + ",".join(sharing.write))
+    return ";".join(parts)
+
+
+@transaction.atomic
+def set_sharing(account: str, path: str, rules: dict[str, list[str]] | None) -> None:
+    Sharing.objects.filter(account=account, path=path).delete()
+    if not rules or not (rules[SHARE_READ] or rules[SHARE_WRITE]):
+        return
+    sharing = Sharing.objects.create(account=account, path=path, read=rules[SHARE_READ], write=rules[SHARE_WRITE])
+    members = set(rules[SHARE_READ]) | set(rules[SHARE_WRITE])
+    SharingMember.objects.bulk_create([SharingMember(sharing=sharing, member=m) for m in members])
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(len(parts), 1, -1)]
+
+
+def effective_sharing(account: str, path: str) -> Sharing | None:
+    """The sharing rule that applies to ``path``: its own, else the closest directory's."""
+    candidates = _ancestors(path)
+    rules = {s.path: s for s in Sharing.objects.filter(account=account, path__in=candidates)}
+    for candidate in candidates:
+        if candidate in rules:
+            return rules[candidate]
+    return None
+
+
+def _member_names(user: str, account: str) -> set[str]:
+    groups = get_account(account).groups
+    return {user, "*"} | {f"{account}:{name}" for name, members in groups.items() if user in members}
+
+
+def allowed(user: str | None, account: str, path: str, access: str) -> bool:
+    """Whether ``user`` may ``access`` (read/write) ``account``'s ``container/object``."""
+    if user == account:
+        return True
+    if user is None:
+        return False
+    sharing = effective_sharing(account, path)
+    if sharing is None:
+        return False
+    names = _member_names(user, account)
+    if access == SHARE_READ and names & set(sharing.read + sharing.write):
+        return True
+    return access == SHARE_WRITE and bool(names & set(sharing.write))
+
+
+def accounts_sharing_with(user: str) -> list[str]:
+    members = SharingMember.objects.filter(member__in=[user, "*"]).values_list("sharing__account", flat=True)
+    return sorted(set(members) - {user})
+
+
+# ----------------------------------------------------------------------------------- public
+
+PUBLIC_ALPHABET = string.digits + string.ascii_letters
+
+
+@transaction.atomic
+def set_public(account: str, path: str, public: bool) -> str | None:
+    link = PublicLink.objects.filter(account=account, path=path).first()
+    if not public:
+        if link:
+            link.delete()
+        return None
+    if link:
+        return link.public_id
+    public_id = "".join(secrets.choice(PUBLIC_ALPHABET) for _ in range(settings.PITHOS_PUBLIC_URL_SECURITY))
+    PublicLink.objects.create(public_id=public_id, account=account, path=path, created=now())
+    return public_id
+
+
+def public_id(account: str, path: str) -> str | None:
+    return PublicLink.objects.filter(account=account, path=path).values_list("public_id", flat=True).first()
+
+
+def resolve_public(public_id: str) -> tuple[Container, str]:
+    link = PublicLink.objects.filter(public_id=public_id).first()
+    if link is None:
+        raise faults.ItemNotFound("Not found")
+    container_name, _, name = link.path.partition("/")
+    return get_container(link.account, container_name), name
