@@ -14,6 +14,7 @@ from synnefo.common.logging import install_record_factory
 
 from synnefo.webproject.defaults import *  # noqa: F401,F403
 from synnefo.astakos.defaults import *  # noqa: F401,F403
+from synnefo.pithos.defaults import *  # noqa: F401,F403
 from synnefo.astakos.quotaholder.defaults import *  # noqa: F401,F403
 
 # Django's own wiring. Operators rarely need to touch these, but may.
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "synnefo.webproject",
     "synnefo.astakos",
+    "synnefo.pithos",
     "synnefo.astakos.quotaholder",
 ]
 MIDDLEWARE = [
