@@ -3,7 +3,7 @@
 API paths take an optional trailing slash, since clients differ on it.
 """
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from synnefo.astakos import views
 from synnefo.astakos.api import account, identity_v2, keystone_v3
@@ -24,6 +24,7 @@ urlpatterns = [
     re_path(r"^identity/v3/projects/(?P<project_id>[^/]+)/?$", keystone_v3.project_detail),
     # Account v1.0
     re_path(r"^account/v1\.0/user_catalogs/?$", account.user_catalogs),
+    path("", include("synnefo.astakos.quotaholder.urls")),  # resources, quotas, commissions
     # Web pages
     path("ui/", views.profile_view, name="astakos-profile"),
     path("ui/login", views.login_view, name="astakos-login"),

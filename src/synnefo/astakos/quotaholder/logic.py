@@ -392,7 +392,7 @@ def user_quotas(user_uuids, service_origin: str | None = None) -> dict:
         for h in members:
             have.setdefault(h.holder, set()).add(h.resource_id)
         lacking = [u for u in user_uuids if len(have.get(f"user:{u}", ())) < len(resources)]
-        ensure_user_holdings(_existing_user_uuids(set(lacking)), resources)
+        ensure_user_holdings(_existing_user_uuids(set(lacking)))
         members = list(
             Holding.objects.select_related("resource").filter(holder__in=list(holders), resource__in=resources)
         )
@@ -422,6 +422,8 @@ def project_quotas(project_uuids=None, service_origin: str | None = None) -> dic
         holder__startswith="project:", source="", resource__api_visible=True
     )
     if project_uuids is not None:
+        project_uuids = [str(p) for p in project_uuids]
+        ensure_user_holdings(_existing_user_uuids(set(project_uuids)))  # base projects
         holdings = holdings.filter(holder__in=[f"project:{p}" for p in project_uuids])
     if service_origin is not None:
         holdings = holdings.filter(resource__service_origin=service_origin)
