@@ -56,7 +56,7 @@ def out(value: str) -> str:
 
 def meta_from_headers(request, prefix: str) -> dict[str, str]:
     """``X-<Prefix>-Meta-Foo-Bar: v`` -> {"Foo-Bar": "v"}, with length limits enforced."""
-    wsgi_prefix = "HTTP_" + prefix.upper().replace("-", "_") + "_META_"
+    wsgi_prefix = "HTTP_X_" + prefix.upper().replace("-", "_") + "_META_"
     meta = {}
     for key, value in request.META.items():
         if not key.startswith(wsgi_prefix):
