@@ -86,9 +86,10 @@ def api_method(
     token_required: bool = True,
     formats: tuple[str, ...] = ("json",),
     style: str = OPENSTACK,
-    max_body: int | None = None,
+    max_body=None,
 ):
-    """Wrap an API view. The caller, when a token is required, is ``request.api_user``."""
+    """Wrap an API view. The caller, when a token is required, is ``request.api_user``.
+    ``max_body`` (bytes, or a callable giving them) overrides SYNNEFO_MAX_REQUEST_BODY."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
 
     def decorator(view):
@@ -102,7 +103,8 @@ def api_method(
                         f"Method {request.method} not allowed", headers={"Allow": ", ".join(sorted(allowed))}
                     )
                 request.serialization = choose_format(request, formats)
-                _check_body_size(request, max_body or settings.SYNNEFO_MAX_REQUEST_BODY)
+                limit = max_body() if callable(max_body) else max_body
+                _check_body_size(request, limit or settings.SYNNEFO_MAX_REQUEST_BODY)
                 if token_required:
                     request.api_user = authenticate_request(request)
                 response = view(request, *args, **kwargs)

@@ -79,7 +79,7 @@ def _acls(request):
     return None if read is None and write is None else (read, write)
 
 
-@pithos_api(("GET", "PUT", "POST", "DELETE"), max_body=None)
+@pithos_api(("GET", "PUT", "POST", "DELETE"))
 def container_view(request, account: str, container: str):
     name = check_container_name(container)
     method = request.method

@@ -45,7 +45,7 @@ def _version_param(request):
         raise faults.BadRequest("Invalid version") from None
 
 
-@pithos_api(("GET", "PUT", "POST", "DELETE", "COPY", "MOVE"), max_body=None)
+@pithos_api(("GET", "PUT", "POST", "DELETE", "COPY", "MOVE"))
 def object_view(request, account: str, container: str, obj: str):
     container_name = check_container_name(container)
     name = check_object_name(obj)

@@ -16,10 +16,17 @@ from synnefo.common.api import TEXT, api_method
 from synnefo.common.auth import ApiUser, authenticate_request, request_token
 
 
-def pithos_api(methods, max_body=None):
+def pithos_api(methods):
     """API views of the object store: plain-text faults; the token is checked by the view
-    (public objects and anonymous-readable containers need none)."""
-    return api_method(methods, token_required=False, style=TEXT, max_body=max_body, formats=("json", "xml", "text", "plain"))
+    (public objects and anonymous-readable containers need none); bodies up to the largest
+    object (data is streamed to the block store, never held whole)."""
+    return api_method(
+        methods,
+        token_required=False,
+        style=TEXT,
+        max_body=lambda: settings.PITHOS_MAX_OBJECT_SIZE,
+        formats=("json", "xml", "text", "plain"),
+    )
 
 
 def caller(request, required: bool = True) -> ApiUser | None:
