@@ -13,17 +13,17 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def store(client, alice, small_blocks):  # noqa: F811
+def store(client, alice, small_blocks, django_capture_on_commit_callbacks):  # noqa: F811
     user, _, token = alice
-    s = Store(client, user, token)
+    s = Store(client, user, token, on_commit=django_capture_on_commit_callbacks)
     assert s.call("PUT", "/c1").status_code == 201
     return s
 
 
 @pytest.fixture
-def bob_store(client, make_user, small_blocks):  # noqa: F811
+def bob_store(client, make_user, small_blocks, django_capture_on_commit_callbacks):  # noqa: F811
     user, _, token = make_user("bob@example.org")
-    return Store(client, user, token)
+    return Store(client, user, token, on_commit=django_capture_on_commit_callbacks)
 
 
 def test_container_lifecycle(store):
@@ -215,7 +215,7 @@ def test_authentication_and_isolation(store, bob_store):
     store.call("PUT", "/c1/secret", b"s")
     assert store.call("GET", "/c1/secret", token=False).status_code == 401
     assert store.call("GET", "/c1/secret", HTTP_X_AUTH_TOKEN="bogus").status_code == 401
-    bob_view = Store(bob_store.client, store.user, bob_store.token)  # bob at alice's account
+    bob_view = Store(bob_store.client, store.user, bob_store.token, on_commit=store.on_commit)  # bob at alice's
     assert bob_view.call("GET", "/c1/secret").status_code == 403
     assert bob_view.call("PUT", "/c1/new", b"x").status_code == 403
     assert bob_view.call("HEAD", "").status_code == 403
@@ -224,7 +224,7 @@ def test_authentication_and_isolation(store, bob_store):
 
 def test_sharing_with_directory_inheritance(store, bob_store):
     bob = str(bob_store.user.uuid)
-    bob_view = Store(bob_store.client, store.user, bob_store.token)
+    bob_view = Store(bob_store.client, store.user, bob_store.token, on_commit=store.on_commit)
     store.call("PUT", "/c1/doc", b"d", HTTP_X_OBJECT_SHARING=f"read={bob}")
     store.call("PUT", "/c1/private", b"p")
     store.call("PUT", "/c1/dir", b"", content_type="application/directory", HTTP_X_OBJECT_SHARING=f"write={bob}")
@@ -307,3 +307,23 @@ def test_swift_container_acl_makes_objects_world_readable(store):
     store.call("PUT", "/www/index.html", b"<h1>", content_type="text/html")
     assert store.call("GET", "/www/index.html", token=False).status_code == 200
     assert store.call("PUT", "/www/evil", b"x", token=False).status_code == 401
+
+
+def test_diskspace_is_charged_to_the_quotaholder(store):
+    from synnefo.astakos.quotaholder import logic
+    from synnefo.astakos.quotaholder.models import Resource
+
+    uuid = str(store.user.uuid)
+    logic.set_base_limit(uuid, Resource.objects.get(name="pithos.diskspace"), 10)
+
+    def usage():
+        return logic.user_quotas([uuid])[uuid][uuid]["pithos.diskspace"]
+
+    assert store.call("PUT", "/c1/a", b"123456").status_code == 201
+    assert usage()["usage"] == 6 and usage()["pending"] == 0
+    assert store.call("PUT", "/c1/b", b"123456").status_code == 413  # 12 > 10
+    assert store.call("HEAD", "/c1/b").status_code == 404
+    assert usage()["usage"] == 6
+    assert store.call("PUT", "/c1/a", b"1234567890").status_code == 201  # replacing: +4
+    assert store.call("DELETE", "/c1/a").status_code == 204
+    assert usage()["usage"] == 0

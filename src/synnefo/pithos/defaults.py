@@ -21,6 +21,10 @@ PITHOS_BACKEND_FSYNC = "always"
 # (Swift clients verify downloads against it). Costs a read of the new blocks at upload.
 PITHOS_UPDATE_MD5 = True
 
+# Charge the bytes of current object versions to the owner's pithos.diskspace quota in the
+# quotaholder (two-phase commissions; old versions are free, as upstream's free versioning).
+PITHOS_USE_QUOTAHOLDER = True
+
 # Container defaults: versioning policy ("auto" keeps old versions, "none" drops them) and quota
 # in bytes (0 = unlimited). The account quota applies to the sum of all containers.
 PITHOS_DEFAULT_CONTAINER_VERSIONING = "auto"

@@ -266,6 +266,27 @@ def check_quota(container: Container, delta: int) -> None:
         raise faults.RequestEntityTooLarge("Account quota exceeded")
 
 
+def charge(account: str, delta: int, what: str) -> None:
+    """Charge ``delta`` bytes of ``pithos.diskspace`` to the account's user in the quotaholder,
+    in the caller's transaction (resolved when it commits; see quotaholder.commissions). Over
+    quota: 413 and the caller's transaction, with everything it wrote, rolls back."""
+    if not delta or not settings.PITHOS_USE_QUOTAHOLDER:
+        return
+    from synnefo.astakos.quotaholder import commissions
+    from synnefo.astakos.quotaholder.client import QuotaholderUnavailable, member_and_project
+    from synnefo.astakos.quotaholder.logic import NoCapacityError, NoQuantityError, QuotaError
+
+    provisions = member_and_project(account, {"pithos.diskspace": delta})
+    try:
+        commissions.issue("pithos", provisions, name=what[:255], force=delta < 0)
+    except (NoCapacityError, NoQuantityError):
+        raise faults.RequestEntityTooLarge("Quota exceeded (pithos.diskspace)") from None
+    except QuotaholderUnavailable:
+        raise faults.ServiceUnavailable("The quota service is unavailable; try again later") from None
+    except QuotaError as exc:
+        raise faults.BadRequest(f"Quota error: {exc}") from None
+
+
 @retry_on_conflict
 def commit_version(
     container: Container,
@@ -289,6 +310,7 @@ def commit_version(
     previous = locked.versions.filter(name=name, cluster=CURRENT).first()
     delta = size - (previous.size if previous else 0)
     check_quota(locked, delta)
+    charge(locked.account, delta, f"pithos: write {locked.name}/{name}")
     if previous is not None:
         if locked.versioning == "none":
             previous.delete()
@@ -328,6 +350,7 @@ def delete_object(container: Container, name: str, user: str) -> None:
     version = locked.versions.filter(name=name, cluster=CURRENT).first()
     if version is None:
         raise faults.ItemNotFound("Object does not exist")
+    charge(locked.account, -version.size, f"pithos: delete {locked.name}/{name}")
     if locked.versioning == "none":
         locked.versions.filter(name=name).delete()
     else:
