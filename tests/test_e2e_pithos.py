@@ -189,3 +189,28 @@ def test_rclone_copy_and_check(node, tmp_path):
     for command in (["copy", str(source), "syn:rc"], ["check", str(source), "syn:rc"]):
         result = subprocess.run([rclone, *command], env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
+
+
+def test_client_disconnect_mid_upload_leaves_nothing(node, swift):
+    import socket
+
+    swift.put_container("cut")
+    path = f"/v1/{node.credentials['uuid']}/cut/partial"
+    token = swift.get_auth()[1]
+    with socket.create_connection(("127.0.0.1", node.port)) as sock:
+        sock.sendall(
+            f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: {token}\r\n"
+            "Content-Length: 10000000\r\nContent-Type: application/octet-stream\r\n\r\n".encode()
+            + os.urandom(5 * 1024 * 1024)
+        )
+    from swiftclient.exceptions import ClientException
+
+    for _ in range(50):  # the server notices the disconnect asynchronously
+        try:
+            swift.head_object("cut", "partial")
+            raise AssertionError("a partial upload became visible")
+        except ClientException as exc:
+            assert exc.http_status == 404
+        if int(swift.head_container("cut")["x-container-bytes-used"]) == 0:
+            break
+    assert int(swift.head_container("cut")["x-container-object-count"]) == 0

@@ -327,3 +327,18 @@ def test_diskspace_is_charged_to_the_quotaholder(store):
     assert store.call("PUT", "/c1/a", b"1234567890").status_code == 201  # replacing: +4
     assert store.call("DELETE", "/c1/a").status_code == 204
     assert usage()["usage"] == 0
+
+
+def test_failure_between_block_write_and_commit_leaves_nothing(store, monkeypatch):
+    from django.db import DatabaseError
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("database went away")
+
+    monkeypatch.setattr(ObjectVersion.objects, "create", broken)
+    r = store.call("PUT", "/c1/crash", b"data that reached the block store")
+    assert r.status_code == 500
+    monkeypatch.undo()
+    assert store.call("HEAD", "/c1/crash").status_code == 404
+    r = store.call("HEAD", "/c1")
+    assert r["X-Container-Object-Count"] == "0" and r["X-Container-Bytes-Used"] == "0"

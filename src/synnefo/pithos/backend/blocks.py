@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -41,13 +40,18 @@ class BlockStore(ABC):
     @abstractmethod
     def contains(self, digest: bytes) -> bool: ...
 
+    @abstractmethod
+    def touch(self, digest: bytes) -> bool:
+        """Mark a block as just used (so garbage collection spares it); False if absent."""
+
     def missing(self, digests: Iterable[bytes]) -> list[bytes]:
-        """The digests not in the store, each once, in first-seen order."""
+        """The digests not in the store, each once, in first-seen order. The present ones are
+        touched: a map about to reference them must not lose them to a concurrent collection."""
         seen, absent = set(), []
         for digest in digests:
             if digest not in seen:
                 seen.add(digest)
-                if not self.contains(digest):
+                if not self.touch(digest):
                     absent.append(digest)
         return absent
 
@@ -56,12 +60,20 @@ class BlockStore(ABC):
         data = self.get(digest)
         return data + bytes(length - len(data)) if len(data) < length else data[:length]
 
+    # Garbage collection walks the store shard by shard (so it can resume), and deletes only
+    # blocks nobody used since the collection's cutoff.
     @abstractmethod
-    def iter_blocks(self) -> Iterator[tuple[bytes, float]]:
-        """Every stored block's digest and modification time (for garbage collection)."""
+    def shards(self) -> list[str]: ...
 
     @abstractmethod
-    def delete(self, digest: bytes) -> None: ...
+    def iter_shard(self, shard: str) -> Iterator[tuple[bytes, float]]:
+        """The digest and last-use time of every block of a shard."""
+
+    @abstractmethod
+    def delete_if_unused_since(self, digest: bytes, cutoff: float) -> bool: ...
+
+    @abstractmethod
+    def remove_stale_temporaries(self, cutoff: float) -> int: ...
 
 
 class FileBlockStore(BlockStore):
@@ -79,7 +91,7 @@ class FileBlockStore(BlockStore):
             raise ValueError("block larger than the block size")
         digest = self.hash(data)
         path = self._path(digest.hex())
-        if path.exists():
+        if self.touch(digest):
             return digest
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -113,30 +125,141 @@ class FileBlockStore(BlockStore):
     def contains(self, digest: bytes) -> bool:
         return self._path(digest.hex()).exists()
 
+    def touch(self, digest: bytes) -> bool:
+        try:
+            os.utime(self._path(digest.hex()))
+            return True
+        except FileNotFoundError:
+            return False
+
+    def shards(self) -> list[str]: ...
+
+    @abstractmethod
+    def iter_shard(self, shard: str) -> Iterator[tuple[bytes, float]]:
+        """The digest and last-use time of every block of a shard."""
+
+    @abstractmethod
+    def delete_if_unused_since(self, digest: bytes, cutoff: float) -> bool: ...
+
+    @abstractmethod
+    def remove_stale_temporaries(self, cutoff: float) -> int: ...
+
+
+class FileBlockStore(BlockStore):
+    def __init__(self, root: str | Path, block_size: int, algorithm: str, fsync: bool = True):
+        super().__init__(block_size, algorithm)
+        self.root = Path(root)
+        self.fsync = fsync
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, hexdigest: str) -> Path:
+        return self.root / hexdigest[:2] / hexdigest[2:4] / hexdigest
+
+    def put(self, data: bytes) -> bytes:
+        if len(data) > self.block_size:
+            raise ValueError("block larger than the block size")
+        digest = self.hash(data)
+        path = self._path(digest.hex())
+        if self.touch(digest):
+            return digest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.rstrip(b"\0"))
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        if self.fsync:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return digest
+
+    def get(self, digest: bytes) -> bytes:
+        try:
+            return self._path(digest.hex()).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(digest.hex()) from None
+
+    def contains(self, digest: bytes) -> bool:
+        return self._path(digest.hex()).exists()
+
+    def touch(self, digest: bytes) -> bool:
+        try:
+            os.utime(self._path(digest.hex()))
+            return True
+        except FileNotFoundError:
+            return False
+
     def iter_blocks(self) -> Iterator[tuple[bytes, float]]:
         for first in sorted(self.root.iterdir()):
             if not first.is_dir():
                 continue
             for second in sorted(first.iterdir()):
                 for entry in os.scandir(second):
-                    if entry.name.startswith(".tmp-"):
+                    if entry.name.startswith("."):
                         continue
                     try:
                         yield bytes.fromhex(entry.name), entry.stat().st_mtime
                     except ValueError:
                         continue
 
-    def stale_temporaries(self, older_than: float) -> Iterator[Path]:
-        cutoff = time.time() - older_than
-        for path in self.root.glob("*/*/.tmp-*"):
-            if path.stat().st_mtime < cutoff:
-                yield path
+    def shards(self) -> list[str]:
+        """The top-level shard names, in order (garbage collection resumes by shard)."""
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
 
-    def delete(self, digest: bytes) -> None:
+    def iter_shard(self, shard: str) -> Iterator[tuple[bytes, float]]:
+        base = self.root / shard
+        for second in sorted(p for p in base.iterdir() if p.is_dir()):
+            for entry in os.scandir(second):
+                if entry.name.startswith("."):
+                    continue
+                try:
+                    yield bytes.fromhex(entry.name), entry.stat().st_mtime
+                except (ValueError, FileNotFoundError):
+                    continue
+
+    def remove_stale_temporaries(self, cutoff: float) -> int:
+        """Temporary files of writes that died (crash mid-block) older than ``cutoff``."""
+        removed = 0
+        for pattern in ("*/*/.tmp-*", "*/*/.gc-*"):
+            for path in self.root.glob(pattern):
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+        return removed
+
+    def delete_if_unused_since(self, digest: bytes, cutoff: float) -> bool:
+        """Delete a block unless it was used (written or touched) after ``cutoff``.
+
+        The block is first renamed away atomically, then its time is checked again: a writer
+        that touched it before the rename is seen (the block is put back), and one that comes
+        after finds it missing and uploads it again. So a block a new map relies on is never
+        lost to a collection running at the same time."""
+        path = self._path(digest.hex())
+        doomed = path.with_name(".gc-" + path.name)
         try:
-            self._path(digest.hex()).unlink()
+            os.rename(path, doomed)
         except FileNotFoundError:
-            pass
+            return False
+        if doomed.stat().st_mtime >= cutoff:
+            os.rename(doomed, path)
+            return False
+        doomed.unlink()
+        return True
 
 
 _store: BlockStore | None = None

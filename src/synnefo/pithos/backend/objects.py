@@ -406,7 +406,10 @@ def store_stream(read, length: int | None, md5: bool = True) -> tuple[bytes, int
     remaining = length
     while remaining is None or remaining > 0:
         want = block_size - len(buffer) if remaining is None else min(block_size - len(buffer), remaining)
-        chunk = read(want)
+        try:
+            chunk = read(want)
+        except OSError:  # the client went away mid-body (gunicorn raises an IOError)
+            raise faults.BadRequest("Upload interrupted") from None
         if not chunk:
             if remaining is not None and remaining > 0:
                 raise faults.BadRequest("Request body shorter than Content-Length")
