@@ -342,3 +342,53 @@ def test_failure_between_block_write_and_commit_leaves_nothing(store, monkeypatc
     assert store.call("HEAD", "/c1/crash").status_code == 404
     r = store.call("HEAD", "/c1")
     assert r["X-Container-Object-Count"] == "0" and r["X-Container-Bytes-Used"] == "0"
+
+
+@pytest.mark.parametrize(
+    "initial, headers, body, expected",
+    [
+        (b"a" * 2500, {"HTTP_CONTENT_RANGE": "bytes 1000-1004/*"}, b"XXXXX", b"a" * 1000 + b"XXXXX" + b"a" * 1495),
+        (b"a" * 2048, {"HTTP_CONTENT_RANGE": "bytes */*"}, b"tail", b"a" * 2048 + b"tail"),
+        (b"a" * 1000, {"HTTP_CONTENT_RANGE": "bytes 990-/*"}, b"b" * 100, b"a" * 990 + b"b" * 100),
+        (b"a" * 3000, {"HTTP_X_OBJECT_BYTES": "1500"}, b"", b"a" * 1500),
+        (b"abc", {"HTTP_X_OBJECT_BYTES": "5"}, b"", b"abc\0\0"),
+    ],
+)
+def test_partial_updates(store, initial, headers, body, expected):
+    store.call("PUT", "/c1/p", initial, HTTP_X_OBJECT_META_KEEP="yes")
+    r = store.call("POST", "/c1/p", body, **headers)
+    assert r.status_code == 204, r.content
+    r = store.call("GET", "/c1/p")
+    assert store.body(r) == expected
+    assert r["ETag"] == hashlib.md5(expected).hexdigest() and r["X-Object-Meta-Keep"] == "yes"
+    blocks = [block_hash(expected[i : i + 1024]) for i in range(0, len(expected), 1024)]
+    assert json.loads(store.call("GET", "/c1/p?hashmap&format=json").content)["hashes"] == blocks
+
+
+def test_bad_partial_updates_change_nothing(store):
+    store.call("PUT", "/c1/p", b"abc")
+    assert store.call("POST", "/c1/p", b"x", HTTP_CONTENT_RANGE="bytes 10-10/*").status_code == 416
+    assert store.call("POST", "/c1/p", b"xy", HTTP_CONTENT_RANGE="bytes 0-0/*").status_code == 400
+    assert store.call("POST", "/c1/p", b"x", HTTP_CONTENT_RANGE="lines 0-0/*").status_code == 400
+    assert store.call("POST", "/c1/p", b"", HTTP_X_OBJECT_BYTES="-1").status_code == 400
+    assert store.body(store.call("GET", "/c1/p")) == b"abc"
+
+
+def test_swift_conditional_put_and_metadata_removal(store):
+    assert store.call("PUT", "/c1/once", b"1", HTTP_IF_NONE_MATCH="*").status_code == 201
+    assert store.call("PUT", "/c1/once", b"2", HTTP_IF_NONE_MATCH="*").status_code == 412
+    assert store.body(store.call("GET", "/c1/once")) == b"1"
+    store.call("POST", "/c1", HTTP_X_CONTAINER_META_A="1", HTTP_X_CONTAINER_META_B="2")
+    store.call("POST", "/c1?update", HTTP_X_REMOVE_CONTAINER_META_A="x")
+    r = store.call("HEAD", "/c1")
+    assert "X-Container-Meta-A" not in r and r["X-Container-Meta-B"] == "2"
+
+
+def test_swift_bulk_delete(store):
+    store.call("PUT", "/c1/a", b"1")
+    store.call("PUT", "/c1/b c", b"2")
+    body = b"/c1/a\n/c1/b%20c\n/c1/missing\n/c1\n"
+    r = store.call("POST", "?bulk-delete", body, content_type="text/plain", HTTP_ACCEPT="application/json")
+    result = json.loads(r.content)
+    assert result["Number Deleted"] == 3 and result["Number Not Found"] == 1 and result["Errors"] == []
+    assert store.call("HEAD", "/c1").status_code == 404

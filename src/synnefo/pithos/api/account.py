@@ -3,6 +3,9 @@ and the service root (``/object-store/v1/``): v1 authentication and "who shares 
 
 from __future__ import annotations
 
+import json
+
+from django.conf import settings
 from django.http import HttpResponse
 
 from synnefo.common import faults
@@ -51,10 +54,16 @@ def _account_headers(response, account_name: str) -> None:
         response[f"X-Account-Group-{out(group)}"] = out(",".join(members))
 
 
-@pithos_api(("GET", "POST"))
+@pithos_api(("GET", "POST", "DELETE"))
 def account_view(request, account: str):
     user = caller(request)
     owner = user.uuid == account
+    if "bulk-delete" in request.GET and request.method in ("POST", "DELETE"):
+        if not owner:
+            raise faults.Forbidden("Not allowed")
+        return _bulk_delete(request, account, user.uuid)
+    if request.method == "DELETE":
+        raise faults.MethodNotAllowed("Accounts are not deleted through the API", headers={"Allow": "GET, HEAD, POST"})
     if request.method == "POST":
         if not owner:
             raise faults.Forbidden("Not allowed")
@@ -108,3 +117,45 @@ def _shared_containers(request, user: str, account: str):
     names = sorted({path.split("/", 1)[0] for path in shared})
     records = [{"name": name} for name in names]
     return render_listing(request, listing_format(request), names, records, "account", "container", name=account)
+
+
+BULK_DELETE_MAX = 10000
+
+
+def _bulk_delete(request, account: str, user: str):
+    """Swift's bulk delete: the body lists ``/container[/object]`` paths, one per line."""
+    from urllib.parse import unquote
+
+    body = request.read(settings.SYNNEFO_MAX_REQUEST_BODY + 1)
+    if len(body) > settings.SYNNEFO_MAX_REQUEST_BODY:
+        raise faults.RequestEntityTooLarge("Bulk delete list too long")
+    paths = [unquote(line.strip()) for line in body.decode("utf-8", "replace").splitlines() if line.strip()]
+    if len(paths) > BULK_DELETE_MAX:
+        raise faults.RequestEntityTooLarge(f"At most {BULK_DELETE_MAX} paths per bulk delete")
+    deleted = not_found = 0
+    errors = []
+    # Objects first, then containers, so "c/o" and "c" in one request both succeed.
+    for path in sorted(paths, key=lambda p: -p.strip("/").count("/")):
+        container_name, _, name = path.strip("/").partition("/")
+        try:
+            container = objects.get_container(account, container_name)
+            if name:
+                objects.delete_object(container, name, user)
+            else:
+                objects.delete_container(container)
+            deleted += 1
+        except faults.ItemNotFound:
+            not_found += 1
+        except faults.Fault as fault:
+            errors.append([path, f"{fault.code} {fault.title}"])
+    result = {
+        "Number Deleted": deleted,
+        "Number Not Found": not_found,
+        "Errors": errors,
+        "Response Status": "400 Bad Request" if errors else "200 OK",
+        "Response Body": "",
+    }
+    if listing_format(request) == "json" or "json" in request.META.get("HTTP_ACCEPT", ""):
+        return HttpResponse(json.dumps(result), content_type="application/json; charset=utf-8")
+    text = "".join(f"{k}: {v}\n" for k, v in result.items() if k != "Errors")
+    return HttpResponse(text.encode(), content_type="text/plain; charset=utf-8")

@@ -131,7 +131,9 @@ def _put(request, container, name, owner, user):
         src_container, src_name = _split_path(source)
         src_account = header_value(request, "X-Source-Account") or container.account
         return _copy(request, src_account, src_container, src_name, container, name, user, move)
-    meta = meta_from_headers(request, "Object")
+    if request.META.get("HTTP_IF_NONE_MATCH", "").strip() == "*" and _current_size(container, name) is not None:
+        raise faults.PreconditionFailed("Object exists (If-None-Match: *)")
+    meta = {k: v for k, v in meta_from_headers(request, "Object").items() if v}
     content_type = request.META.get("CONTENT_TYPE", "").strip() or guess_type(name)
     extra = dict(
         content_encoding=header_value(request, "Content-Encoding") or "",
@@ -162,7 +164,7 @@ def _put_data(request, container, name, user, meta, content_type, extra):
     if length is not None:
         if length > settings.PITHOS_MAX_OBJECT_SIZE:
             raise faults.RequestEntityTooLarge("Object larger than the maximum object size")
-        objects.check_quota(container, length - _current_size(container, name))
+        objects.check_quota(container, length - (_current_size(container, name) or 0))
     hashmap, size, checksum = objects.store_stream(body_reader(request, length), length)
     expected = request.META.get("HTTP_ETAG", "").strip().strip('"').lower()
     if expected and expected != checksum:
@@ -173,9 +175,9 @@ def _put_data(request, container, name, user, meta, content_type, extra):
     )
 
 
-def _current_size(container, name) -> int:
+def _current_size(container, name) -> int | None:
     version = container.versions.filter(name=name, cluster=objects.CURRENT).only("size").first()
-    return version.size if version else 0
+    return version.size if version else None
 
 
 def _put_hashmap(request, container, name, user, meta, content_type, extra):
@@ -290,6 +292,8 @@ def _copy(request, src_account, src_container_name, src_name, dst_container, dst
 
 def _post(request, container, name, owner, user):
     version = objects.get_version(container, name)
+    if request.META.get("HTTP_CONTENT_RANGE") or request.META.get("HTTP_X_OBJECT_BYTES"):
+        return _update_data(request, container, name, version, user)
     meta = meta_from_headers(request, "Object")
     replace = "update" not in request.GET
     if meta or replace:
@@ -302,6 +306,57 @@ def _post(request, container, name, owner, user):
     elif request.META.get("HTTP_X_OBJECT_SHARING") is not None or request.META.get("HTTP_X_OBJECT_PUBLIC") is not None:
         raise faults.Forbidden("Only the owner may change sharing")
     return HttpResponse(status=202)
+
+
+PARTIAL_UPDATE_LIMIT_BLOCKS = 16
+
+
+def _update_data(request, container, name, version, user):
+    """Pithos partial update: ``Content-Range: bytes START-END/*`` writes the body there,
+    ``bytes */*`` appends it, ``X-Object-Bytes: N`` truncates (or extends with zeros) to N."""
+    length = content_length(request)
+    limit = PARTIAL_UPDATE_LIMIT_BLOCKS * settings.PITHOS_BACKEND_BLOCK_SIZE
+    if length is None or length > limit:
+        raise faults.RequestEntityTooLarge(f"A partial update carries at most {limit} bytes with a Content-Length")
+    data = request.read(length) if length else b""
+    if len(data) != length:
+        raise faults.BadRequest("Upload interrupted")
+    start = None
+    spec = request.META.get("HTTP_CONTENT_RANGE", "").strip()
+    if spec:
+        unit, _, rest = spec.partition(" ")
+        span, _, total = rest.partition("/")
+        if unit != "bytes" or total != "*" or not span:
+            raise faults.BadRequest("Content-Range must be 'bytes START-END/*' or 'bytes */*'")
+        if span != "*":
+            first, _, last = span.partition("-")
+            try:
+                start = int(first)
+                if last and int(last) - start + 1 != len(data):
+                    raise faults.BadRequest("Content-Range does not match the body length")
+            except ValueError:
+                raise faults.BadRequest("Invalid Content-Range") from None
+            if start < 0 or start > version.size:
+                raise faults.RangeNotSatisfiable("Content-Range starts past the end of the object")
+    new_size = None
+    if request.META.get("HTTP_X_OBJECT_BYTES"):
+        try:
+            new_size = int(request.META["HTTP_X_OBJECT_BYTES"])
+        except ValueError:
+            raise faults.BadRequest("Invalid X-Object-Bytes") from None
+        if new_size < 0:
+            raise faults.BadRequest("Invalid X-Object-Bytes")
+    hashmap, size = objects.patched_map(version, start, data, new_size)
+    checksum = objects.md5_of_blocks(objects.split_map(hashmap), size) if settings.PITHOS_UPDATE_MD5 else ""
+    new = objects.commit_version(
+        container, name, hashmap=hashmap, size=size, checksum=checksum, content_type=version.content_type,
+        user=user.uuid, meta=version.meta, content_encoding=version.content_encoding,
+        content_disposition=version.content_disposition,
+    )
+    response = HttpResponse(status=204)
+    response["ETag"] = new.checksum or objects.object_hash(new)
+    response["X-Object-Version"] = str(new.pk)
+    return response
 
 
 def _apply_sharing_and_public(request, container, name) -> None:

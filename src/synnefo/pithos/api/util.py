@@ -75,6 +75,11 @@ def meta_from_headers(request, prefix: str) -> dict[str, str]:
         if len(value) > settings.PITHOS_MAX_METADATA_VALUE_LENGTH:
             raise faults.BadRequest("Metadata value too long")
         meta[name] = value
+    # Swift's way to delete one item: X-Remove-<Prefix>-Meta-Foo (an empty value deletes too).
+    remove_prefix = "HTTP_X_REMOVE_" + prefix.upper().replace("-", "_") + "_META_"
+    for key in request.META:
+        if key.startswith(remove_prefix):
+            meta["-".join(part.capitalize() for part in key[len(remove_prefix) :].split("_"))] = ""
     if len(meta) > settings.PITHOS_RESOURCE_MAX_METADATA:
         raise faults.BadRequest(f"At most {settings.PITHOS_RESOURCE_MAX_METADATA} metadata items")
     return meta

@@ -244,11 +244,14 @@ def list_versions(container: Container, name: str) -> list[ObjectVersion]:
     return list(container.versions.filter(name=name).exclude(cluster=DELETED).order_by("pk"))
 
 
+def split_map(hashmap: bytes) -> list[bytes]:
+    """A map (concatenated raw digests) as the list of its block digests."""
+    width = hashlib.new(settings.PITHOS_BACKEND_HASH_ALGORITHM).digest_size
+    return [hashmap[i : i + width] for i in range(0, len(hashmap), width)]
+
+
 def digests(version: ObjectVersion) -> list[bytes]:
-    data = bytes(version.hashmap)
-    store = get_block_store()
-    width = hashlib.new(store.algorithm).digest_size
-    return [data[i : i + width] for i in range(0, len(data), width)]
+    return split_map(bytes(version.hashmap))
 
 
 def object_hash(version: ObjectVersion) -> str:
@@ -439,9 +442,36 @@ def _flush(store, buffer, hashmap, checksum) -> None:
 def store_blocks(read, length: int) -> list[str]:
     """Container POST: split a body into blocks, store them, return their hex hashes."""
     hashmap, _, _ = store_stream(read, length, md5=False)
+    return [digest.hex() for digest in split_map(hashmap)]
+
+
+def patched_map(version: ObjectVersion, start: int | None, data: bytes, new_size: int | None) -> tuple[bytes, int]:
+    """The map of ``version`` with ``data`` written at ``start`` (None: appended) and then cut
+    or extended to ``new_size`` (None: as the write leaves it). Blocks the change does not
+    touch keep their hashes; only changed blocks are stored anew."""
     store = get_block_store()
-    width = hashlib.new(store.algorithm).digest_size
-    return [hashmap[i : i + width].hex() for i in range(0, len(hashmap), width)]
+    block_size = store.block_size
+    old = digests(version)
+    old_size = version.size
+    start = old_size if start is None else start
+    size = max(old_size, start + len(data))
+    size = size if new_size is None else new_size
+    end = start + len(data)
+    result = bytearray()
+    for index in range((size + block_size - 1) // block_size):
+        lo, hi = index * block_size, min((index + 1) * block_size, size)
+        untouched = hi <= start or lo >= end or not data
+        same_extent = hi - lo == min(block_size, max(old_size - lo, 0))
+        if untouched and index < len(old) and same_extent:
+            result += old[index]
+            continue
+        block = bytearray(b"".join(read_range(old, old_size, lo, min(hi, old_size))) if lo < old_size else b"")
+        block += bytes(hi - lo - len(block))
+        overlap_lo, overlap_hi = max(lo, start), min(hi, end)
+        if overlap_lo < overlap_hi:
+            block[overlap_lo - lo : overlap_hi - lo] = data[overlap_lo - start : overlap_hi - start]
+        result += store.put(bytes(block))
+    return bytes(result), size
 
 
 def md5_of_blocks(hashes: list[bytes], size: int) -> str:
