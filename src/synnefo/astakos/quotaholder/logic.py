@@ -21,14 +21,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from synnefo.astakos.quotaholder.models import (
-    UNLIMITED,
-    Commission,
-    Holding,
-    Provision,
-    ProvisionLog,
-    Resource,
-)
+from synnefo.astakos.quotaholder import store
+from synnefo.astakos.quotaholder.models import UNLIMITED, Commission, Holding, Resource
 
 MAX_QUANTITY = 2**62
 
@@ -176,28 +170,14 @@ def _existing_user_uuids(candidates: set[str]) -> set[str]:
     return {str(u) for u in User.objects.filter(uuid__in=valid).values_list("uuid", flat=True)}
 
 
-def _key_query(keys) -> Q:
-    query = Q(pk__in=[])
-    for holder, source, resource in keys:
-        query |= Q(holder=holder, source=source, resource__name=resource)
-    return query
-
-
-def _holdings(keys, *, lock: bool) -> dict[tuple[str, str, str], Holding]:
-    qs = Holding.objects.select_related("resource").filter(_key_query(keys)).order_by("pk")
-    if lock:
-        qs = qs.select_for_update(of=("self",))
-    return {(h.holder, h.source, h.resource.name): h for h in qs}
-
-
-def _locked_holdings(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Holding]:
+def _locked_holdings(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], store.HoldingRow]:
     """The holdings of ``keys``, locked; base-project holdings of existing users are created on
     first use; anything else missing is ``NoHoldingError``."""
-    found = _holdings(keys, lock=True)
+    found = store.lock_holdings(keys)
     missing = [k for k in keys if k not in found]
     if not missing:
         return found
-    resources = {r.name: r for r in Resource.objects.filter(name__in={k[2] for k in missing})}
+    resources = set(Resource.objects.filter(name__in={k[2] for k in missing}).values_list("name", flat=True))
     owners = {k: _base_project_user(k[0], k[1]) for k in missing}
     users = _existing_user_uuids({u for u in owners.values() if u})
     for key in missing:
@@ -206,7 +186,7 @@ def _locked_holdings(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, s
         if owners[key] not in users:
             raise NoHoldingError(f"No holding for {key[0]} from {key[1] or '-'} on {key[2]}")
     ensure_user_holdings(users)
-    found = _holdings(keys, lock=True)
+    found = store.lock_holdings(keys)
     absent = [k for k in keys if k not in found]
     if absent:  # e.g. deleted in between
         raise NoHoldingError(f"No holding for {absent[0][0]} on {absent[0][2]}")
@@ -245,31 +225,33 @@ def issue_commission(clientkey: str, provisions, name: str = "", force: bool = F
                         spec, limit, holding.usage_min,
                     )
                 holding.usage_min = new
-        Holding.objects.bulk_update(list(holdings.values()), ["usage_min", "usage_max"])
-        commission = Commission.objects.create(name=name, clientkey=clientkey)
-        rows = Provision.objects.bulk_create(
-            [Provision(commission=commission, holding=holdings[s.key], quantity=s.quantity) for s in specs]
-        )
+        issued = timezone.now()
         if auto_accept:
-            _resolve(commission, rows, accept=True)
-    return commission.serial
+            # Straight to the accepted state (the serial still comes from the commission table).
+            serial = store.insert_commission(name, clientkey, issued)
+            issue_time = store._connection().ops.adapt_datetimefield_value(issued)
+            items = [(serial, s.quantity, holdings[s.key]) for s in specs]
+            _resolve({serial: (name, issue_time)}, clientkey, items, {serial: True})
+        else:
+            store.save_usage(holdings.values())
+            serial = store.insert_commission(name, clientkey, issued)
+            store.insert_provisions(serial, [(holdings[s.key].id, s.quantity) for s in specs])
+    return serial
 
 
-def _resolve(commission: Commission, provisions: list[Provision], accept: bool) -> None:
-    """Apply the second phase to locked holdings, log it, and forget the commission."""
-    now = timezone.now()
-    logs = []
-    for provision in provisions:
-        holding, quantity = provision.holding, provision.quantity
-        logs.append(
-            ProvisionLog(
-                serial=commission.serial, name=commission.name, clientkey=commission.clientkey,
-                issue_time=commission.issue_datetime, log_time=now, holder=holding.holder,
-                source=holding.source, resource=holding.resource.name, limit=holding.effective_limit(),
-                usage_min=holding.usage_min, usage_max=holding.usage_max, delta_quantity=quantity,
-                reason="accept" if accept else "reject",
-            )
-        )
+def _resolve(commissions: dict, clientkey: str, items, decisions: dict[int, bool]) -> None:
+    """Apply the second phase to locked holdings, log it, and forget the commissions.
+    ``items``: (serial, quantity, locked HoldingRow); ``decisions``: serial -> accept."""
+    connection = store._connection()
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    logs, touched = [], {}
+    for serial, quantity, holding in items:
+        accept = decisions[serial]
+        name, issue_time = commissions[serial]
+        logs.append((
+            serial, name, clientkey, issue_time, now, holding.holder, holding.source, holding.resource,
+            holding.effective_limit(), holding.usage_min, holding.usage_max, quantity, "accept" if accept else "reject",
+        ))
         if accept:
             if quantity >= 0:
                 holding.usage_min += quantity
@@ -279,10 +261,10 @@ def _resolve(commission: Commission, provisions: list[Provision], accept: bool) 
             holding.usage_max -= quantity
         else:
             holding.usage_min -= quantity
-    Holding.objects.bulk_update([p.holding for p in provisions], ["usage_min", "usage_max"])
-    ProvisionLog.objects.bulk_create(logs)
-    Provision.objects.filter(commission=commission).delete()
-    commission.delete()
+        touched[holding.id] = holding
+    store.save_usage(touched.values())
+    store.insert_logs(logs)
+    store.delete_commissions(list(decisions))
 
 
 def _serials(values, what: str) -> list[int]:
@@ -307,27 +289,15 @@ def resolve_commissions(clientkey: str, accept=(), reject=()) -> dict:
     if not wanted:
         return result
     with transaction.atomic():
-        commissions = {
-            c.serial: c
-            for c in Commission.objects.select_for_update()
-            .filter(serial__in=list(wanted), clientkey=clientkey)
-            .order_by("serial")
-        }
-        provisions = list(Provision.objects.filter(commission__in=list(commissions)).order_by("pk"))
-        holding_ids = sorted({p.holding_id for p in provisions})
-        qs = Holding.objects.select_related("resource").filter(pk__in=holding_ids).order_by("pk")
-        holdings = {h.pk: h for h in qs.select_for_update(of=("self",))}
-        by_commission: dict[int, list[Provision]] = {}
-        for provision in provisions:
-            provision.holding = holdings[provision.holding_id]
-            by_commission.setdefault(provision.commission_id, []).append(provision)
-        for serial, accepted in sorted(wanted.items()):
-            commission = commissions.get(serial)
-            if commission is None:
+        commissions = store.lock_commissions(clientkey, sorted(wanted))
+        for serial in sorted(wanted):
+            if serial not in commissions:
                 result["failed"].append((serial, NoCommissionError(f"No pending commission {serial}")))
-                continue
-            _resolve(commission, by_commission.get(serial, []), accepted)
-            result["accepted" if accepted else "rejected"].append(serial)
+        if commissions:
+            items = store.lock_provisions(sorted(commissions))
+            _resolve(commissions, clientkey, items, {s: wanted[s] for s in commissions})
+        for serial in sorted(commissions):
+            result["accepted" if wanted[serial] else "rejected"].append(serial)
     result["failed"].sort(key=lambda item: item[0])
     return result
 
