@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: run test test-sqlite test-postgresql bench clean
+.PHONY: run test test-sqlite test-postgresql bench clean ganeti-sandbox
 
 $(VENV)/.installed-run: pyproject.toml scripts/venv.sh
 	scripts/venv.sh $(VENV) .
@@ -20,6 +20,11 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(VENV)/bin/python bench/identity.py
+
+# A real single-node Ganeti cluster in a namespace (root), attached to this node as a backend.
+ganeti-sandbox: $(VENV)/.installed-run
+	deploy/ganeti-sandbox up
+	deploy/attach-ganeti-sandbox $(VENV)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
