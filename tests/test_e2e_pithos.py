@@ -214,3 +214,25 @@ def test_client_disconnect_mid_upload_leaves_nothing(node, swift):
         if int(swift.head_container("cut")["x-container-bytes-used"]) == 0:
             break
     assert int(swift.head_container("cut")["x-container-object-count"]) == 0
+
+
+def test_statistics_stay_exact_under_concurrent_writers(node, swift):
+    """Eight writers at once, new objects and overwrites of the same ones: the container's
+    count and bytes equal what its listing holds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from swiftclient.client import Connection
+
+    swift.put_container("busy")
+
+    def writer(number):
+        conn = Connection(preauthurl=swift.url, preauthtoken=swift.get_auth()[1])
+        for i in range(12):
+            conn.put_object("busy", f"shared-{i % 3}", os.urandom(100 + number))
+            conn.put_object("busy", f"own-{number}-{i}", b"x" * i)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(writer, range(8)))
+    headers, listing = swift.get_container("busy", full_listing=True)
+    assert int(headers["x-container-object-count"]) == len(listing) == 3 + 8 * 12
+    assert int(headers["x-container-bytes-used"]) == sum(o["bytes"] for o in listing)
