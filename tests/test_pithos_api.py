@@ -284,6 +284,10 @@ def test_large_objects(store):
     assert r["X-Static-Large-Object"] == "True" and r["Content-Length"] == "2200"
     bad = json.dumps([{"path": "/segs/00", "etag": "0" * 32, "size_bytes": 1500}])
     assert store.call("PUT", "/c1/slo2?multipart-manifest=put", bad).status_code == 409
+    listed = json.loads(store.call("GET", "/c1/slo?multipart-manifest=get").content)
+    assert [s["name"] for s in listed] == ["/segs/00", "/segs/01"]
+    assert store.call("DELETE", "/c1/slo?multipart-manifest=delete").status_code == 200
+    assert store.call("HEAD", "/segs/00").status_code == 404 and store.call("HEAD", "/c1/slo").status_code == 404
 
 
 def test_swift_mount_and_v1_auth(client, alice, small_blocks):  # noqa: F811

@@ -127,9 +127,12 @@ def up(args) -> int:
     print(f"synnefo: data directory {data_dir}", flush=True)
     migrate()
     bootstrap_admin(data_dir)
+    base = f"http://{settings.SYNNEFO_BIND}"
     print(
-        f"synnefo: serving {', '.join(settings.SYNNEFO_COMPONENTS)} on http://{settings.SYNNEFO_BIND}/ "
-        f"(identity: http://{settings.SYNNEFO_BIND}/astakos/identity/v3); Ctrl-C stops",
+        f"synnefo: serving {', '.join(settings.SYNNEFO_COMPONENTS)} on {base}/\n"
+        f"  identity (Keystone v3): {base}/astakos/identity/v3   (Astakos v2.0: {base}/astakos/identity/v2.0)\n"
+        f"  object store (Swift):   {base}/v1/<uuid>   (v1 auth: {base}/auth/v1.0)\n"
+        "synnefo: Ctrl-C stops",
         flush=True,
     )
     return serve({"web": _gunicorn_command(settings)})

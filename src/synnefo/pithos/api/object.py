@@ -62,8 +62,26 @@ def object_view(request, account: str, container: str, obj: str):
         return _copy_to_destination(request, found, name, user, move=method == "MOVE")
     if method == "POST":
         return _post(request, found, name, owner, user)
+    if request.GET.get("multipart-manifest") == "delete":
+        return _delete_slo(request, found, name, user)
     objects.delete_object_tree(found, name, user.uuid, recursive="delimiter" in request.GET)
     return HttpResponse(status=204)
+
+
+def _delete_slo(request, container, name, user):
+    """Swift: delete a static large object together with its segments."""
+    version = objects.get_version(container, name)
+    deleted = not_found = 0
+    for segment in version.slo or []:
+        seg_container, seg_name = _split_path(segment["path"])
+        try:
+            objects.delete_object(objects.get_container(container.account, seg_container), seg_name, user.uuid)
+            deleted += 1
+        except faults.ItemNotFound:
+            not_found += 1
+    objects.delete_object(container, name, user.uuid)
+    body = {"Number Deleted": deleted + 1, "Number Not Found": not_found, "Errors": [], "Response Status": "200 OK"}
+    return HttpResponse(json.dumps(body), content_type="application/json; charset=utf-8")
 
 
 def _is_copy(request) -> bool:
@@ -102,6 +120,9 @@ def _read(request, container, name, owner, user):
     version = objects.get_version(container, name, _version_param(request))
     if "hashmap" in request.GET:
         return hashmap_response(request, version)
+    if request.GET.get("multipart-manifest") == "get" and version.slo is not None:
+        segments = [{"name": s["path"], "hash": s["etag"], "bytes": s["size_bytes"]} for s in version.slo]
+        return HttpResponse(json.dumps(segments), content_type="application/json; charset=utf-8")
     response = content_response(request, version)
     if response.status_code < 300:
         _sharing_headers(request, response, container, name, owner, user)
