@@ -396,3 +396,19 @@ def test_swift_bulk_delete(store):
     result = json.loads(r.content)
     assert result["Number Deleted"] == 3 and result["Number Not Found"] == 1 and result["Errors"] == []
     assert store.call("HEAD", "/c1").status_code == 404
+
+
+def test_listing_filters_meta_shared_public(store, bob_store):
+    store.call("PUT", "/c1/red", b"1", HTTP_X_OBJECT_META_COLOR="red", HTTP_X_OBJECT_META_SIZE="10")
+    store.call("PUT", "/c1/blue", b"1", HTTP_X_OBJECT_META_COLOR="blue", HTTP_X_OBJECT_SIZE="5")
+    store.call("PUT", "/c1/plain", b"1", HTTP_X_OBJECT_PUBLIC="true")
+    store.call("POST", "/c1/red?update", HTTP_X_OBJECT_SHARING=f"read={bob_store.user.uuid}")
+    names = lambda query: store.body(store.call("GET", f"/c1?{query}")).decode().split()  # noqa: E731
+    assert names("meta=color") == ["blue", "red"]
+    assert names("meta=!color") == ["plain"]
+    assert names("meta=color=red") == ["red"]
+    assert names("meta=color!=red") == ["blue"]
+    assert names("meta=size>=1") == ["red"]
+    assert names("shared") == ["red"]
+    assert names("public") == ["plain"]
+    assert names("shared&public") == ["plain", "red"]

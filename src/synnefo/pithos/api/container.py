@@ -168,14 +168,25 @@ def _listing(request, container, owner: bool, user):
     if "path" in params:
         prefix = params["path"].rstrip("/") + "/" if params["path"] else ""
         delimiter = "/"
-    visible = None
+    checks = []
     if not owner:
         account = container.account
 
-        def visible(version):
+        def readable(version):
             return objects.allowed(user.uuid if user else None, account, f"{container.name}/{version.name}", "read") or (
                 ".r:*" in container.read_acl
             )
+
+        checks.append(readable)
+    if params.get("meta"):
+        checks.append(meta_filter(params["meta"]))
+    if "shared" in params or "public" in params:
+        if not owner:
+            raise faults.Forbidden("Only the owner may filter by sharing or publication")
+        checks.append(_sharing_filter(container, "shared" in params, "public" in params))
+
+    def visible(version):
+        return all(check(version) for check in checks)
 
     entries = objects.list_objects(
         container,
@@ -184,7 +195,7 @@ def _listing(request, container, owner: bool, user):
         marker=params.get("marker"),
         end_marker=params.get("end_marker"),
         limit=list_limit(request),
-        visible=visible,
+        visible=visible if checks else None,
     )
     records, names = [], []
     for entry in entries:
@@ -194,6 +205,54 @@ def _listing(request, container, owner: bool, user):
             continue
         records.append(_object_record(entry, owner))
     return render_listing(request, listing_format(request), names, records, "container", "object", name=container.name)
+
+
+def meta_filter(spec: str):
+    """Upstream's ``meta`` listing filter: comma-separated ``key`` (has it), ``!key`` (has it
+    not) or ``key OP value`` with OP one of = != <= >= < > (string comparison)."""
+    import operator
+    import re
+
+    ops = {"=": operator.eq, "!=": operator.ne, "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+    terms = []
+    for term in filter(None, (t.strip() for t in spec.split(","))):
+        match = re.fullmatch(r"([^!=<>]+?)\s*(!=|<=|>=|=|<|>)\s*(.*)", term)
+        if match:
+            terms.append((match.group(1).strip().lower(), ops[match.group(2)], match.group(3)))
+        elif term.startswith("!"):
+            terms.append((term[1:].strip().lower(), None, False))
+        else:
+            terms.append((term.lower(), None, True))
+
+    def check(version):
+        meta = {k.lower(): v for k, v in version.meta.items()}
+        for key, op, value in terms:
+            if op is None:
+                if (key in meta) != value:
+                    return False
+            elif key not in meta or not op(meta[key], value):
+                return False
+        return True
+
+    return check
+
+
+def _sharing_filter(container, shared: bool, public: bool):
+    prefix = container.name + "/"
+    shared_paths = set(
+        objects.Sharing.objects.filter(account=container.account, path__startswith=prefix).values_list("path", flat=True)
+    )
+    public_paths = set(
+        objects.PublicLink.objects.filter(account=container.account, path__startswith=prefix).values_list("path", flat=True)
+    )
+
+    def check(version):
+        path = prefix + version.name
+        is_shared = any(p == path or path.startswith(p + "/") for p in shared_paths)
+        is_public = path in public_paths
+        return (shared and is_shared) or (public and is_public)
+
+    return check
 
 
 def _object_record(version, owner: bool) -> dict:
