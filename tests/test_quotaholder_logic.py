@@ -18,7 +18,6 @@ from synnefo.astakos.quotaholder.logic import (
 )
 from synnefo.astakos.quotaholder.models import UNLIMITED, Holding, ProvisionLog, Resource
 from synnefo.astakos.quotaholder.resources import BUILTIN, parse_quantity, show_quantity
-from tests.services import require
 
 pytestmark = pytest.mark.django_db
 
@@ -296,7 +295,9 @@ def _worker(args):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_processes_never_exceed_a_limit(make_user):
-    require(connection.vendor == "postgresql", "needs PostgreSQL (row locks across processes)")
+    if connection.vendor != "postgresql":
+        # Not a missing service: this pass runs on SQLite by design; the PostgreSQL pass runs it.
+        pytest.skip("runs in the PostgreSQL pass (row locks across processes)")
     user = make_user()[0]
     limit = 25
     set_limit(user, limit)
