@@ -38,5 +38,6 @@ def test_passwords_in_json_dumps_are_redacted(secret):
 
 @given(token=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", min_size=8, max_size=64))
 def test_tokens_in_query_strings_and_headers_are_redacted(token):
-    for text in (f"GET /x?X-Auth-Token={token}&y=1", f"X-Auth-Token: {token}", f"x-subject-token={token}"):
-        assert token not in redact(text)
+    assert redact(f"GET /x?X-Auth-Token={token}&y=1") == "GET /x?X-Auth-Token=***&y=1"
+    assert redact(f"X-Auth-Token: {token}") == "X-Auth-Token: ***"
+    assert redact(f"x-subject-token={token}") == "x-subject-token=***"
