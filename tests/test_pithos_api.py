@@ -145,6 +145,11 @@ def test_versions(store):
     store.call("PUT", "/c2/v", b"two")
     assert len(json.loads(store.call("GET", "/c2/v?version=list").content)["versions"]) == 1
     assert store.call("PUT", "/c3", HTTP_X_CONTAINER_POLICY_VERSIONING="sometimes").status_code == 400
+    import time as _time
+
+    assert store.call("DELETE", f"/c1/v?until={_time.time() + 1}").status_code == 204
+    assert len(json.loads(store.call("GET", "/c1/v?version=list").content)["versions"]) == 1
+    assert store.body(store.call("GET", "/c1/v")) == b"two"
 
 
 def test_copy_and_move_reuse_the_map(store):

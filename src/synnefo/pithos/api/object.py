@@ -64,6 +64,14 @@ def object_view(request, account: str, container: str, obj: str):
         return _post(request, found, name, owner, user)
     if request.GET.get("multipart-manifest") == "delete":
         return _delete_slo(request, found, name, user)
+    if "until" in request.GET:
+        try:
+            until = float(request.GET["until"])
+        except ValueError:
+            raise faults.BadRequest("Invalid until") from None
+        if not objects.purge_object_history(found, name, until):
+            raise faults.ItemNotFound("No old versions of the object")
+        return HttpResponse(status=204)
     objects.delete_object_tree(found, name, user.uuid, recursive="delimiter" in request.GET)
     return HttpResponse(status=204)
 

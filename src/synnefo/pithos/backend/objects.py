@@ -178,6 +178,12 @@ def purge_history(container: Container, until: float) -> int:
     return deleted
 
 
+def purge_object_history(container: Container, name: str, until: float) -> int:
+    """Forget the old versions of one object older than ``until`` (the current one stays)."""
+    deleted, _ = container.versions.filter(name=name, cluster__in=(HISTORY, DELETED), mtime__lte=until).delete()
+    return deleted
+
+
 # ----------------------------------------------------------------------------------- listing
 
 
