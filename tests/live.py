@@ -67,6 +67,7 @@ class LiveNode:
                     return
             except requests.ConnectionError:
                 time.sleep(0.2)
+        self.stop()  # leave nothing running behind a failed start
         raise RuntimeError("synnefo up did not start:\n" + "".join(self.output))
 
     def _drain(self, stream) -> None:
@@ -75,7 +76,11 @@ class LiveNode:
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         time.sleep(0.1)  # let the drain thread take the last lines
         return self.process.returncode
 
