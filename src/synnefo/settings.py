@@ -16,6 +16,7 @@ from synnefo.webproject.defaults import *  # noqa: F401,F403
 from synnefo.astakos.defaults import *  # noqa: F401,F403
 from synnefo.pithos.defaults import *  # noqa: F401,F403
 from synnefo.astakos.quotaholder.defaults import *  # noqa: F401,F403
+from synnefo.cyclades.defaults import *  # noqa: F401,F403
 
 # Django's own wiring. Operators rarely need to touch these, but may.
 ROOT_URLCONF = "synnefo.webproject.urls"
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "synnefo.astakos",
     "synnefo.pithos",
     "synnefo.astakos.quotaholder",
+    "synnefo.cyclades",
 ]
 MIDDLEWARE = [
     "synnefo.common.middleware.RequestContextMiddleware",

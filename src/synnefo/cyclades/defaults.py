@@ -1,0 +1,49 @@
+"""Built-in defaults of Cyclades' Ganeti backends and update path. Names follow upstream."""
+
+# --- Ganeti backends ---------------------------------------------------------------------
+
+# Prefix of Ganeti instance names (instance "snf-42" is VirtualMachine 42). The part before the
+# first "-" is also the routing-key prefix of eventd's messages (ganeti.snf.event.op).
+BACKEND_PREFIX_ID = "snf-"
+
+# RAPI client: seconds to wait for an answer, seconds to wait for the TCP connection, and how
+# many times a failed *connection* is retried (an answered request is never retried).
+GANETI_RAPI_TIMEOUT = 30
+GANETI_RAPI_CONNECT_TIMEOUT = 5
+GANETI_RAPI_RETRIES = 3
+
+# Allocator (see docs/ganeti.md). Dotted path of the strategy class: a subclass of
+# synnefo.cyclades.logic.allocator.AllocatorBase (filter_backends + allocate).
+BACKEND_ALLOCATOR_MODULE = "synnefo.cyclades.logic.allocator.FilterAllocator"
+# Filters applied in order by FilterAllocator (each a subclass of FilterBase).
+BACKEND_FILTER_ALLOCATOR_FILTERS = [
+    "synnefo.cyclades.logic.allocator.PublicFilter",
+    "synnefo.cyclades.logic.allocator.DefaultFilter",
+]
+# {user uuid: backend id or cluster name}: that user's VMs always go there, even if drained.
+BACKEND_PER_USER = {}
+# Refresh a candidate backend's resource statistics through RAPI when older than this (minutes).
+BACKEND_REFRESH_MIN = 15
+
+# --- Messaging (AMQP) --------------------------------------------------------------------
+
+# Brokers, tried in random order with failover to the next. Each is a kombu URL:
+# "amqp://user:pass@host:5672//" for RabbitMQ, or "filesystem://" for the embedded transport of
+# an all-in-one node (message files under AMQP_FILESYSTEM_DIR; see docs/ganeti.md for its limits).
+# None: "filesystem://" in the data directory.
+AMQP_HOSTS = None
+# Directory of the embedded filesystem transport. None: <SYNNEFO_DATA_DIR>/amqp.
+AMQP_FILESYSTEM_DIR = None
+# Seconds to wait for a broker connection (and for a publisher confirm) before failing over.
+AMQP_CONNECT_TIMEOUT = 5
+# Topic exchange of Ganeti events and its dead-letter exchange.
+EXCHANGE_GANETI = "ganeti"
+EXCHANGE_GANETI_DL = "ganeti-dl"
+
+# --- Dispatcher --------------------------------------------------------------------------
+
+# Messages a dispatcher takes from the broker before acknowledging earlier ones.
+DISPATCHER_PREFETCH_COUNT = 5
+# Seconds without any message after which the dispatcher reconnects (maybe to another broker)
+# and warns that snf-ganeti-eventd may not be running.
+DISPATCHER_RECONNECT_TIMEOUT = 600

@@ -1,0 +1,92 @@
+"""Backend bookkeeping: creation (RAPI checked first), resource statistics from RAPI."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from synnefo.cyclades.ganeti.rapi import GanetiRapiClient
+from synnefo.cyclades.models import Backend, active_vm_count
+
+log = logging.getLogger(__name__)
+
+STAT_FIELDS = ("mfree", "mtotal", "dfree", "dtotal", "pinst_cnt", "ctotal")
+
+
+class BackendInUse(Exception):
+    pass
+
+
+def resources_from_nodes(nodes: list[dict]) -> dict:
+    """Sum the statistics of nodes that can take VMs now (vm_capable, online, not drained,
+    reporting CPUs); a node without an answer reports None, counted as 0."""
+    totals = dict.fromkeys(STAT_FIELDS, 0)
+    for node in nodes:
+        if not node.get("vm_capable", True) or node.get("offline") or node.get("drained") or not node.get("cnodes"):
+            continue
+        for field in STAT_FIELDS:
+            totals[field] += int(node.get(field) or 0)
+    return totals
+
+
+def disk_templates_from_info(info: dict) -> list[str]:
+    """Templates enabled on the cluster and allowed by its instance policy, in Ganeti's order."""
+    enabled = info.get("enabled_disk_templates") or []
+    allowed = (info.get("ipolicy") or {}).get("disk-templates")
+    return [t for t in enabled if allowed is None or t in allowed]
+
+
+def read_status(client: GanetiRapiClient) -> dict:
+    info = client.get_info()
+    fields = resources_from_nodes(client.get_nodes(bulk=True))
+    fields["disk_templates"] = disk_templates_from_info(info)
+    fields["hypervisor"] = info.get("default_hypervisor") or "kvm"
+    fields["cluster_name"] = info.get("name")
+    return fields
+
+
+def update_status(backend: Backend) -> Backend:
+    """Refresh statistics and disk templates from RAPI (raises GanetiApiError on failure)."""
+    status = read_status(backend.get_client())
+    for field in STAT_FIELDS:
+        setattr(backend, field, status[field])
+    backend.disk_templates = status["disk_templates"]
+    backend.updated = timezone.now()
+    backend.save(update_fields=[*STAT_FIELDS, "disk_templates", "updated"])
+    return backend
+
+
+def create_backend(clustername, port, username, password, *, host="", ca_file="", insecure=False,
+                   hypervisor=None, public=True, check=True) -> Backend:
+    """Add a backend. Its RAPI is checked first (credentials, TLS) unless check=False; a new
+    backend starts drained so no VM goes there before the operator says so."""
+    backend = Backend(clustername=clustername, host=host or "", port=port, username=username or "",
+                      ca_file=ca_file or "", insecure=insecure, drained=True, public=public)
+    backend.password = password or ""
+    status = None
+    if check:
+        status = read_status(backend.get_client())
+    with transaction.atomic():
+        if status:
+            for field in STAT_FIELDS:
+                setattr(backend, field, status[field])
+            backend.disk_templates = status["disk_templates"]
+            backend.hypervisor = hypervisor or status["hypervisor"]
+            backend.updated = timezone.now()
+        elif hypervisor:
+            backend.hypervisor = hypervisor
+        backend.save()
+    log.info("backend %s added (%s:%s, user %s), drained", backend.id, backend.rapi_host, port, username)
+    return backend
+
+
+def remove_backend(backend: Backend) -> None:
+    with transaction.atomic():
+        locked = Backend.objects.select_for_update().get(pk=backend.pk)
+        count = active_vm_count(locked)
+        if count:
+            raise BackendInUse(f"backend {backend.id} still hosts {count} active VM(s); move or delete them first")
+        locked.delete()
+    log.info("backend %s (%s) removed", backend.id, backend.clustername)

@@ -1,0 +1,47 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
+
+from synnefo.common.management import print_dict
+from synnefo.cyclades.ganeti.rapi import GanetiApiError
+from synnefo.cyclades.logic.backends import create_backend
+from synnefo.cyclades.models import Backend
+
+
+class Command(BaseCommand):
+    help = "Add a Ganeti cluster as a backend. Its RAPI is checked first; the backend starts drained."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--clustername", required=True, help="Ganeti cluster name (also the RAPI host unless --host)")
+        parser.add_argument("--port", type=int, default=5080, help="RAPI port (default 5080)")
+        parser.add_argument("--user", required=True, help="RAPI user with write access")
+        parser.add_argument("--pass", dest="password", required=True, help="RAPI password (stored encrypted)")
+        parser.add_argument("--host", default="", help="RAPI address, when it is not the cluster name")
+        parser.add_argument("--ca-file", default="", help="CA or self-signed certificate to verify RAPI's TLS")
+        parser.add_argument("--insecure", action="store_true", help="Do not verify RAPI's TLS certificate")
+        parser.add_argument("--hypervisor", choices=[h for h, _ in Backend.HYPERVISORS], help="Default: the cluster's")
+        parser.add_argument("--no-check", action="store_true", help="Do not contact RAPI now")
+        parser.add_argument("--private", action="store_true", help="Only for projects assigned to it")
+
+    def handle(self, *args, **o):
+        if not 0 < o["port"] < 65536:
+            raise CommandError("--port must be 1-65535")
+        if Backend.objects.filter(clustername=o["clustername"]).exists():
+            raise CommandError(f"A backend for cluster '{o['clustername']}' already exists")
+        try:
+            backend = create_backend(
+                o["clustername"], o["port"], o["user"], o["password"], host=o["host"], ca_file=o["ca_file"],
+                insecure=o["insecure"], hypervisor=o["hypervisor"], public=not o["private"], check=not o["no_check"],
+            )
+        except GanetiApiError as exc:
+            raise CommandError(f"Cannot use the cluster's RAPI: {exc}") from None
+        except IntegrityError:
+            raise CommandError(f"A backend for cluster '{o['clustername']}' already exists") from None
+        self.stdout.write(f"Added backend {backend.id} (drained; undrain with: snf-manage backend-modify {backend.id} --drained=False)")
+        print_dict(self.stdout, _show(backend))
+
+
+def _show(b):
+    return {"id": b.id, "clustername": b.clustername, "host": b.rapi_host, "port": b.port, "username": b.username,
+            "drained": b.drained, "offline": b.offline, "public": b.public, "hypervisor": b.hypervisor,
+            "disk_templates": ",".join(b.disk_templates), "mfree": b.mfree, "mtotal": b.mtotal, "dfree": b.dfree,
+            "dtotal": b.dtotal, "pinst_cnt": b.pinst_cnt, "ctotal": b.ctotal, "updated": b.updated}

@@ -1,0 +1,111 @@
+"""Ganeti backends, and the minimal VM record the update path writes to.
+
+``VirtualMachine`` here holds only what the dispatcher maintains (operational state and the
+last Ganeti job seen); the compute service extends it with flavors, NICs, volumes, quotas.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+
+from synnefo.cyclades import crypto
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+class Backend(models.Model):
+    """A Ganeti cluster Cyclades drives through its RAPI (SYNNEFO.md 1.3)."""
+
+    HYPERVISORS = [("kvm", "kvm"), ("xen-pvm", "xen-pvm"), ("xen-hvm", "xen-hvm"), ("fake", "fake")]
+
+    clustername = models.CharField(max_length=255, unique=True, help_text="Ganeti cluster name (as in eventd's messages)")
+    host = models.CharField(max_length=255, blank=True, default="", help_text="RAPI address when not the cluster name")
+    port = models.PositiveIntegerField(default=5080)
+    username = models.CharField(max_length=128, blank=True, default="")
+    password_encrypted = models.TextField(blank=True, default="")
+    ca_file = models.CharField(max_length=1024, blank=True, default="", help_text="CA (or self-signed cert) to verify RAPI's TLS")
+    insecure = models.BooleanField(default=False, help_text="Do not verify RAPI's TLS certificate")
+    drained = models.BooleanField(default=False)
+    offline = models.BooleanField(default=False)
+    public = models.BooleanField(default=True)
+    hypervisor = models.CharField(max_length=32, choices=HYPERVISORS, default="kvm")
+    disk_templates = models.JSONField(default=list, blank=True)
+    mfree = models.BigIntegerField(default=0)
+    mtotal = models.BigIntegerField(default=0)
+    dfree = models.BigIntegerField(default=0)
+    dtotal = models.BigIntegerField(default=0)
+    pinst_cnt = models.IntegerField(default=0)
+    ctotal = models.IntegerField(default=0)
+    updated = models.DateTimeField(null=True, blank=True, help_text="When the statistics were last read from RAPI")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Backend {self.id} ({self.clustername})"
+
+    def __repr__(self) -> str:  # never the password
+        return f"<Backend {self.id} {self.clustername}:{self.port}>"
+
+    @property
+    def password(self) -> str:
+        return crypto.decrypt(self.password_encrypted)
+
+    @password.setter
+    def password(self, value: str) -> None:
+        self.password_encrypted = crypto.encrypt(value or "")
+
+    @property
+    def rapi_host(self) -> str:
+        return self.host or self.clustername
+
+    def get_client(self):
+        """The pooled RAPI client of this backend. ServiceUnavailable-like error when offline."""
+        from synnefo.cyclades.ganeti.rapi import GanetiConnectionError, client_for
+
+        if self.offline:
+            raise GanetiConnectionError(f"backend {self.id} ({self.clustername}) is offline")
+        return client_for(
+            self.rapi_host, self.port, self.username, self.password,
+            ca_file=self.ca_file or None, insecure=self.insecure,
+            timeout=settings.GANETI_RAPI_TIMEOUT, retries=settings.GANETI_RAPI_RETRIES,
+        )
+
+
+class VirtualMachine(models.Model):
+    """Minimal VM record of the update path (operstate + last Ganeti job), extended by compute."""
+
+    OPER_STATES = [(s, s) for s in ("BUILD", "ERROR", "STOPPED", "STARTED", "DESTROYED", "RESIZE")]
+
+    name = models.CharField(max_length=255, blank=True, default="")
+    userid = models.CharField(max_length=100, blank=True, default="", db_index=True)
+    # Deleted VMs keep their history when their backend is removed (backend-remove refuses while
+    # active ones remain).
+    backend = models.ForeignKey(Backend, null=True, blank=True, on_delete=models.SET_NULL, related_name="virtual_machines")
+    operstate = models.CharField(max_length=30, choices=OPER_STATES, default="BUILD")
+    deleted = models.BooleanField(default=False, db_index=True)
+    buildpercentage = models.IntegerField(default=0)
+    backendjobid = models.PositiveIntegerField(null=True, blank=True)
+    backendopcode = models.CharField(max_length=50, null=True, blank=True)
+    backendjobstatus = models.CharField(max_length=30, null=True, blank=True)
+    backendlogmsg = models.TextField(null=True, blank=True)
+    # Time of the last applied Ganeti event: the ordering guard drops anything not newer.
+    backendtime = models.DateTimeField(default=EPOCH)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    @property
+    def backend_vm_id(self) -> str:
+        return f"{settings.BACKEND_PREFIX_ID}{self.id}"
+
+
+def active_vm_count(backend: Backend) -> int:
+    """VMs that still live on the backend (the hook backend-remove checks)."""
+    return VirtualMachine.objects.filter(backend=backend, deleted=False).count()
