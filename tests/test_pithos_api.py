@@ -417,3 +417,18 @@ def test_listing_filters_meta_shared_public(store, bob_store):
     assert names("shared") == ["red"]
     assert names("public") == ["plain"]
     assert names("shared&public") == ["plain", "red"]
+
+
+def test_hashmap_reupload_reuses_the_known_md5(store, monkeypatch):
+    data = os.urandom(2500)
+    store.call("PUT", "/c1/orig", data)
+    hashes = [block_hash(data[i : i + 1024]) for i in range(0, len(data), 1024)]
+    from synnefo.pithos.backend import objects as backend
+
+    def no_reads(*args):
+        raise AssertionError("the blocks of a known map were read again")
+
+    monkeypatch.setattr(backend, "md5_of_blocks", no_reads)
+    body = json.dumps({"hashes": hashes, "bytes": len(data)})
+    assert store.call("PUT", "/c1/again?hashmap", body).status_code == 201
+    assert store.call("HEAD", "/c1/again")["ETag"] == hashlib.md5(data).hexdigest()

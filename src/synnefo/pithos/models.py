@@ -51,6 +51,7 @@ class ObjectVersion(models.Model):
     size = models.BigIntegerField(default=0)
     hashmap = models.BinaryField(default=b"")  # concatenated raw block digests
     checksum = models.CharField(max_length=64, blank=True)  # MD5 hex of the content
+    merkle = models.CharField(max_length=128, blank=True, db_index=True)  # X-Object-Hash, hex
     content_type = models.CharField(max_length=256, default="application/octet-stream")
     content_encoding = models.CharField(max_length=256, blank=True)
     content_disposition = models.CharField(max_length=256, blank=True)

@@ -231,9 +231,12 @@ def _put_hashmap(request, container, name, user, meta, content_type, extra):
     missing = get_block_store().missing(hashes)
     if missing:
         raise MissingBlocks(missing)
-    checksum = objects.md5_of_blocks(hashes, size) if settings.PITHOS_UPDATE_MD5 else ""
+    hashmap = b"".join(hashes)
+    checksum = ""
+    if settings.PITHOS_UPDATE_MD5:
+        checksum = objects.known_checksum(hashmap, size) or objects.md5_of_blocks(hashes, size)
     return objects.commit_version(
-        container, name, hashmap=b"".join(hashes), size=size, checksum=checksum, content_type=content_type,
+        container, name, hashmap=hashmap, size=size, checksum=checksum, content_type=content_type,
         user=user.uuid, meta=meta, **extra,
     )
 

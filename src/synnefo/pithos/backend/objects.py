@@ -260,8 +260,24 @@ def digests(version: ObjectVersion) -> list[bytes]:
     return split_map(bytes(version.hashmap))
 
 
+def map_hash(hashmap: bytes) -> str:
+    """The Merkle hash (``X-Object-Hash``) of a map, hex."""
+    return merkle(split_map(hashmap), settings.PITHOS_BACKEND_HASH_ALGORITHM).hex()
+
+
 def object_hash(version: ObjectVersion) -> str:
-    return merkle(digests(version), settings.PITHOS_BACKEND_HASH_ALGORITHM).hex()
+    return version.merkle or map_hash(bytes(version.hashmap))
+
+
+def known_checksum(hashmap: bytes, size: int) -> str | None:
+    """The MD5 of content already stored under the same map, if any: re-uploading a file by
+    hashmap then costs no read of its blocks."""
+    return (
+        ObjectVersion.objects.filter(merkle=map_hash(hashmap), size=size)
+        .exclude(checksum="")
+        .values_list("checksum", flat=True)
+        .first()
+    )
 
 
 def check_quota(container: Container, delta: int) -> None:
@@ -335,6 +351,7 @@ def commit_version(
         uuid=object_uuid or (previous.uuid if previous else uuid.uuid4()),
         size=size,
         hashmap=hashmap,
+        merkle=map_hash(hashmap),
         checksum=checksum,
         content_type=content_type,
         content_encoding=content_encoding,
