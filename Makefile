@@ -20,6 +20,7 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(VENV)/bin/python bench/identity.py
+	if $(VENV)/bin/python -m tests.pgcheck; then $(VENV)/bin/python bench/quotas.py; else echo 'bench/quotas.py skipped: needs PostgreSQL'; fi
 
 # A real single-node Ganeti cluster in a namespace (root), attached to this node as a backend.
 ganeti-sandbox: $(VENV)/.installed-run

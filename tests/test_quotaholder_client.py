@@ -4,7 +4,7 @@ never loses a commission (issue in the caller's transaction, resolve on commit, 
 import pytest
 from django.db import transaction
 
-from synnefo.astakos.quotaholder import commissions, logic, service_tokens
+from synnefo.astakos.quotaholder import commissions, logic
 from synnefo.astakos.quotaholder.client import (
     HttpClient,
     LocalClient,

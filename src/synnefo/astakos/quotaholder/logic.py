@@ -233,9 +233,8 @@ def issue_commission(clientkey: str, provisions, name: str = "", force: bool = F
             items = [(serial, s.quantity, holdings[s.key]) for s in specs]
             _resolve({serial: (name, issue_time)}, clientkey, items, {serial: True})
         else:
-            store.save_usage(holdings.values())
-            serial = store.insert_commission(name, clientkey, issued)
-            store.insert_provisions(serial, [(holdings[s.key].id, s.quantity) for s in specs])
+            provisions = [(holdings[s.key].id, s.quantity) for s in specs]
+            serial = store.write_issue(holdings.values(), name, clientkey, issued, provisions)
     return serial
 
 
@@ -262,9 +261,7 @@ def _resolve(commissions: dict, clientkey: str, items, decisions: dict[int, bool
         else:
             holding.usage_min -= quantity
         touched[holding.id] = holding
-    store.save_usage(touched.values())
-    store.insert_logs(logs)
-    store.delete_commissions(list(decisions))
+    store.write_resolution(touched.values(), logs, list(decisions))
 
 
 def _serials(values, what: str) -> list[int]:
