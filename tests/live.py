@@ -63,9 +63,9 @@ class LiveNode:
         threading.Thread(target=self._drain, args=(self.process.stdout,), daemon=True).start()
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                if requests.get(self.url + "/healthz", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or slow on a loaded machine
                 time.sleep(0.2)
         self.stop()  # leave nothing running behind a failed start
         raise RuntimeError("synnefo up did not start:\n" + "".join(self.output))

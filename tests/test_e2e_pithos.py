@@ -45,6 +45,11 @@ def test_swiftclient_roundtrip_listing_and_metadata(swift):
         swift.put_object("e2e", f"many/{i:03d}", b"x")
     _, listing = swift.get_container("e2e", prefix="many/", limit=10, full_listing=True)
     assert [o["name"] for o in listing] == [f"many/{i:03d}" for i in range(25)]
+    name = "ünïcode dir/ファイル #1?.txt"
+    swift.put_object("e2e", name, b"unicode", headers={"X-Object-Meta-Note": "caf\u00e9"})
+    headers, body = swift.get_object("e2e", name)
+    assert body == b"unicode" and headers["x-object-meta-note"] == "café"
+    assert name in [o["name"] for o in swift.get_container("e2e", prefix="ü")[1]]
     swift.post_object("e2e", "dir/data.bin", headers={"X-Object-Meta-Color": "blue"})
     assert swift.head_object("e2e", "dir/data.bin")["x-object-meta-color"] == "blue"
     swift.delete_object("e2e", "dir/data.bin")
@@ -54,7 +59,7 @@ def test_swiftclient_roundtrip_listing_and_metadata(swift):
         swift.get_object("e2e", "dir/data.bin")
     assert err.value.http_status == 404
     account = swift.head_account()
-    assert int(account["x-account-object-count"]) == 25
+    assert int(account["x-account-object-count"]) == 26
 
 
 def test_swiftclient_keystone_v3_auth(node):
