@@ -330,6 +330,7 @@ def test_diskspace_is_charged_to_the_quotaholder(store):
 
     assert store.call("PUT", "/c1/a", b"123456").status_code == 201
     assert usage()["usage"] == 6 and usage()["pending"] == 0
+    assert store.call("HEAD", "")["X-Account-Policy-Quota"] == "10"
     assert store.call("PUT", "/c1/b", b"123456").status_code == 413  # 12 > 10
     assert store.call("HEAD", "/c1/b").status_code == 404
     assert usage()["usage"] == 6

@@ -45,7 +45,8 @@ def _account_headers(response, account_name: str) -> None:
     response["X-Account-Container-Count"] = str(usage["containers"])
     response["X-Account-Object-Count"] = str(usage["objects"])
     response["X-Account-Bytes-Used"] = str(usage["bytes"])
-    response["X-Account-Policy-Quota"] = str(objects.account_quota(account))
+    limit = objects.quotaholder_limit(account_name)
+    response["X-Account-Policy-Quota"] = str(limit if limit is not None else objects.account_quota(account))
     response["X-Timestamp"] = f"{account.modified:.5f}"
     if account.modified:
         response["Last-Modified"] = http_date(account.modified)

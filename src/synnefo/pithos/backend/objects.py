@@ -63,6 +63,21 @@ def account_quota(account: Account) -> int:
     return account.quota if account.quota is not None else settings.PITHOS_DEFAULT_ACCOUNT_QUOTA
 
 
+def quotaholder_limit(account: str) -> int | None:
+    """The account's ``pithos.diskspace`` limit in its base project, or None (quotaholder off
+    or unreachable: the header is then left out rather than the request failed)."""
+    if not settings.PITHOS_USE_QUOTAHOLDER:
+        return None
+    from synnefo.astakos.quotaholder.client import QuotaError, get_client
+
+    try:
+        quotas = get_client("pithos").service_quotas(user=account)
+    except (QuotaError, ValueError):
+        return None
+    entry = quotas.get(account, {}).get(account, {}).get("pithos.diskspace")
+    return entry["limit"] if entry else None
+
+
 def account_usage(name: str) -> dict:
     totals = Container.objects.filter(account=name).aggregate(
         containers=Count("id"), objects=Sum("object_count"), bytes=Sum("bytes_used")
