@@ -74,3 +74,47 @@ def sandbox_env() -> dict:
         key, _, value = line.partition("=")
         env[key] = value.split("#")[0].strip()
     return env
+
+
+def job_file_from_shape(name: str, **op_overrides) -> dict:
+    """A job-queue file (the format eventd reads) rebuilt from a captured GET /2/jobs/<id>."""
+    job = shape(name)["response"]
+    ops = []
+    for i, op_input in enumerate(job["ops"]):
+        op = {"input": op_input, "status": job["opstatus"][i], "result": job["opresult"][i], "log": job["oplog"][i],
+              "start_timestamp": job["start_ts"], "exec_timestamp": job["start_ts"], "end_timestamp": job["end_ts"],
+              "priority": 0}
+        op.update(op_overrides)
+        ops.append(op)
+    return {"id": job["id"], "ops": ops, "received_timestamp": job["received_ts"], "start_timestamp": job["start_ts"],
+            "end_timestamp": job["end_ts"]}
+
+
+def amqp_available() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+class RecordingClient:
+    """Stands in for AMQPClient in units: records (routing key, body)."""
+
+    def __init__(self):
+        self.published = []
+        self.dead = []
+
+    def publish(self, routing_key, body, exchange=None, headers=None):
+        self.published.append((routing_key, body))
+
+    def dead_letter(self, message, reason):
+        self.dead.append((message.body, reason))
+
+    def close(self):
+        pass
