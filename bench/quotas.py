@@ -14,10 +14,14 @@ Anchors, same number of processes, autocommit psycopg loops:
 * UPDATE one row:   UPDATE anchor SET n = n + 1 WHERE id = 1   (all clients, one row);
 * UPDATE own row:   each client updates its own row.
 
+With ``--http`` the same two cases also run through the HTTP API (``HttpClient``, one
+``requests`` session per client process, service token) against ``synnefo up`` (gunicorn,
+2 x cores workers) on the same database.
+
 Each figure is the best of ``--repeat`` runs, the four measurements interleaved, so that load from
 anything else on the machine penalises the quotaholder and the anchor alike.
 
-Usage: python bench/quotas.py [--seconds 3] [--repeat 3] [--clients 1,4,16]
+Usage: python bench/quotas.py [--seconds 3] [--repeat 3] [--clients 1,4,16] [--http]
 Needs PostgreSQL at 127.0.0.1:5432 (SYNNEFO_TEST_PG_* to change); uses a throwaway database.
 """
 
@@ -37,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.pgcheck import params as pg_params  # noqa: E402
 
 
-def _setup(db_name: str) -> None:
+def _setup(db_name: str) -> tuple[Path, Path]:
     pg = pg_params()
     settings_dir = Path(tempfile.mkdtemp(prefix="bench-quotas-etc-"))
     (settings_dir / "50-bench.conf").write_text(
@@ -46,10 +50,12 @@ def _setup(db_name: str) -> None:
         f"'USER': {pg['user']!r}, 'PASSWORD': {pg['password']!r}}}}}\n"
     )
     os.environ["SYNNEFO_SETTINGS_DIR"] = str(settings_dir)
-    os.environ["SYNNEFO_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-quotas-data-")
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-quotas-data-"))
+    os.environ["SYNNEFO_DATA_DIR"] = str(data_dir)
     from synnefo.common.conf import setup_django_or_exit
 
     setup_django_or_exit("bench")
+    return settings_dir, data_dir
 
 
 def _commission_worker(args) -> int:
@@ -59,6 +65,17 @@ def _commission_worker(args) -> int:
     from synnefo.astakos.quotaholder.client import LocalClient
 
     client = LocalClient("bench")
+    return _commission_loop(client, user_uuid, deadline, start, connections.close_all)
+
+
+def _http_worker(args) -> int:
+    user_uuid, deadline, start, url, token = args
+    from synnefo.astakos.quotaholder.client import HttpClient
+
+    return _commission_loop(HttpClient("bench", url, token), user_uuid, deadline, start, lambda: None)
+
+
+def _commission_loop(client, user_uuid, deadline, start, done_callback) -> int:
     while time.time() < start:
         time.sleep(0.001)
     done = 0
@@ -66,7 +83,7 @@ def _commission_worker(args) -> int:
         serial = client.issue_one_commission(user_uuid, {"cyclades.vm": 1})
         client.accept(serial)
         done += 1
-    connections.close_all()
+    done_callback()
     return done
 
 
@@ -97,6 +114,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--repeat", type=int, default=3, help="Runs per figure; the best is shown")
     parser.add_argument("--clients", default="1,4,16", help="Comma-separated client (process) counts")
+    parser.add_argument("--http", action="store_true", help="Also through the HTTP API of a synnefo up node")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
 
@@ -106,8 +124,9 @@ def main() -> None:
     db_name = f"bench_quotas_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(dbname="postgres", autocommit=True, **pg) as conn:
         conn.execute(f'CREATE DATABASE "{db_name}"')
+    node = None
     try:
-        _setup(db_name)
+        settings_dir, data_dir = _setup(db_name)
         from django.core.management import call_command
         from django.db import connection, connections
 
@@ -125,20 +144,37 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT version()")
             version = cursor.fetchone()[0].split(",")[0]
+        if args.http:
+            from synnefo.astakos.quotaholder.service_tokens import add_component
+            from tests.live import LiveNode, free_port
+
+            token, _ = add_component("bench")
+            (settings_dir / "60-bench.conf").write_text("SYNNEFO_WEB_WORKERS = None\n")
+            node = LiveNode(data_dir, settings_dir, free_port())
         connections.close_all()
+        if node is not None:
+            node.start()
+            url = f"{node.url}/astakos/account/v1.0"
 
         print(f"quotaholder benchmark: {version}, {os.cpu_count()} cores, best of {args.repeat} x {args.seconds:g} s, "
-              "in-process client (no HTTP), one commission = member + project provision")
-        print(f"{'clients':>7}  {'shared c/s':>10}  {'spread c/s':>10}  {'UPDATE 1 row/s':>14}  {'UPDATE own row/s':>16}")
+              "in-process client" + (" and HTTP" if node else " (no HTTP)") + ", one commission = member + project provision")
+        http_head = f"  {'HTTP shared':>11}  {'HTTP spread':>11}" if node else ""
+        print(f"{'clients':>7}  {'shared c/s':>10}  {'spread c/s':>10}  {'UPDATE 1 row/s':>14}  {'UPDATE own row/s':>16}{http_head}")
         for n in clients:
-            shared = spread = one_row = own_row = 0.0
+            shared = spread = one_row = own_row = http_shared = http_spread = 0.0
             for _ in range(args.repeat):
+                if node is not None:
+                    http_shared = max(http_shared, _run(n, _http_worker, lambda i, s, d: (users[0], d, s, url, token), args.seconds))
+                    http_spread = max(http_spread, _run(n, _http_worker, lambda i, s, d: (users[i], d, s, url, token), args.seconds))
                 shared = max(shared, _run(n, _commission_worker, lambda i, s, d: (users[0], d, s), args.seconds))
                 spread = max(spread, _run(n, _commission_worker, lambda i, s, d: (users[i], d, s), args.seconds))
                 one_row = max(one_row, _run(n, _update_worker, lambda i, s, d: (db_name, 1, d, s), args.seconds))
                 own_row = max(own_row, _run(n, _update_worker, lambda i, s, d: (db_name, i + 1, d, s), args.seconds))
-            print(f"{n:>7}  {shared:>10.0f}  {spread:>10.0f}  {one_row:>14.0f}  {own_row:>16.0f}", flush=True)
+            http_cols = f"  {http_shared:>11.0f}  {http_spread:>11.0f}" if node else ""
+            print(f"{n:>7}  {shared:>10.0f}  {spread:>10.0f}  {one_row:>14.0f}  {own_row:>16.0f}{http_cols}", flush=True)
     finally:
+        if node is not None and node.process is not None and node.process.poll() is None:
+            node.stop()
         with psycopg.connect(dbname="postgres", autocommit=True, **pg) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
