@@ -221,3 +221,38 @@ def test_service_quotas_show_only_the_services_resources(client, make_user, cycl
     assert set(projects[str(a.uuid)]["cyclades.vm"]) == {"project_limit", "project_usage", "project_pending"}
     assert client.get(f"{ACCOUNT}/service_project_quotas?project=x", HTTP_X_AUTH_TOKEN=cyclades).status_code == 400
     assert json.loads(client.get(f"{ACCOUNT}/resources").content)  # still fine
+
+
+# --- property: no body makes the commission endpoints fail ------------------------------------
+
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3),
+    max_leaves=10,
+)
+provision_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "holder": st.one_of(json_values, st.just("user:x")),
+        "source": json_values,
+        "resource": st.one_of(json_values, st.sampled_from(["cyclades.vm", "pithos.diskspace"])),
+        "quantity": json_values,
+    },
+)
+commission_like = st.fixed_dictionaries(
+    {},
+    optional={"provisions": st.one_of(json_values, st.lists(provision_like, max_size=3)), "force": json_values,
+              "auto_accept": json_values, "name": json_values},
+)
+
+
+@hsettings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(json_values, commission_like), action=st.one_of(json_values, st.dictionaries(st.sampled_from(["accept", "reject", "x"]), json_values, max_size=2)))
+def test_no_body_makes_the_commission_endpoints_fail(client, cyclades, body, action):
+    r = issue(client, cyclades, body)
+    assert r.status_code in (201, 400, 404, 413), (body, r.content)
+    for path in ("commissions/action", "commissions/1/action"):
+        r = post_json(client, f"{ACCOUNT}/{path}", action, HTTP_X_AUTH_TOKEN=cyclades)
+        assert r.status_code in (200, 400, 404), (path, action, r.content)
