@@ -43,7 +43,7 @@ class Dispatcher:
     # -- one message -------------------------------------------------------------------------
 
     def handle_message(self, message) -> None:
-        from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
+        from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
         from synnefo.cyclades.logic.callbacks import BadMessage, handler_for
 
@@ -55,8 +55,8 @@ class Dispatcher:
             handler = handler_for(msg)
         except (ValueError, BadMessage) as exc:
             return self._poison(message, f"malformed: {exc}")
-        if not connection.in_atomic_block:
-            close_old_connections()  # a long-lived process: drop a connection the DB closed
+        # One database connection for the life of the process (a new one per message would cost
+        # more than the work); it is dropped after a database error and reopened on next use.
         try:
             with transaction.atomic():
                 outcome = handler(msg)
@@ -64,6 +64,8 @@ class Dispatcher:
             return self._poison(message, str(exc))
         except (OperationalError, InterfaceError) as exc:
             log.error("database unavailable (%s); message requeued", exc)
+            if not connection.in_atomic_block:
+                connection.close()
             self.stats["requeued"] += 1
             message.requeue()
             time.sleep(1)
