@@ -411,7 +411,7 @@ def synnefo_node(args, workdir: Path):
     from tests.live import make_node
 
     node, drop_db = make_node(workdir / "synnefo", args.database)
-    (node.settings_dir / "60-bench.conf").write_text("SYNNEFO_WEB_WORKERS = None\n")
+    (node.settings_dir / "60-bench.conf").write_text("SYNNEFO_WEB_WORKERS = None\n" + "".join(f"{line}\n" for line in args.synnefo_conf))
     try:
         try:
             node.start(timeout=120)
@@ -490,6 +490,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes: about a minute in all")
     parser.add_argument("--only", choices=["synnefo", "swift"], help="compare mode: run one side only")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite", help="database of the Synnefo node")
+    parser.add_argument("--synnefo-conf", action="append", default=[], metavar="SETTING",
+                        help="extra settings line for the Synnefo node, e.g. 'PITHOS_BACKEND_FSYNC = \"never\"' (repeatable)")
     parser.add_argument("--single-mib", type=int, help="single-stream object size (default 1024, quick 256)")
     parser.add_argument("--streams", type=int, default=8)
     parser.add_argument("--stream-mib", type=int, help="size of each parallel stream (default 128, quick 32)")
