@@ -17,7 +17,7 @@ from synnefo.astakos.quotaholder.logic import (
     NoQuantityError,
 )
 from synnefo.astakos.quotaholder.models import UNLIMITED, Holding, ProvisionLog, Resource
-from synnefo.astakos.quotaholder.resources import BUILTIN, parse_quantity, register, show_quantity
+from synnefo.astakos.quotaholder.resources import BUILTIN, parse_quantity, show_quantity
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +57,12 @@ def test_holdings_are_created_on_first_use_from_the_system_default(alice):
     # Every resource of the base project, for the member and for the project.
     assert Holding.objects.filter(holder=f"user:{user.uuid}").count() == Resource.objects.count()
     assert Holding.objects.filter(holder=f"project:{user.uuid}", source="").count() == Resource.objects.count()
+
+
+def test_builtin_resources_come_back_when_missing(alice):
+    Resource.objects.all().delete()  # as a test flush leaves the table
+    logic.issue_commission("cyclades", vm(alice[0], 1))
+    assert set(BUILTIN) <= set(Resource.objects.values_list("name", flat=True))
 
 
 def test_missing_holdings_and_unknown_resources_are_not_found(alice):
@@ -298,11 +304,12 @@ def test_concurrent_processes_never_exceed_a_limit(make_user):
     if connection.vendor != "postgresql":
         # Not a missing service: this pass runs on SQLite by design; the PostgreSQL pass runs it.
         pytest.skip("runs in the PostgreSQL pass (row locks across processes)")
-    register(Resource, BUILTIN)  # an earlier transactional test may have flushed the migration's rows
     user = make_user()[0]
     limit = 25
+    # Creates the holdings (and the builtin resources, which an earlier transactional test's
+    # flush may have removed).
+    logic.issue_commission("cyclades", vm(user, 0), auto_accept=True)
     set_limit(user, limit)
-    logic.issue_commission("cyclades", vm(user, 0), auto_accept=True)  # create the holdings
     connections.close_all()  # children open their own connections
     processes, rounds = 6, 15
     with multiprocessing.get_context("fork").Pool(processes) as pool:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from synnefo.astakos.quotaholder import store
 from synnefo.astakos.quotaholder.models import UNLIMITED, Commission, Holding, Resource
+from synnefo.astakos.quotaholder.resources import BUILTIN, register
 
 MAX_QUANTITY = 2**62
 
@@ -177,7 +178,10 @@ def _locked_holdings(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, s
     missing = [k for k in keys if k not in found]
     if not missing:
         return found
-    resources = set(Resource.objects.filter(name__in={k[2] for k in missing}).values_list("name", flat=True))
+    names = {k[2] for k in missing}
+    if names & set(BUILTIN) and not Resource.objects.filter(name__in=names & set(BUILTIN)).exists():
+        register(Resource, BUILTIN)  # the bundled services' resources always exist (e.g. after a flush)
+    resources = set(Resource.objects.filter(name__in=names).values_list("name", flat=True))
     owners = {k: _base_project_user(k[0], k[1]) for k in missing}
     users = _existing_user_uuids({u for u in owners.values() if u})
     for key in missing:
