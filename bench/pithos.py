@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -505,6 +506,8 @@ def main() -> None:
     parser.add_argument("--no-cleanup", dest="cleanup", action="store_false", help="keep the objects (single endpoint)")
     parser.add_argument("--workdir", type=Path, help="temp data (node data dir, disk anchor); default: system temp dir")
     args = parser.parse_args()
+    # Stopped with SIGTERM: unwind, so the node and the Swift all-in-one are stopped and cleaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     quick = args.quick
     args.single_mib = args.single_mib or (256 if quick else 1024)
     args.stream_mib = args.stream_mib or (32 if quick else 128)
