@@ -90,14 +90,20 @@ def job_file_from_shape(name: str, **op_overrides) -> dict:
             "end_timestamp": job["end_ts"]}
 
 
-def amqp_available() -> bool:
+def amqp_available(wait: float = 20.0) -> bool:
+    """RabbitMQ answers on 127.0.0.1:5672 (waiting a little: a broker-restart test may be running)."""
     import socket
+    import time
 
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
-            return True
-    except OSError:
-        return False
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", 5672), timeout=1):
+                return True
+        except OSError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
 
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
@@ -118,3 +124,21 @@ class RecordingClient:
 
     def close(self):
         pass
+
+
+def delete_topology() -> None:
+    """Delete the exchanges and queues of the current settings, on a fresh connection (the test's
+    own may have been cut by a broker restart)."""
+    from synnefo.common import amqp
+
+    client = amqp.AMQPClient()
+    try:
+        client.connect()
+        channel = client.connection.default_channel
+        queues, dl = amqp.event_queues(client.native_dl)
+        for queue in queues + dl:
+            queue(channel).delete()
+        for exchange in amqp.exchanges():
+            exchange(channel).delete()
+    finally:
+        client.close()

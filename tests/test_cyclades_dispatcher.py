@@ -16,7 +16,7 @@ from synnefo.common import amqp
 from synnefo.cyclades.dispatcher import Dispatcher
 from synnefo.cyclades.logic import callbacks
 from synnefo.cyclades.models import Backend, VirtualMachine
-from tests.ganeti_helpers import RABBITMQ_URL, RecordingClient, amqp_available
+from tests.ganeti_helpers import RABBITMQ_URL, RecordingClient, amqp_available, delete_topology
 from tests.services import require
 
 
@@ -130,20 +130,8 @@ def broker():
         client = amqp.AMQPClient()
         client.ensure()
         yield client
-        cleanup(client)
-
-
-def cleanup(client):
-    try:
-        client.ensure()
-        channel = client.connection.default_channel
-        queues, dl = amqp.event_queues(client.native_dl)
-        for queue in queues + dl:
-            queue(channel).delete()
-        for exchange in amqp.exchanges():
-            exchange(channel).delete()
-    finally:
         client.close()
+        delete_topology()
 
 
 def dispatch_until(predicate, timeout=30):

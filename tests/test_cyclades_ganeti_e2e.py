@@ -17,7 +17,7 @@ from synnefo.cyclades.dispatcher import Dispatcher
 from synnefo.cyclades.ganeti.rapi import GanetiApiError
 from synnefo.cyclades.logic.backends import create_backend
 from synnefo.cyclades.models import VirtualMachine
-from tests.ganeti_helpers import RABBITMQ_URL, amqp_available, sandbox_env
+from tests.ganeti_helpers import RABBITMQ_URL, amqp_available, delete_topology, sandbox_env
 from tests.services import require
 
 
@@ -57,13 +57,8 @@ def eventd(ganeti, tmp_path):
         finally:
             proc.terminate()
             proc.wait(10)
-            channel = client.connection.default_channel
-            queues, dl = amqp.event_queues(client.native_dl)
-            for queue in queues + dl:
-                queue(channel).delete()
-            for exchange in amqp.exchanges():
-                exchange(channel).delete()
             client.close()
+            delete_topology()
 
 
 def dispatch_until(predicate, timeout=60):

@@ -26,6 +26,7 @@ import json
 import logging
 import random
 import socket
+import time
 from pathlib import Path
 
 import kombu
@@ -98,9 +99,11 @@ def event_queues(native_dl: bool = True) -> tuple[list[kombu.Queue], list[kombu.
 class AMQPClient:
     """One connection at a time to one of ``AMQP_HOSTS``; reconnects elsewhere on failure."""
 
-    def __init__(self, hosts: list[str] | None = None, max_attempts: int | None = None):
+    def __init__(self, hosts: list[str] | None = None, retry_seconds: float = 60.0):
         self.hosts = hosts or broker_urls()
-        self.max_attempts = max_attempts or max(3, 2 * len(self.hosts))
+        # How long publish keeps trying (with back-off) while no broker is reachable, e.g. during
+        # a broker restart, before giving up with the error.
+        self.retry_seconds = retry_seconds
         self.connection: kombu.Connection | None = None
         self._producer = None
         self._declared = False
@@ -162,7 +165,10 @@ class AMQPClient:
         Connection failures fail over to another broker and retry."""
         payload = json.dumps(body)
         exchange = exchange or settings.EXCHANGE_GANETI
-        for attempt in range(1, self.max_attempts + 1):
+        deadline = time.monotonic() + self.retry_seconds
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 self.ensure()
                 if self._producer is None:
@@ -172,10 +178,14 @@ class AMQPClient:
                                        headers=headers or {}, retry=False)
                 return
             except Exception as exc:
-                if attempt == self.max_attempts or not _is_connection_error(self.connection, exc):
+                if not _is_connection_error(self.connection, exc):
                     raise
-                log.warning("AMQP publish failed (%s); reconnecting (attempt %d/%d)", exc, attempt, self.max_attempts)
+                if time.monotonic() > deadline and attempt > len(self.hosts):
+                    raise
+                log.warning("AMQP publish failed (%s); reconnecting (attempt %d)", exc, attempt)
                 self.close()
+                if attempt > len(self.hosts):  # every broker tried once at once; then back off
+                    time.sleep(min(0.25 * 2 ** (attempt - len(self.hosts)), 5.0))
 
     def dead_letter(self, message, reason: str) -> None:
         """Send a message's body to the dead-letter exchange with the same routing key."""

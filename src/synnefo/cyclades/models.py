@@ -22,7 +22,7 @@ class Backend(models.Model):
     HYPERVISORS = [("kvm", "kvm"), ("xen-pvm", "xen-pvm"), ("xen-hvm", "xen-hvm"), ("fake", "fake")]
 
     clustername = models.CharField(max_length=255, unique=True, help_text="Ganeti cluster name (as in eventd's messages)")
-    host = models.CharField(max_length=255, blank=True, default="", help_text="RAPI address when not the cluster name")
+    host = models.CharField(max_length=255, blank=True, default="", help_text="RAPI address when not the cluster name")  # "simulated": see ganeti/simulated.py
     port = models.PositiveIntegerField(default=5080)
     username = models.CharField(max_length=128, blank=True, default="")
     password_encrypted = models.TextField(blank=True, default="")
@@ -69,6 +69,10 @@ class Backend(models.Model):
 
         if self.offline:
             raise GanetiConnectionError(f"backend {self.id} ({self.clustername}) is offline")
+        if self.host == "simulated":
+            from synnefo.cyclades.ganeti import simulated
+
+            return simulated.client_for(self.clustername)
         return client_for(
             self.rapi_host, self.port, self.username, self.password,
             ca_file=self.ca_file or None, insecure=self.insecure,

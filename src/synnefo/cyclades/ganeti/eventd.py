@@ -207,14 +207,26 @@ class EventDaemon:
         inotify = INotify()
         inotify.add_watch(str(self.queue_dir), flags.MOVED_TO | flags.CLOSE_WRITE)
         log.info("watching %s as node %s", self.queue_dir, self.node_name)
+        needs_rescan = False
         while not self.stopping:
             events = inotify.read(timeout=500)
-            for event in events:
-                if event.mask & flags.Q_OVERFLOW:
-                    log.warning("inotify queue overflow: rescanning %s", self.queue_dir)
+            try:
+                if needs_rescan:
+                    # A publish failed (no broker for AMQPClient.retry_seconds): send every job's
+                    # current state again once the broker is back; nothing is skipped.
                     self.rescan()
-                elif event.name:
-                    self.process_file(self.queue_dir / event.name)
+                    needs_rescan = False
+                for event in events:
+                    if event.mask & flags.Q_OVERFLOW:
+                        log.warning("inotify queue overflow: rescanning %s", self.queue_dir)
+                        self.rescan()
+                    elif event.name:
+                        self.process_file(self.queue_dir / event.name)
+            except Exception:
+                log.exception("publishing failed; will rescan the queue and retry")
+                self.client.close()
+                needs_rescan = True
+                time.sleep(1)
 
     def _poll(self, interval: float) -> None:
         mtimes: dict[str, float] = {}

@@ -13,18 +13,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--clustername", required=True, help="Ganeti cluster name (also the RAPI host unless --host)")
         parser.add_argument("--port", type=int, default=5080, help="RAPI port (default 5080)")
-        parser.add_argument("--user", required=True, help="RAPI user with write access")
-        parser.add_argument("--pass", dest="password", required=True, help="RAPI password (stored encrypted)")
+        parser.add_argument("--user", help="RAPI user with write access (required unless --simulated)")
+        parser.add_argument("--pass", dest="password", help="RAPI password, stored encrypted (required unless --simulated)")
         parser.add_argument("--host", default="", help="RAPI address, when it is not the cluster name")
         parser.add_argument("--ca-file", default="", help="CA or self-signed certificate to verify RAPI's TLS")
         parser.add_argument("--insecure", action="store_true", help="Do not verify RAPI's TLS certificate")
         parser.add_argument("--hypervisor", choices=[h for h, _ in Backend.HYPERVISORS], help="Default: the cluster's")
         parser.add_argument("--no-check", action="store_true", help="Do not contact RAPI now")
         parser.add_argument("--private", action="store_true", help="Only for projects assigned to it")
+        parser.add_argument("--simulated", action="store_true",
+                            help="A SIMULATED cluster (no Ganeti; for the all-in-one node and scale tests)")
 
     def handle(self, *args, **o):
         if not 0 < o["port"] < 65536:
             raise CommandError("--port must be 1-65535")
+        if o["simulated"]:
+            o["host"] = "simulated"
+        elif not o["user"] or o["password"] is None:
+            raise CommandError("--user and --pass are required (or --simulated)")
         if Backend.objects.filter(clustername=o["clustername"]).exists():
             raise CommandError(f"A backend for cluster '{o['clustername']}' already exists")
         try:

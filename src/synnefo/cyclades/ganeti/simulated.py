@@ -1,0 +1,341 @@
+"""A SIMULATED Ganeti cluster: no Ganeti anywhere, for the all-in-one node and scale tests.
+
+``SimulatedRapiClient`` has the methods of :class:`GanetiRapiClient` and answers in Ganeti's
+shapes (job ids from mutations, job status objects, instance and node dicts). Jobs run in a
+background thread through ``queued -> waiting -> running -> success|error`` with Ganeti-like
+durations (create ~1.5 s, other instance jobs ~0.8 s; ``speed`` scales them) and, at every
+state change, emit exactly the messages snf-ganeti-eventd would publish for the same job file
+(it reuses eventd's ``messages_for_job``), through the same AMQP exchange. So the dispatcher
+cannot tell a simulated cluster from a real one.
+
+Limits, on purpose: the state lives in the process that created the cluster (one registry per
+process, by cluster name); resources are fixed numbers minus what instances use; a job fails
+only when asked (an unknown OS, or an instance name that exists / does not exist).
+
+A backend is simulated when its ``host`` is ``simulated`` (``snf-manage backend-add --simulated``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+import uuid
+
+from synnefo.cyclades.ganeti.eventd import messages_for_job
+from synnefo.cyclades.ganeti.rapi import JOB_FINAL, GanetiApiError, GanetiJobError
+
+SIMULATED_HOST = "simulated"
+
+DURATIONS = {"OP_INSTANCE_CREATE": 1.5, "OP_INSTANCE_REMOVE": 0.8}
+DEFAULT_DURATION = 0.8
+
+
+def _ts(t: float) -> list[int]:
+    return [int(t), int((t % 1) * 1_000_000)]
+
+
+class SimulatedCluster:
+    def __init__(self, name: str, *, nodes: int = 1, mem_per_node: int = 65536, disk_per_node: int = 1_000_000,
+                 cpus_per_node: int = 16, speed: float = 1.0, publisher=None, disk_templates=("file", "diskless", "drbd", "ext")):
+        self.name = name
+        self.nodes = [f"node{i + 1}.{name}" for i in range(nodes)]
+        self.mem_per_node, self.disk_per_node, self.cpus_per_node = mem_per_node, disk_per_node, cpus_per_node
+        self.speed = speed
+        self.publisher = publisher
+        self.disk_templates = list(disk_templates)
+        self.instances: dict[str, dict] = {}
+        self.jobs: dict[int, dict] = {}
+        self.networks: dict[str, dict] = {}
+        self.tags: list[str] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self._timeline: list[tuple[float, int, int, str]] = []  # (when, seq, job id, step)
+        self._seq = itertools.count()
+        self._wake = threading.Condition(self._lock)
+        self._thread = threading.Thread(target=self._run, name=f"simulated-ganeti-{name}", daemon=True)
+        self._thread.start()
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def submit(self, op_id: str, fields: dict, apply, fail: str | None = None) -> int:
+        """Queue a one-opcode job. ``apply()`` runs when it succeeds; ``fail`` makes it fail."""
+        now = time.time()
+        with self._lock:
+            job_id = next(self._ids)
+            self.jobs[job_id] = {
+                "id": job_id, "received_timestamp": _ts(now), "start_timestamp": None, "end_timestamp": None,
+                "ops": [{"input": {"OP_ID": op_id, **fields}, "status": "queued", "result": None, "log": [],
+                         "start_timestamp": None, "exec_timestamp": None, "end_timestamp": None}],
+                "_apply": apply, "_fail": fail,
+            }
+            self._emit(job_id)
+            duration = DURATIONS.get(op_id, DEFAULT_DURATION) * self.speed
+            for step, fraction in (("waiting", 0.05), ("running", 0.15), ("final", 1.0)):
+                heapq.heappush(self._timeline, (now + duration * fraction, next(self._seq), job_id, step))
+            self._wake.notify()
+        return job_id
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._timeline or self._timeline[0][0] > time.time():
+                    timeout = self._timeline[0][0] - time.time() if self._timeline else None
+                    self._wake.wait(timeout)
+                _, _, job_id, step = heapq.heappop(self._timeline)
+                self._advance(job_id, step)
+
+    def _advance(self, job_id: int, step: str) -> None:
+        job = self.jobs[job_id]
+        op = job["ops"][0]
+        now = _ts(time.time())
+        if step == "waiting":
+            op["status"], op["start_timestamp"], job["start_timestamp"] = "waiting", now, now
+        elif step == "running":
+            op["status"], op["exec_timestamp"] = "running", now
+            op["log"].append([1, now, "message", f"* simulated {op['input']['OP_ID'].lower()}"])
+        else:
+            fail = job["_fail"]
+            if fail is None:
+                try:
+                    op["result"] = job["_apply"]()
+                    op["status"] = "success"
+                except GanetiApiError as exc:
+                    fail = exc.message
+            if fail is not None:
+                op["status"], op["result"] = "error", ["OpPrereqError", [fail, "wrong_input"]]
+                op["log"].append([2, now, "message", f"Failure: {fail}"])
+            op["end_timestamp"] = job["end_timestamp"] = now
+        self._emit(job_id)
+
+    def _emit(self, job_id: int) -> None:
+        if self.publisher is None:
+            return
+        job = {k: v for k, v in self.jobs[job_id].items() if not k.startswith("_")}
+        for key, msg in messages_for_job(job, self.name):
+            self.publisher.publish(key, msg)
+
+    def job_status(self, job_id: int) -> dict:
+        with self._lock:
+            job = self.jobs.get(int(job_id))
+            if job is None:
+                raise GanetiApiError("Not Found", 404, f"Job {job_id} not found")
+            ops = job["ops"]
+            from synnefo.cyclades.ganeti.eventd import job_status
+
+            return {"id": job["id"], "status": job_status([o["status"] for o in ops]),
+                    "summary": [f"{o['input']['OP_ID'][3:]}" for o in ops], "ops": [o["input"] for o in ops],
+                    "opstatus": [o["status"] for o in ops], "opresult": [o["result"] for o in ops],
+                    "oplog": [o["log"] for o in ops], "received_ts": job["received_timestamp"],
+                    "start_ts": job["start_timestamp"], "end_ts": job["end_timestamp"]}
+
+    # -- state -------------------------------------------------------------------------------
+
+    def node_stats(self) -> list[dict]:
+        with self._lock:
+            per_node = {n: [] for n in self.nodes}
+            for inst in self.instances.values():
+                per_node[inst["pnode"]].append(inst)
+            out = []
+            for node, insts in per_node.items():
+                mem = sum(i["beparams"].get("maxmem", 0) for i in insts if i["admin_state"] == "up")
+                disk = sum(i["disk_usage"] for i in insts)
+                out.append({"name": node, "offline": False, "drained": False, "vm_capable": True, "master_candidate": True,
+                            "role": "M" if node == self.nodes[0] else "C", "mtotal": self.mem_per_node,
+                            "mfree": max(self.mem_per_node - mem, 0), "dtotal": self.disk_per_node,
+                            "dfree": max(self.disk_per_node - disk, 0), "ctotal": self.cpus_per_node, "cnodes": 1,
+                            "pinst_cnt": len(insts), "pinst_list": sorted(i["name"] for i in insts)})
+            return out
+
+
+class SimulatedRapiClient:
+    """The RAPI calls Synnefo makes, answered by a :class:`SimulatedCluster`."""
+
+    def __init__(self, cluster: SimulatedCluster):
+        self.cluster = cluster
+
+    def __repr__(self) -> str:
+        return f"<SimulatedRapiClient {self.cluster.name}>"
+
+    def close(self) -> None:
+        pass
+
+    def get_version(self):
+        return 2
+
+    def get_features(self):
+        return ["instance-create-reqv1", "instance-reinstall-reqv1"]
+
+    def get_info(self):
+        c = self.cluster
+        return {"name": c.name, "master": c.nodes[0], "software_version": "3.0.2 (simulated)",
+                "default_hypervisor": "kvm", "enabled_hypervisors": ["kvm"], "enabled_disk_templates": c.disk_templates,
+                "ipolicy": {"disk-templates": c.disk_templates}, "tags": list(c.tags)}
+
+    def get_nodes(self, bulk=True):
+        stats = self.cluster.node_stats()
+        return stats if bulk else [{"id": n["name"], "uri": f"/2/nodes/{n['name']}"} for n in stats]
+
+    def get_operating_systems(self):
+        return ["snf-image+default"]
+
+    def get_instances(self, bulk=False):
+        with self.cluster._lock:
+            insts = [dict(i) for i in self.cluster.instances.values()]
+        return insts if bulk else [{"id": i["name"], "uri": f"/2/instances/{i['name']}"} for i in insts]
+
+    def get_instance(self, name):
+        with self.cluster._lock:
+            inst = self.cluster.instances.get(name)
+            if inst is None:
+                raise GanetiApiError("Not Found", 404, "Nothing matches the given URI")
+            return dict(inst)
+
+    def create_instance(self, name, disk_template, disks, nics, *, dry_run=False, **kwargs):
+        c = self.cluster
+        os_type = kwargs.get("os_type") or kwargs.get("os") or "snf-image+default"
+        pnode = kwargs.get("pnode") or min(c.node_stats(), key=lambda n: n["pinst_cnt"])["name"]
+        beparams = dict(kwargs.get("beparams") or {})
+        if "memory" in beparams:
+            beparams.setdefault("maxmem", beparams["memory"])
+        fields = {"instance_name": name, "disk_template": disk_template, "disks": disks, "nics": nics,
+                  "os_type": os_type, "beparams": beparams, "hvparams": kwargs.get("hvparams") or {},
+                  "tags": kwargs.get("tags") or [], "pnode": pnode}
+        fail = None
+        if os_type != "snf-image+default":
+            fail = f"OS Parameters validation failed: Directory for OS {os_type.split('+')[0]} not found in search path"
+        elif disk_template not in c.disk_templates:
+            fail = f"Disk template {disk_template} not enabled"
+
+        def apply():
+            with c._lock:
+                if name in c.instances:
+                    raise GanetiApiError(f"Instance '{name}' is already in the cluster")
+                c.instances[name] = {
+                    "name": name, "uuid": str(uuid.uuid4()), "admin_state": "up" if kwargs.get("start", True) else "down",
+                    "oper_state": bool(kwargs.get("start", True)), "status": "running" if kwargs.get("start", True) else "ADMIN_down",
+                    "os": os_type, "pnode": pnode, "snodes": [], "disk_template": disk_template,
+                    "disk_usage": sum(int(d.get("size", 0)) for d in disks), "disk.sizes": [int(d.get("size", 0)) for d in disks],
+                    "nic.names": [n.get("name") for n in nics], "nic.ips": [n.get("ip") for n in nics],
+                    "beparams": beparams, "tags": list(fields["tags"]), "ctime": time.time(), "mtime": time.time(),
+                }
+            return [pnode]
+
+        if dry_run:
+            return 0
+        return c.submit("OP_INSTANCE_CREATE", fields, apply, fail)
+
+    def _instance_job(self, op_id, name, change, extra=None):
+        c = self.cluster
+
+        def apply():
+            with c._lock:
+                inst = c.instances.get(name)
+                if inst is None:
+                    raise GanetiApiError(f"Instance '{name}' not known")
+                return change(inst)
+
+        return c.submit(op_id, {"instance_name": name, **(extra or {})}, apply)
+
+    def _set_state(self, up):
+        def change(inst):
+            inst.update(admin_state="up" if up else "down", oper_state=up, status="running" if up else "ADMIN_down")
+
+        return change
+
+    def startup_instance(self, name, dry_run=False):
+        return self._instance_job("OP_INSTANCE_STARTUP", name, self._set_state(True))
+
+    def shutdown_instance(self, name, timeout=None, dry_run=False):
+        return self._instance_job("OP_INSTANCE_SHUTDOWN", name, self._set_state(False))
+
+    def reboot_instance(self, name, reboot_type="hard", shutdown_timeout=None, dry_run=False):
+        return self._instance_job("OP_INSTANCE_REBOOT", name, self._set_state(True), {"reboot_type": reboot_type})
+
+    def delete_instance(self, name, shutdown_timeout=None, dry_run=False):
+        c = self.cluster
+
+        def change(inst):
+            c.instances.pop(name, None)
+
+        return self._instance_job("OP_INSTANCE_REMOVE", name, change)
+
+    def modify_instance(self, name, **kwargs):
+        def change(inst):
+            changes = []
+            for key, value in (kwargs.get("beparams") or {}).items():
+                inst["beparams"][key] = value
+                changes.append([f"be/{key}", value])
+            return changes
+
+        fields = {k: kwargs[k] for k in ("beparams", "nics", "disks", "hvparams") if k in kwargs}
+        return self._instance_job("OP_INSTANCE_SET_PARAMS", name, change, fields)
+
+    def get_instance_tags(self, name):
+        return self.get_instance(name)["tags"]
+
+    def add_instance_tags(self, name, tags, dry_run=False):
+        def change(inst):
+            inst["tags"] = sorted(set(inst["tags"]) | set(tags))
+
+        return self._instance_job("OP_TAGS_SET", name, change, {"kind": "instance", "name": name, "tags": tags, "dry_run": dry_run})
+
+    def get_cluster_tags(self):
+        return list(self.cluster.tags)
+
+    def get_jobs(self, bulk=False):
+        ids = sorted(self.cluster.jobs)
+        return [self.get_job_status(i) for i in ids] if bulk else [{"id": i, "uri": f"/2/jobs/{i}"} for i in ids]
+
+    def get_job_status(self, job_id):
+        return self.cluster.job_status(job_id)
+
+    def wait_for_job(self, job_id, timeout=120.0, interval=0.05, raise_on_error=True):
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get_job_status(job_id)
+            if job["status"] in JOB_FINAL:
+                if raise_on_error and job["status"] != "success":
+                    raise GanetiJobError(job)
+                return job
+            if time.monotonic() > deadline:
+                raise GanetiApiError(f"job {job_id} still {job['status']} after {timeout:.0f} s")
+            time.sleep(interval)
+
+    def get_networks(self, bulk=False):
+        return list(self.cluster.networks.values()) if bulk else [{"name": n, "uri": f"/2/networks/{n}"} for n in self.cluster.networks]
+
+
+_clusters: dict[str, SimulatedCluster] = {}
+_clusters_lock = threading.Lock()
+
+
+def cluster_for(name: str, **kwargs) -> SimulatedCluster:
+    """This process's simulated cluster of that name, created on first use, publishing through
+    the configured AMQP brokers unless ``publisher`` is given."""
+    with _clusters_lock:
+        cluster = _clusters.get(name)
+        if cluster is None:
+            if "publisher" not in kwargs:
+                from synnefo.common.amqp import AMQPClient
+
+                kwargs["publisher"] = _LockedPublisher(AMQPClient())
+            cluster = _clusters[name] = SimulatedCluster(name, **kwargs)
+        return cluster
+
+
+class _LockedPublisher:
+    """One AMQP connection shared by the API threads and the job thread."""
+
+    def __init__(self, client):
+        self.client = client
+        self.lock = threading.Lock()
+
+    def publish(self, key, msg):
+        with self.lock:
+            self.client.publish(key, msg)
+
+
+def client_for(name: str) -> SimulatedRapiClient:
+    return SimulatedRapiClient(cluster_for(name))
