@@ -121,3 +121,29 @@ def test_backend_commands_against_real_ganeti(ganeti, caplog):
     run("backend-remove", str(backend.id))
     assert not Backend.objects.exists()
     assert ganeti["GANETI_RAPI_PASSWORD"] + "\n" not in caplog.text
+
+
+def test_sandbox_down_leaves_nothing_running_and_up_restores(ganeti):
+    import glob
+    import os
+    import subprocess
+
+    from synnefo.cyclades.ganeti.rapi import GanetiConnectionError, GanetiRapiClient
+    from tests.ganeti_helpers import SANDBOX
+
+    pidfiles = glob.glob("/var/run/ganeti/ganeti-*.pid") + glob.glob("/run/ganeti-sandbox/relay-*.pid")
+    pids = [int(open(f).read().strip()) for f in pidfiles]
+    assert len(pids) >= 7  # noded, confd, wconfd, rapi, luxid, mond + two relays
+    subprocess.run([str(SANDBOX), "down"], check=True, capture_output=True, timeout=120)
+    try:
+        for pid in pids:
+            assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+        assert not os.path.exists("/run/netns/ganeti")
+        assert subprocess.run([str(SANDBOX), "status"], capture_output=True).returncode != 0
+        client = GanetiRapiClient("127.0.0.1", int(ganeti["GANETI_RAPI_PORT"]), "synnefo", "synnefo", insecure=True,
+                                  retries=0)
+        with pytest.raises(GanetiConnectionError):
+            client.get_version()
+    finally:
+        subprocess.run([str(SANDBOX), "up"], check=True, capture_output=True, timeout=600)
+    assert subprocess.run([str(SANDBOX), "status"], capture_output=True).returncode == 0
