@@ -51,6 +51,8 @@ def test_local_client(alice):
     with pytest.raises(NoCommissionError):
         client.reject(serial)
     assert str(user.uuid) in client.service_quotas(str(user.uuid))
+    with pytest.raises(InvalidDataError):  # as the HTTP API's 400
+        client.service_quotas("not-a-uuid")
 
 
 def exercise(client, u: str):

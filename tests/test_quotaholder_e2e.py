@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from synnefo.astakos.quotaholder.client import HttpClient, QuotaholderUnavailable
+from synnefo.astakos.quotaholder.logic import InvalidDataError
 from tests.live import free_port, make_node
 from tests.test_quotaholder_client import exercise
 
@@ -44,6 +45,8 @@ def test_http_client_against_a_node(node, service):
     manage(node, "quota-modify", uuid, "--resource", "cyclades.vm", "--limit", "2")
     exercise(service, uuid)
     assert "cyclades.vm" in manage(node, "quota-list", "--user", uuid)
+    with pytest.raises(InvalidDataError):
+        service.service_quotas("not-a-uuid")
 
 
 def test_kamaki_quota_list_request(node, service):

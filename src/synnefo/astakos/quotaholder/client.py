@@ -13,6 +13,8 @@ bookkeeping that makes the HTTP path just as safe.
 
 from __future__ import annotations
 
+import uuid
+
 import requests
 from django.conf import settings
 
@@ -100,6 +102,11 @@ class LocalClient(BaseClient):
     def service_quotas(self, user=None) -> dict:
         from synnefo.astakos.models import User
 
+        if user:
+            try:
+                user = str(uuid.UUID(str(user)))
+            except ValueError:
+                raise InvalidDataError("'user' must be a uuid") from None  # as the API's 400
         users = User.objects.filter(uuid=user) if user else User.objects.order_by("pk")
         data = logic.user_quotas([str(u) for u in users.values_list("uuid", flat=True)], self.component)
         return {u: q for u, q in data.items() if q}
