@@ -433,3 +433,10 @@ def test_hashmap_reupload_reuses_the_known_md5(store, monkeypatch):
     body = json.dumps({"hashes": hashes, "bytes": len(data)})
     assert store.call("PUT", "/c1/again?hashmap", body).status_code == 201
     assert store.call("HEAD", "/c1/again")["ETag"] == hashlib.md5(data).hexdigest()
+
+
+def test_deleting_never_fails_over_quota_bookkeeping(store, settings):
+    settings.PITHOS_USE_QUOTAHOLDER = False
+    store.call("PUT", "/c1/before-quotas", b"123456")  # written while quotas were off
+    settings.PITHOS_USE_QUOTAHOLDER = True
+    assert store.call("DELETE", "/c1/before-quotas").status_code == 204

@@ -9,6 +9,7 @@ crash mid-upload leaves at most unreferenced blocks (collected later), never a p
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import string
 import time
@@ -25,6 +26,8 @@ from synnefo.common import faults
 from synnefo.pithos.backend.blocks import get_block_store
 from synnefo.pithos.backend.hashing import merkle
 from synnefo.pithos.models import Account, Container, ObjectVersion, PublicLink, Sharing, SharingMember
+
+logger = logging.getLogger("synnefo.pithos")
 
 CURRENT, HISTORY, DELETED = ObjectVersion.CURRENT, ObjectVersion.HISTORY, ObjectVersion.DELETED
 DIRECTORY_TYPES = ("application/directory", "application/folder")
@@ -319,7 +322,14 @@ def charge(account: str, delta: int, what: str) -> None:
     provisions = member_and_project(account, {"pithos.diskspace": delta})
     try:
         commissions.issue("pithos", provisions, name=what[:255], force=delta < 0)
-    except (NoCapacityError, NoQuantityError):
+    except NoQuantityError:
+        if delta < 0:
+            # Releasing more than the quotaholder counted (data from before quotas were on):
+            # never refuse a delete over bookkeeping; the usage is left for reconciliation.
+            logger.warning("pithos.diskspace of %s: cannot release %d bytes; usage left as is", account, -delta)
+            return
+        raise faults.RequestEntityTooLarge("Quota exceeded (pithos.diskspace)") from None
+    except NoCapacityError:
         raise faults.RequestEntityTooLarge("Quota exceeded (pithos.diskspace)") from None
     except QuotaholderUnavailable:
         raise faults.ServiceUnavailable("The quota service is unavailable; try again later") from None
