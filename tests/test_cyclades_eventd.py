@@ -118,3 +118,13 @@ def test_progress_monitor_parses_a_stream_and_skips_garbage():
     assert [o["type"] for o in objects] == ["image-copy-progress", "image-info", "image-helper"]
     msg = progress_monitor.build_message(objects[0], "snf-7", now=12.5)
     assert msg["instance"] == "snf-7" and msg["event_time"] == [12, 500000] and msg["progress"] == 50.0
+
+
+def test_heartbeat_tag_job_gives_an_eventd_heartbeat():
+    job = {"id": 4, "received_timestamp": [1, 0], "ops": [
+        {"input": {"OP_ID": "OP_TAGS_SET", "kind": "cluster", "tags": ["snf:eventd:heartbeat:h:1:2"], "dry_run": True},
+         "status": "success", "end_timestamp": [2, 0], "log": []}]}
+    [(key, msg)] = messages_for_job(job, "c")
+    assert key == "eventd.heartbeat" and msg["type"] == "eventd-heartbeat" and msg["tag"] == "snf:eventd:heartbeat:h:1:2"
+    job["ops"][0]["input"]["tags"] = ["other"]
+    assert messages_for_job(job, "c") == []

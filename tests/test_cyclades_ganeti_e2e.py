@@ -126,3 +126,23 @@ def test_failed_create_sets_error(ganeti, eventd):
     dispatch_until(lambda: state(vm)[0] == "ERROR")
     assert state(vm) == ("ERROR", "error", False)
     assert vm.backendlogmsg is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_status_check_round_trip_through_rapi_ganeti_eventd_and_rabbitmq(ganeti, eventd):
+    from synnefo.cyclades.models import Backend
+    from synnefo.cyclades.status_check import healthy, status_check
+
+    create_backend(ganeti["GANETI_CLUSTER_NAME"], int(ganeti["GANETI_RAPI_PORT"]), ganeti["GANETI_RAPI_USER"],
+                   ganeti["GANETI_RAPI_PASSWORD"], host=ganeti["GANETI_RAPI_HOST"], ca_file=ganeti["GANETI_RAPI_CA"])
+    Backend.objects.create(clustername="down.example.org", host="127.0.0.1", port=1)  # RAPI refuses
+    result = status_check(timeout=10)
+    assert result["clusters"][ganeti["GANETI_CLUSTER_NAME"]] == {"RAPI": "ok", "eventd": "ok"}
+    assert result["clusters"]["down.example.org"]["RAPI"] == "fail"
+    assert result["dispatcher"] == "fail"  # nobody consumes
+    assert not healthy(result)
+    client, _ = eventd
+    queues, _ = amqp.event_queues(True)
+    with client.connection.Consumer(queues[0], callbacks=[]):
+        result = status_check(timeout=10)
+    assert result["dispatcher"] == "ok"

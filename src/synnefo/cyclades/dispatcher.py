@@ -129,11 +129,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="snf-dispatcher", description=__doc__.split("\n\n")[0])
     parser.add_argument("-p", "--pid-file", help="Write the pid here")
     parser.add_argument("-d", "--debug", action="store_true")
+    parser.add_argument("--status-check", action="store_true",
+                        help="Check the update path (dispatcher consuming; per backend RAPI and eventd heartbeat) and exit")
+    parser.add_argument("--timeout", type=float, default=5.0, help="Seconds to wait for eventd heartbeats")
     args = parser.parse_args(argv)
 
     from synnefo.common.conf import setup_django_or_exit
 
     setup_django_or_exit("snf-dispatcher")
+    if args.status_check:
+        import sys
+
+        from synnefo.cyclades.status_check import healthy, status_check
+
+        result = status_check(args.timeout)
+        print(json.dumps(result, indent=2))
+        sys.exit(0 if healthy(result) else 1)
     if args.debug:
         logging.getLogger("synnefo").setLevel(logging.DEBUG)
     if args.pid_file:

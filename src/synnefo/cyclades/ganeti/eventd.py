@@ -33,6 +33,7 @@ JOB_NAME = re.compile(r"^job-(\d+)$")
 FINAL = ("success", "error", "canceled")
 NETWORK_FIELDS = ("subnet", "gateway", "add_reserved_ips", "remove_reserved_ips", "group_name")
 INSTANCE_FIELDS = ("nics", "disks", "hvparams", "beparams")
+HEARTBEAT_TAG = "snf:eventd:heartbeat:"
 
 
 def job_status(op_statuses: list[str]) -> str:
@@ -119,6 +120,11 @@ def messages_for_job(job: dict, cluster: str) -> list[tuple[str, dict]]:
                 fields["subnet"] = inp["network"]
             msg = {"type": "ganeti-network-status", "network": name, "job_fields": fields, **common}
             out.append((f"ganeti.{name.split('-')[0]}.event.network", msg))
+        elif op_id == "OP_TAGS_SET" and inp.get("kind") == "cluster":
+            beats = [t for t in inp.get("tags") or [] if isinstance(t, str) and t.startswith(HEARTBEAT_TAG)]
+            if beats:
+                # snf-dispatcher --status-check's round trip: RAPI -> Ganeti job -> eventd -> AMQP.
+                out.append(("eventd.heartbeat", {"type": "eventd-heartbeat", "tag": beats[0], **common}))
         elif op_id == "OP_CLUSTER_SET_PARAMS":
             out.append(("ganeti.event.cluster", {"type": "ganeti-cluster-status", **common}))
     return out
