@@ -128,3 +128,23 @@ def test_heartbeat_tag_job_gives_an_eventd_heartbeat():
     assert key == "eventd.heartbeat" and msg["type"] == "eventd-heartbeat" and msg["tag"] == "snf:eventd:heartbeat:h:1:2"
     job["ops"][0]["input"]["tags"] = ["other"]
     assert messages_for_job(job, "c") == []
+
+
+def test_success_messages_carry_instance_details_from_ganeti_config():
+    config = {
+        "cluster": {"nicparams": {"default": {"mode": "bridged", "link": "gntbr0"}}},
+        "networks": {"net-uuid": {"name": "snf-net-3"}},
+        "disks": {"d1": {"name": "snf-vol-9", "size": 1024, "uuid": "d1"}},
+        "instances": {"i1": {"name": "snf-1", "tags": ["synnefo:network:snf-nic-7:protected"], "hvparams": {},
+                             "disks": ["d1"], "nics": [{"name": "snf-nic-7", "mac": "aa:00:00:d5:3d:72", "ip": "203.0.113.5",
+                                                         "network": "net-uuid", "nicparams": {"link": "br1"}, "uuid": "n1"}]}},
+    }
+    job = job_file_from_shape("job_instance_create")
+    [(_, msg)] = messages_for_job(job, "c", lambda: config)
+    assert msg["instance_nics"] == [{"name": "snf-nic-7", "network": "snf-net-3", "ip": "203.0.113.5",
+                                     "mac": "aa:00:00:d5:3d:72", "mode": "bridged", "link": "br1", "uuid": "n1",
+                                     "firewall": "protected"}]
+    assert msg["instance_disks"] == [{"name": "snf-vol-9", "size": 1024, "uuid": "d1"}]
+    assert msg["instance_hvparams"] == {"boot_order": None, "cdrom_image_path": None}
+    running = job_file_from_shape("job_instance_create", status="running")
+    assert "instance_nics" not in messages_for_job(running, "c", lambda: config)[0][1]

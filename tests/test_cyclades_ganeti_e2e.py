@@ -96,7 +96,17 @@ def test_instance_lifecycle_through_rapi_eventd_and_dispatcher(ganeti, eventd):
         dispatch_until(started)
         assert state(vm) == ("STARTED", "success", False), log_file.read_text()
         assert vm.backendjobid == job and vm.backendopcode == "OP_INSTANCE_CREATE" and vm.buildpercentage == 100
-        assert any(s[0] == "BUILD" and s[1] in ("queued", "waiting", "running") for s in seen) or len(seen) >= 1
+        # The success message carries the instance's NICs and disks read from Ganeti's config.
+        from synnefo.cyclades.ganeti.eventd import EventDaemon, Ssconf
+        from tests.ganeti_helpers import RecordingClient
+
+        recorder = RecordingClient()
+        reader = EventDaemon(ganeti["GANETI_QUEUE_DIR"], recorder, Ssconf(), node_name=ganeti["GANETI_NODE_NAME"])
+        assert reader.process_file(Path(ganeti["GANETI_QUEUE_DIR"]) / f"job-{job}") == 1
+        success = recorder.published[-1][1]
+        assert success["status"] == "success"
+        assert success["instance_nics"][0]["link"] == ganeti["GANETI_NIC_LINK"] and success["instance_nics"][0]["mac"]
+        assert success["instance_disks"] == []  # diskless
 
         job = rapi.shutdown_instance(name)
         dispatch_until(lambda: state(vm)[0] == "STOPPED" and vm.backendjobid == job)

@@ -72,8 +72,41 @@ def _last_log(op: dict) -> str:
     return message if isinstance(message, str) else json.dumps(message)
 
 
-def messages_for_job(job: dict, cluster: str) -> list[tuple[str, dict]]:
-    """(routing key, message) for every opcode of a job file we report on."""
+DETAIL_ON_SUCCESS = ("OP_INSTANCE_CREATE", "OP_INSTANCE_STARTUP")
+DETAIL_ON_FINAL = ("OP_INSTANCE_SET_PARAMS", "OP_INSTANCE_GROW_DISK")
+
+
+def instance_details(config: dict, name: str) -> dict | None:
+    """The instance's NICs, disks and rescue-related hvparams from Ganeti's config.data (JSON),
+    in the shape of upstream's ``instance_nics``/``instance_disks``/``instance_hvparams``."""
+    inst = next((i for i in (config.get("instances") or {}).values() if i.get("name") == name), None)
+    if inst is None:
+        return None
+    defaults = ((config.get("cluster") or {}).get("nicparams") or {}).get("default", {})
+    networks = config.get("networks") or {}
+    tags = inst.get("tags") or []
+    nics = []
+    for nic in inst.get("nics") or []:
+        params = {**defaults, **(nic.get("nicparams") or {})}
+        network = networks.get(nic.get("network") or "")
+        prefix = f"synnefo:network:{nic.get('name')}:"
+        firewall = next((t[len(prefix):] for t in tags if nic.get("name") and t.startswith(prefix)), None)
+        nics.append({"name": nic.get("name"), "network": network.get("name") if network else None, "ip": nic.get("ip"),
+                     "mac": nic.get("mac"), "mode": params.get("mode"), "link": params.get("link"),
+                     "uuid": nic.get("uuid"), "firewall": firewall})
+    disks = []
+    for disk_uuid in inst.get("disks") or []:
+        disk = (config.get("disks") or {}).get(disk_uuid)
+        if disk:
+            disks.append({"name": disk.get("name"), "size": disk.get("size"), "uuid": disk.get("uuid")})
+    hv = inst.get("hvparams") or {}
+    return {"instance_nics": nics, "instance_disks": disks,
+            "instance_hvparams": {"boot_order": hv.get("boot_order"), "cdrom_image_path": hv.get("cdrom_image_path")}}
+
+
+def messages_for_job(job: dict, cluster: str, config_reader=None) -> list[tuple[str, dict]]:
+    """(routing key, message) for every opcode of a job file we report on. ``config_reader()``
+    returns Ganeti's configuration (for the instance details sent on success), or None."""
     out = []
     ops = job.get("ops") or []
     for op in ops:
@@ -103,6 +136,13 @@ def messages_for_job(job: dict, cluster: str) -> list[tuple[str, dict]]:
                 msg["job_fields"] = fields
             if "tags" in inp:
                 msg["tags"] = inp["tags"]
+            status = op.get("status")
+            if config_reader is not None and (
+                    (op_id in DETAIL_ON_SUCCESS and status == "success") or (op_id in DETAIL_ON_FINAL and status in FINAL)):
+                config = config_reader()
+                details = instance_details(config, name) if config else None
+                if details:
+                    msg.update(details)
             out.append((f"ganeti.{name.split('-')[0]}.event.op", msg))
         elif op_id.startswith("OP_TAGS_") and inp.get("kind") == "instance" and op.get("status") in FINAL:
             name = inp.get("name")
@@ -161,6 +201,21 @@ class EventDaemon:
         self.remember = remember
         self.published = 0
         self.stopping = False
+        self._config = None
+        self._config_mtime = None
+
+    def read_config(self) -> dict | None:
+        """Ganeti's config.data (JSON), re-read only when it changed."""
+        path = self.ssconf.data_dir / "config.data"
+        try:
+            mtime = path.stat().st_mtime_ns
+            if mtime != self._config_mtime:
+                self._config = json.loads(path.read_text())
+                self._config_mtime = mtime
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read %s: %s", path, exc)
+            return None
+        return self._config
 
     def is_master(self) -> bool:
         master = self.ssconf.master_node()
@@ -182,7 +237,7 @@ class EventDaemon:
             return 0
         cluster = self.cluster_name or self.ssconf.cluster_name()
         count = 0
-        for index, (key, msg) in enumerate(messages_for_job(job, cluster)):
+        for index, (key, msg) in enumerate(messages_for_job(job, cluster, self.read_config)):
             ident = (job.get("id"), index)
             fingerprint = (msg["status"], msg["logmsg"], json.dumps(msg["event_time"]))
             if self.sent.get(ident) == fingerprint:
