@@ -148,3 +148,36 @@ def test_success_messages_carry_instance_details_from_ganeti_config():
     assert msg["instance_hvparams"] == {"boot_order": None, "cdrom_image_path": None}
     running = job_file_from_shape("job_instance_create", status="running")
     assert "instance_nics" not in messages_for_job(running, "c", lambda: config)[0][1]
+
+
+def test_burst_of_renamed_job_files_misses_no_final_status(queue):
+    """Ganeti-style writes (temp file, then rename) of 300 jobs x 3 states as fast as possible,
+    through the real inotify loop: every job's final status is published."""
+    import os
+    import threading
+
+    client = RecordingClient()
+    daemon = EventDaemon(str(queue), client, Ssconf(str(queue.parent)), node_name="node1.ganeti.test")
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    import time
+
+    time.sleep(0.3)  # the watch is set
+    base = job_file_from_shape("job_instance_create")
+    for job_id in range(1, 301):
+        for status in ("queued", "running", "success"):
+            job = json.loads(json.dumps(base))
+            job["id"] = job_id
+            job["ops"][0]["status"] = status
+            tmp = queue / f"job-{job_id}-1-{status}.tmp"
+            tmp.write_text(json.dumps(job))
+            os.rename(tmp, queue / f"job-{job_id}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        finals = {m["jobId"] for _, m in client.published if m["status"] == "success"}
+        if len(finals) == 300:
+            break
+        time.sleep(0.1)
+    daemon.stopping = True
+    thread.join(5)
+    assert len(finals) == 300
