@@ -225,3 +225,40 @@ def test_embedded_filesystem_transport_across_processes(tmp_path):
         dispatch_until(lambda: dispatcher_done(vm, "STARTED"), timeout=20)
         vm.refresh_from_db()
         assert vm.operstate == "STARTED"
+
+
+class Crash(BaseException):
+    """Stands for the process dying (not an Exception: nothing may catch it)."""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dispatcher_killed_between_commit_and_ack_replays_harmlessly(broker):
+    vm = VirtualMachine.objects.create()
+    prefix = amqp.queue_prefix()
+    broker.publish(f"ganeti.{prefix}.event.op", {"type": "ganeti-op-status", "instance": f"{prefix}-{vm.id}",
+                                                 "operation": "OP_INSTANCE_CREATE", "status": "success", "jobId": 7,
+                                                 "event_time": [500, 0], "logmsg": "created"})
+    dispatcher = Dispatcher(client=amqp.AMQPClient())
+    original = dispatcher.handle_message
+
+    def die_before_ack(message):
+        def ack(*args, **kwargs):
+            raise Crash()
+
+        message.ack = ack
+        original(message)
+
+    dispatcher.handle_message = die_before_ack
+    with pytest.raises(Crash):
+        dispatcher.run(until=lambda: False)
+    dispatcher.client.close()  # the dead process's connection goes away: the broker requeues
+    vm.refresh_from_db()
+    assert vm.operstate == "STARTED"  # committed
+    VirtualMachine.objects.filter(pk=vm.pk).update(backendlogmsg="changed after the crash")
+    second = Dispatcher(client=amqp.AMQPClient())
+    deadline = time.monotonic() + 30
+    second.run(until=lambda: second.stats["applied"] >= 1 or time.monotonic() > deadline)
+    assert queue_count(broker, f"{prefix}-events-op") == 0
+    vm.refresh_from_db()
+    assert second.stats["applied"] == 1  # redelivered, acked ...
+    assert vm.backendlogmsg == "changed after the crash"  # ... and dropped by the ordering guard
