@@ -262,3 +262,25 @@ def test_dispatcher_killed_between_commit_and_ack_replays_harmlessly(broker):
     vm.refresh_from_db()
     assert second.stats["applied"] == 1  # redelivered, acked ...
     assert vm.backendlogmsg == "changed after the crash"  # ... and dropped by the ordering guard
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failover_to_the_broker_that_answers(broker):
+    import io
+
+    from django.core.management import call_command
+
+    prefix = amqp.queue_prefix()
+    with override_settings(AMQP_HOSTS=["amqp://guest:guest@127.0.0.1:1//", RABBITMQ_URL]):
+        for _ in range(4):  # random order: the dead broker is tried first about half the time
+            client = amqp.AMQPClient()
+            client.publish(f"ganeti.{prefix}.event.op", {"type": "ganeti-op-status"})
+            assert "5672" in client.connection.as_uri()
+            client.close()
+        out = io.StringIO()
+        call_command("queue-inspect", stdout=out)
+    assert f"{prefix}-events-op " in out.getvalue() and f"{prefix}-events-op-dl" in out.getvalue()
+    assert queue_count(broker, f"{prefix}-events-op") == 4
+    with override_settings(AMQP_HOSTS=["amqp://guest:guest@127.0.0.1:1//"]):
+        with pytest.raises(ConnectionError, match="no AMQP broker reachable"):
+            amqp.AMQPClient(retry_seconds=0).publish("k", {})
