@@ -18,7 +18,6 @@ class Account(models.Model):
     name = models.CharField(max_length=64, unique=True)
     meta = models.JSONField(default=dict)
     groups = models.JSONField(default=dict)  # group name -> [member uuid, ...]
-    quota = models.BigIntegerField(null=True, blank=True)  # None: PITHOS_DEFAULT_ACCOUNT_QUOTA
     modified = models.FloatField(default=0)
 
 

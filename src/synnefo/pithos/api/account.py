@@ -46,7 +46,7 @@ def _account_headers(response, account_name: str) -> None:
     response["X-Account-Object-Count"] = str(usage["objects"])
     response["X-Account-Bytes-Used"] = str(usage["bytes"])
     limit = objects.quotaholder_limit(account_name)
-    response["X-Account-Policy-Quota"] = str(limit if limit is not None else objects.account_quota(account))
+    response["X-Account-Policy-Quota"] = str(limit if limit is not None else objects.account_quota())
     response["X-Timestamp"] = f"{account.modified:.5f}"
     if account.modified:
         response["Last-Modified"] = http_date(account.modified)

@@ -193,7 +193,8 @@ def _put_data(request, container, name, user, meta, content_type, extra):
     if length is not None:
         if length > settings.PITHOS_MAX_OBJECT_SIZE:
             raise faults.RequestEntityTooLarge("Object larger than the maximum object size")
-        objects.check_quota(container, length - (_current_size(container, name) or 0))
+        if objects.has_local_quota(container):  # refuse before reading the body
+            objects.check_quota(container, length - (_current_size(container, name) or 0))
     hashmap, size, checksum = objects.store_stream(body_reader(request, length), length)
     expected = request.META.get("HTTP_ETAG", "").strip().strip('"').lower()
     if expected and expected != checksum:

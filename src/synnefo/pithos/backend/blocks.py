@@ -27,11 +27,16 @@ class BlockStore(ABC):
         self.algorithm = algorithm
 
     def hash(self, data: bytes) -> bytes:
-        return block_hash(data, self.algorithm)
+        return block_hash(data, self.algorithm)  # (strips trailing NULs itself if any)
 
     @abstractmethod
-    def put(self, data: bytes) -> bytes:
-        """Store one block (at most ``block_size`` bytes); return its hash."""
+    def put(self, data: bytes, unsynced: list | None = None) -> bytes:
+        """Store one block (at most ``block_size`` bytes); return its hash. With ``unsynced``,
+        durability is deferred: the caller collects what to ``sync`` before it commits a map
+        that uses the blocks (one flush per upload instead of one per block)."""
+
+    def sync(self, unsynced: list) -> None:
+        """Make the blocks written with ``unsynced`` durable."""
 
     @abstractmethod
     def get(self, digest: bytes) -> bytes:
@@ -86,19 +91,20 @@ class FileBlockStore(BlockStore):
     def _path(self, hexdigest: str) -> Path:
         return self.root / hexdigest[:2] / hexdigest[2:4] / hexdigest
 
-    def put(self, data: bytes) -> bytes:
+    def put(self, data: bytes, unsynced: list | None = None) -> bytes:
         if len(data) > self.block_size:
             raise ValueError("block larger than the block size")
-        digest = self.hash(data)
-        path = self._path(digest.hex())
+        content = data.rstrip(b"\0") if data[-1:] == b"\0" else data
+        digest = self.hash(content)
         if self.touch(digest):
             return digest
+        path = self._path(digest.hex())
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data.rstrip(b"\0"))
-                if self.fsync:
+                f.write(content)
+                if self.fsync and unsynced is None:
                     f.flush()
                     os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -109,12 +115,31 @@ class FileBlockStore(BlockStore):
                 pass
             raise
         if self.fsync:
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            if unsynced is None:
+                self._fsync_dirs({path.parent})
+            else:
+                unsynced.append(path)
         return digest
+
+    def sync(self, unsynced: list) -> None:
+        if not self.fsync or not unsynced:
+            return
+        for path in unsynced:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._fsync_dirs({path.parent for path in unsynced})
+
+    @staticmethod
+    def _fsync_dirs(directories) -> None:
+        for directory in directories:
+            fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def get(self, digest: bytes) -> bytes:
         try:

@@ -12,7 +12,9 @@ import hashlib
 
 
 def block_hash(data: bytes, algorithm: str) -> bytes:
-    return hashlib.new(algorithm, data.rstrip(b"\0")).digest()
+    if data[-1:] == b"\0":  # stripping copies the block: only when there is something to strip
+        data = data.rstrip(b"\0")
+    return hashlib.new(algorithm, data).digest()
 
 
 def merkle(hashes: list[bytes], algorithm: str) -> bytes:

@@ -15,6 +15,7 @@ import string
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import wraps
 
@@ -62,8 +63,9 @@ def get_account(name: str) -> Account:
     return account or Account(name=name)
 
 
-def account_quota(account: Account) -> int:
-    return account.quota if account.quota is not None else settings.PITHOS_DEFAULT_ACCOUNT_QUOTA
+def account_quota() -> int:
+    """The local cap on an account's bytes (besides the quotaholder's limit); 0 = none."""
+    return settings.PITHOS_DEFAULT_ACCOUNT_QUOTA
 
 
 def quotaholder_limit(account: str) -> int | None:
@@ -225,7 +227,7 @@ def list_objects(
     Keyset pagination: each page is index range scans, whatever the container's size."""
     results: list[ObjectVersion | Subdir] = []
     cursor, inclusive = marker or "", False
-    base = container.versions.filter(cluster=CURRENT)
+    base = container.versions.filter(cluster=CURRENT).defer("hashmap", "slo")
     if prefix:
         base = base.filter(name__startswith=prefix)
     if end_marker:
@@ -298,13 +300,17 @@ def known_checksum(hashmap: bytes, size: int) -> str | None:
     )
 
 
+def has_local_quota(container: Container) -> bool:
+    return bool(container.quota or account_quota())
+
+
 def check_quota(container: Container, delta: int) -> None:
     """413 if growing ``container`` by ``delta`` bytes would exceed its or its account's quota."""
     if delta <= 0:
         return
     if container.quota and container.bytes_used + delta > container.quota:
         raise faults.RequestEntityTooLarge("Container quota exceeded")
-    quota = account_quota(get_account(container.account))
+    quota = account_quota()
     if quota and account_usage(container.account)["bytes"] + delta > quota:
         raise faults.RequestEntityTooLarge("Account quota exceeded")
 
@@ -316,12 +322,18 @@ def charge(account: str, delta: int, what: str) -> None:
     if not delta or not settings.PITHOS_USE_QUOTAHOLDER:
         return
     from synnefo.astakos.quotaholder import commissions
-    from synnefo.astakos.quotaholder.client import QuotaholderUnavailable, member_and_project
+    from synnefo.astakos.quotaholder.client import LocalClient, QuotaholderUnavailable, get_client, member_and_project
     from synnefo.astakos.quotaholder.logic import NoCapacityError, NoQuantityError, QuotaError
 
     provisions = member_and_project(account, {"pithos.diskspace": delta})
+    client = get_client("pithos")
     try:
-        commissions.issue("pithos", provisions, name=what[:255], force=delta < 0)
+        if isinstance(client, LocalClient):
+            # Same database: issued and accepted in the write's own transaction, so it commits
+            # or rolls back with it; no second transaction, nothing to reconcile.
+            client.issue_commission(provisions, name=what[:255], force=delta < 0, auto_accept=True)
+        else:
+            commissions.issue("pithos", provisions, name=what[:255], force=delta < 0, client=client)
     except NoQuantityError:
         if delta < 0:
             # Releasing more than the quotaholder counted (data from before quotas were on):
@@ -447,44 +459,61 @@ def store_stream(read, length: int | None, md5: bool = True) -> tuple[bytes, int
     """Store a request body in blocks as it arrives; return (map, size, md5 hex).
 
     ``read(n)`` returns up to n bytes, b"" at the end; ``length`` None means "until the end"
-    (chunked transfer encoding)."""
+    (chunked transfer encoding). The MD5 runs in a worker thread, overlapping the next read
+    and the block writes; the blocks are made durable once, at the end, before the caller can
+    commit a version that uses them."""
     store = get_block_store()
     block_size = store.block_size
     hashmap = bytearray()
     checksum = hashlib.md5(usedforsecurity=False) if md5 else None
+    # A worker thread pays off only for bodies of more than one block.
+    md5_worker = ThreadPoolExecutor(1) if md5 and (length is None or length > block_size) else None
+    pending_md5 = None
+    unsynced: list = []
     size = 0
     buffer = bytearray()
     remaining = length
-    while remaining is None or remaining > 0:
-        want = block_size - len(buffer) if remaining is None else min(block_size - len(buffer), remaining)
-        try:
-            chunk = read(want)
-        except OSError:  # the client went away mid-body (gunicorn raises an IOError)
-            raise faults.BadRequest("Upload interrupted") from None
-        if not chunk:
-            if remaining is not None and remaining > 0:
-                raise faults.BadRequest("Request body shorter than Content-Length")
-            break
-        buffer += chunk
-        if remaining is not None:
-            remaining -= len(chunk)
-        if len(buffer) == block_size:
-            _flush(store, buffer, hashmap, checksum)
-            size += len(buffer)
-            buffer = bytearray()
-        if size + len(buffer) > settings.PITHOS_MAX_OBJECT_SIZE:
-            raise faults.RequestEntityTooLarge("Object larger than the maximum object size")
-    if buffer:
-        _flush(store, buffer, hashmap, checksum)
-        size += len(buffer)
+
+    def flush():
+        nonlocal pending_md5, size, buffer
+        data = bytes(buffer)
+        if md5_worker is not None:
+            if pending_md5 is not None:
+                pending_md5.result()
+            pending_md5 = md5_worker.submit(checksum.update, data)
+        elif checksum is not None:
+            checksum.update(data)
+        hashmap.extend(store.put(data, unsynced))
+        size += len(data)
+        buffer = bytearray()
+
+    try:
+        while remaining is None or remaining > 0:
+            want = block_size - len(buffer) if remaining is None else min(block_size - len(buffer), remaining)
+            try:
+                chunk = read(want)
+            except OSError:  # the client went away mid-body (gunicorn raises an IOError)
+                raise faults.BadRequest("Upload interrupted") from None
+            if not chunk:
+                if remaining is not None and remaining > 0:
+                    raise faults.BadRequest("Request body shorter than Content-Length")
+                break
+            buffer += chunk
+            if remaining is not None:
+                remaining -= len(chunk)
+            if len(buffer) == block_size:
+                flush()
+            if size + len(buffer) > settings.PITHOS_MAX_OBJECT_SIZE:
+                raise faults.RequestEntityTooLarge("Object larger than the maximum object size")
+        if buffer:
+            flush()
+        if pending_md5 is not None:
+            pending_md5.result()
+        store.sync(unsynced)
+    finally:
+        if md5_worker is not None:
+            md5_worker.shutdown(wait=True)
     return bytes(hashmap), size, checksum.hexdigest() if checksum else ""
-
-
-def _flush(store, buffer, hashmap, checksum) -> None:
-    data = bytes(buffer)
-    hashmap += store.put(data)
-    if checksum is not None:
-        checksum.update(data)
 
 
 def store_blocks(read, length: int) -> list[str]:
