@@ -459,31 +459,37 @@ def store_stream(read, length: int | None, md5: bool = True) -> tuple[bytes, int
     """Store a request body in blocks as it arrives; return (map, size, md5 hex).
 
     ``read(n)`` returns up to n bytes, b"" at the end; ``length`` None means "until the end"
-    (chunked transfer encoding). The MD5 runs in a worker thread, overlapping the next read
-    and the block writes; the blocks are made durable once, at the end, before the caller can
-    commit a version that uses them."""
+    (chunked transfer encoding). For bodies of more than one block, the MD5 and the flushing of
+    finished blocks to disk run in two worker threads, overlapping the reading and hashing of
+    the next block; either way every block is durable before this returns, so before the
+    caller can commit a version that uses it."""
     store = get_block_store()
     block_size = store.block_size
     hashmap = bytearray()
     checksum = hashlib.md5(usedforsecurity=False) if md5 else None
-    # A worker thread pays off only for bodies of more than one block.
-    md5_worker = ThreadPoolExecutor(1) if md5 and (length is None or length > block_size) else None
-    pending_md5 = None
+    parallel = length is None or length > block_size  # threads pay off only for several blocks
+    md5_worker = ThreadPoolExecutor(1) if parallel and md5 else None
+    sync_worker = ThreadPoolExecutor(1) if parallel else None
+    md5_done = None
+    syncs = []
     unsynced: list = []
     size = 0
     buffer = bytearray()
     remaining = length
 
     def flush():
-        nonlocal pending_md5, size, buffer
+        nonlocal md5_done, size, buffer
         data = bytes(buffer)
         if md5_worker is not None:
-            if pending_md5 is not None:
-                pending_md5.result()
-            pending_md5 = md5_worker.submit(checksum.update, data)
+            if md5_done is not None:
+                md5_done.result()
+            md5_done = md5_worker.submit(checksum.update, data)
         elif checksum is not None:
             checksum.update(data)
+        written = len(unsynced)
         hashmap.extend(store.put(data, unsynced))
+        if sync_worker is not None and len(unsynced) > written:
+            syncs.append(sync_worker.submit(store.sync, unsynced[written:]))
         size += len(data)
         buffer = bytearray()
 
@@ -507,12 +513,16 @@ def store_stream(read, length: int | None, md5: bool = True) -> tuple[bytes, int
                 raise faults.RequestEntityTooLarge("Object larger than the maximum object size")
         if buffer:
             flush()
-        if pending_md5 is not None:
-            pending_md5.result()
-        store.sync(unsynced)
+        if md5_done is not None:
+            md5_done.result()
+        if sync_worker is None:
+            store.sync(unsynced)
+        for done in syncs:
+            done.result()
     finally:
-        if md5_worker is not None:
-            md5_worker.shutdown(wait=True)
+        for worker in (md5_worker, sync_worker):
+            if worker is not None:
+                worker.shutdown(wait=True)
     return bytes(hashmap), size, checksum.hexdigest() if checksum else ""
 
 
