@@ -41,7 +41,7 @@ CONNECTION_ERRORS = (OSError, socket.timeout, ConnectionError)
 def broker_urls() -> list[str]:
     hosts = settings.AMQP_HOSTS
     if not hosts:
-        return ["filesystem://"]
+        return ["filesystem://localhost//"]
     return [hosts] if isinstance(hosts, str) else list(hosts)
 
 

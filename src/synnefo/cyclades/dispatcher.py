@@ -1,4 +1,4 @@
-"""snf-dispatcher: consume Ganeti events and apply them to the database (SYNNEFO.md 1.6-1.7).
+"""snf-dispatcher: consume Ganeti events and apply them to the database (docs/ganeti.md).
 
 Guarantees, and how:
 - Each message is applied in one database transaction and acknowledged only after the commit.

@@ -1,4 +1,4 @@
-"""snf-ganeti-eventd: turn Ganeti job-queue updates into AMQP messages (SYNNEFO.md 1.4).
+"""snf-ganeti-eventd: turn Ganeti job-queue updates into AMQP messages (docs/ganeti.md).
 
 Runs on every Ganeti master candidate; only the node that is master *now* publishes (checked
 per job from ssconf, so a master failover needs no restart). Ganeti rewrites a job file by
