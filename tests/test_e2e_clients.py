@@ -128,3 +128,14 @@ def test_ctrl_c_stops_every_process_and_a_restart_keeps_the_state(node):
     r = requests.post(f"{node.url}/astakos/identity/v2.0/tokens", json={"auth": {"token": {"id": credentials["token"]}}})
     assert r.status_code == 200
     node.credentials.update(credentials)
+
+
+def test_all_in_one_node_has_the_simulated_backend_and_a_dispatcher(node):
+    result = subprocess.run(
+        [sys.executable, "-m", "synnefo.manage", "backend-list", "--output-format", "json"],
+        env=node.env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    backends = json.loads(result.stdout)
+    assert [b["clustername"] for b in backends] == ["simulated.local"]
+    assert "AMQP connected" in "".join(node.output)  # the dispatcher consumes from the embedded queue

@@ -8,6 +8,7 @@ SIGTERM stops every process it started.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import subprocess
@@ -55,6 +56,28 @@ def bootstrap_admin(data_dir: Path) -> None:
         f"synnefo: saved to {path} (mode 0600)",
         flush=True,
     )
+
+
+def bootstrap_simulated_backend() -> None:
+    """On a node without Ganeti backends, add the simulated cluster (clearly named as such),
+    so the all-in-one node runs the whole compute path with no Ganeti installed."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from synnefo.cyclades.models import Backend
+
+    if not settings.SYNNEFO_UP_SIMULATED_BACKEND or Backend.objects.exists():
+        return
+    quiet = io.StringIO()
+    call_command("backend-add", "--clustername", "simulated.local", "--simulated", stdout=quiet)
+    backend = Backend.objects.get(clustername="simulated.local")
+    call_command("backend-modify", str(backend.pk), "--drained=False", stdout=quiet)
+    print("synnefo: added the simulated Ganeti backend 'simulated.local' (no VMs really run; "
+          "see docs/ganeti.md to attach a real cluster)", flush=True)
+
+
+def _dispatcher_command() -> list[str]:
+    return [sys.executable, "-c", "from synnefo.cyclades.dispatcher import main; main()"]
 
 
 def _gunicorn_command(settings) -> list[str]:
@@ -127,6 +150,7 @@ def up(args) -> int:
     print(f"synnefo: data directory {data_dir}", flush=True)
     migrate()
     bootstrap_admin(data_dir)
+    bootstrap_simulated_backend()
     base = f"http://{settings.SYNNEFO_BIND}"
     print(
         f"synnefo: serving {', '.join(settings.SYNNEFO_COMPONENTS)} on {base}/\n"
@@ -135,7 +159,7 @@ def up(args) -> int:
         "synnefo: Ctrl-C stops",
         flush=True,
     )
-    return serve({"web": _gunicorn_command(settings)})
+    return serve({"web": _gunicorn_command(settings), "dispatcher": _dispatcher_command()})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -45,6 +45,8 @@ DEFAULT_FROM_EMAIL = "Synnefo <no-reply@localhost>"
 SYNNEFO_BIND = None  # default: 127.0.0.1:8000 (the SYNNEFO_BIND environment variable too)
 SYNNEFO_WEB_WORKERS = None  # default: 2 x cores
 SYNNEFO_WEB_THREADS = 4
+# `synnefo up` adds the simulated Ganeti backend when the database has no backend at all.
+SYNNEFO_UP_SIMULATED_BACKEND = True
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
