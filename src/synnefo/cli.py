@@ -87,6 +87,8 @@ def _gunicorn_command(settings) -> list[str]:
         "-m",
         "gunicorn",
         "synnefo.webproject.wsgi:application",
+        "--config",
+        "python:synnefo.webproject.gunicorn_config",
         "--bind",
         settings.SYNNEFO_BIND,
         "--worker-class",

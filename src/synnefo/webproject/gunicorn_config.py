@@ -1,0 +1,12 @@
+"""gunicorn settings that `synnefo up` passes with ``-c`` (operators running gunicorn
+themselves may pass it too).
+
+gunicorn reads request bodies from the socket in 8 KiB pieces, each one a pass through Python;
+object uploads arrive in 4 MiB blocks, so reading up to 1 MiB per ``recv`` cuts that work by
+two orders of magnitude. ``recv`` returns what has arrived, never waiting for a full piece."""
+
+from gunicorn.http import unreader
+
+BODY_READ_CHUNK = 1024 * 1024
+
+unreader.SocketUnreader.__init__.__defaults__ = (BODY_READ_CHUNK,)
