@@ -316,6 +316,10 @@ def test_swift_container_acl_makes_objects_world_readable(store):
     store.call("PUT", "/www/index.html", b"<h1>", content_type="text/html")
     assert store.call("GET", "/www/index.html", token=False).status_code == 200
     assert store.call("PUT", "/www/evil", b"x", token=False).status_code == 401
+    assert store.call("GET", "/www", token=False).status_code == 401  # objects, not the listing
+    store.call("POST", "/www", HTTP_X_CONTAINER_READ=".r:*,.rlistings")
+    r = store.call("GET", "/www", token=False)
+    assert r.status_code == 200 and store.body(r) == b"index.html\n"
 
 
 def test_diskspace_is_charged_to_the_quotaholder(store):

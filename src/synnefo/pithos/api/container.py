@@ -44,7 +44,10 @@ def container_access(request, account: str, name: str, access: str):
 
 
 def _world_readable(container, access: str) -> bool:
-    return access == "read" and ".r:*" in container.read_acl
+    """Swift ACLs: anyone may list a container whose read ACL has both ``.r:*`` and
+    ``.rlistings`` (``.r:*`` alone opens its objects, not its listing)."""
+    entries = {e.strip() for e in container.read_acl.split(",")}
+    return access == "read" and ".r:*" in entries and ".rlistings" in entries
 
 
 def container_headers(response, container) -> None:
