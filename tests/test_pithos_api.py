@@ -194,6 +194,10 @@ def test_listings(store):
     assert names(store.call("GET", "/c1?delimiter=/")) == ["a/", "b", "c/", "d"]
     assert names(store.call("GET", "/c1?delimiter=/&marker=a/")) == ["b", "c/", "d"]
     assert names(store.call("GET", "/c1?path=c/x")) == ["c/x/y"]
+    assert names(store.call("GET", "/c1?reverse=true")) == ["d", "c/x/y", "b", "a/2", "a/1"]
+    assert names(store.call("GET", "/c1?reverse=true&marker=b&limit=2")) == ["a/2", "a/1"]
+    assert names(store.call("GET", "/c1?reverse=true&delimiter=/")) == ["d", "c/", "b", "a/"]
+    assert names(store.call("GET", "/c1?reverse=true&end_marker=b")) == ["d", "c/x/y"]
     r = store.call("GET", "/c1?delimiter=/&format=json")
     assert {"subdir": "a/"} in json.loads(r.content)
     assert store.call("GET", "/c1?prefix=zzz").status_code == 204

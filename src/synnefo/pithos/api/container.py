@@ -198,6 +198,7 @@ def _listing(request, container, owner: bool, user):
         marker=params.get("marker"),
         end_marker=params.get("end_marker"),
         limit=list_limit(request),
+        reverse=params.get("reverse", "").lower() in ("true", "1", "yes", "on"),
         visible=visible if checks else None,
     )
     records, names = [], []

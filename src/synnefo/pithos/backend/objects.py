@@ -220,21 +220,27 @@ def list_objects(
     marker: str | None = None,
     end_marker: str | None = None,
     limit: int,
+    reverse: bool = False,
     visible=None,
 ) -> list[ObjectVersion | Subdir]:
-    """Current objects in name order after ``marker``; with ``delimiter``, names that continue
-    past the delimiter after ``prefix`` fold into one ``Subdir`` each (virtual directories).
-    Keyset pagination: each page is index range scans, whatever the container's size."""
+    """Current objects in name order after ``marker`` (before it, with ``reverse``); with
+    ``delimiter``, names that continue past the delimiter after ``prefix`` fold into one
+    ``Subdir`` each (virtual directories). Keyset pagination: each page is index range scans,
+    whatever the container's size."""
     results: list[ObjectVersion | Subdir] = []
     cursor, inclusive = marker or "", False
     base = container.versions.filter(cluster=CURRENT).defer("hashmap", "slo")
     if prefix:
         base = base.filter(name__startswith=prefix)
     if end_marker:
-        base = base.filter(name__lt=end_marker)
+        base = base.filter(name__gt=end_marker) if reverse else base.filter(name__lt=end_marker)
     while len(results) < limit:
-        page = base.filter(name__gte=cursor) if inclusive else base.filter(name__gt=cursor)
-        batch = list(page.order_by("name")[: limit - len(results)])
+        if reverse:
+            page = base.filter(name__lt=cursor) if cursor else base
+            batch = list(page.order_by("-name")[: limit - len(results)])
+        else:
+            page = base.filter(name__gte=cursor) if inclusive else base.filter(name__gt=cursor)
+            batch = list(page.order_by("name")[: limit - len(results)])
         if not batch:
             break
         for version in batch:
@@ -242,10 +248,13 @@ def list_objects(
             cut = version.name.find(delimiter, len(prefix)) if delimiter else -1
             if cut >= 0:
                 subdir = version.name[: cut + len(delimiter)]
-                if not marker or subdir > marker:
+                if not marker or (subdir < marker if reverse else subdir > marker):
                     results.append(Subdir(subdir))
-                # Continue after every name below this subdir.
-                cursor, inclusive = subdir[:-1] + chr(ord(subdir[-1]) + 1), True
+                # Continue past every name below this subdir.
+                if reverse:
+                    cursor = subdir
+                else:
+                    cursor, inclusive = subdir[:-1] + chr(ord(subdir[-1]) + 1), True
                 break
             if visible is None or visible(version):
                 results.append(version)
