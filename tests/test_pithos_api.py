@@ -448,3 +448,24 @@ def test_deleting_never_fails_over_quota_bookkeeping(store, settings):
     store.call("PUT", "/c1/before-quotas", b"123456")  # written while quotas were off
     settings.PITHOS_USE_QUOTAHOLDER = True
     assert store.call("DELETE", "/c1/before-quotas").status_code == 204
+
+
+def test_swift_expiring_objects(store):
+    import time as _time
+
+    assert store.call("PUT", "/c1/temp", b"x", HTTP_X_DELETE_AFTER="100").status_code == 201
+    at = int(store.call("HEAD", "/c1/temp")["X-Delete-At"])
+    assert abs(at - (_time.time() + 100)) < 5
+    assert store.call("PUT", "/c1/bad", b"x", HTTP_X_DELETE_AT="12").status_code == 400
+    assert store.call("PUT", "/c1/bad", b"x", HTTP_X_DELETE_AFTER="soon").status_code == 400
+    assert store.call("HEAD", "/c1/bad").status_code == 404
+    ObjectVersion.objects.filter(name="temp").update(delete_at=_time.time() - 1)
+    assert store.call("GET", "/c1/temp").status_code == 404
+    assert b"temp" not in store.body(store.call("GET", "/c1"))
+    store.call("PUT", "/c1/keep", b"y", HTTP_X_DELETE_AFTER="100")
+    assert store.call("POST", "/c1/keep?update", HTTP_X_REMOVE_DELETE_AT="1").status_code == 202
+    assert "X-Delete-At" not in store.call("HEAD", "/c1/keep")
+    from synnefo.pithos.backend.objects import expire_objects
+
+    assert expire_objects() == 1
+    assert store.call("HEAD", "/c1")["X-Container-Object-Count"] == "1"

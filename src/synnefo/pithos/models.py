@@ -59,6 +59,7 @@ class ObjectVersion(models.Model):
     meta = models.JSONField(default=dict)
     mtime = models.FloatField()
     modified_by = models.CharField(max_length=64, blank=True)
+    delete_at = models.FloatField(null=True, blank=True)  # Swift's X-Delete-At (expiring objects)
 
     class Meta:
         indexes = [models.Index(fields=["container", "cluster", "name"], name="pithos_version_listing")]

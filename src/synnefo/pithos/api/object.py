@@ -160,6 +160,7 @@ def _put(request, container, name, owner, user):
         src_container, src_name = _split_path(source)
         src_account = header_value(request, "X-Source-Account") or container.account
         return _copy(request, src_account, src_container, src_name, container, name, user, move)
+    _delete_at(request)  # refuse a bad expiry before reading any data
     if request.META.get("HTTP_IF_NONE_MATCH", "").strip() == "*" and _current_size(container, name) is not None:
         raise faults.PreconditionFailed("Object exists (If-None-Match: *)")
     meta = {k: v for k, v in meta_from_headers(request, "Object").items() if v}
@@ -201,8 +202,32 @@ def _put_data(request, container, name, user, meta, content_type, extra):
         raise faults.UnprocessableEntity("ETag does not match the content")
     return objects.commit_version(
         container, name, hashmap=hashmap, size=size, checksum=checksum, content_type=content_type,
-        user=user.uuid, meta=meta, manifest=manifest, **extra,
+        user=user.uuid, meta=meta, manifest=manifest, delete_at=_delete_at(request)[1], **extra,
     )
+
+
+def _delete_at(request) -> tuple[bool, float | None]:
+    """Swift's expiry headers: (given?, timestamp or None to remove)."""
+    import time
+
+    if request.META.get("HTTP_X_REMOVE_DELETE_AT") is not None:
+        return True, None
+    at, after = request.META.get("HTTP_X_DELETE_AT"), request.META.get("HTTP_X_DELETE_AFTER")
+    try:
+        if at is not None:
+            value = float(int(at))
+        elif after is not None:
+            seconds = int(after)
+            if seconds < 0:
+                raise ValueError
+            value = time.time() + seconds
+        else:
+            return False, None
+    except ValueError:
+        raise faults.BadRequest("Non-integer or negative X-Delete-At / X-Delete-After") from None
+    if value <= time.time():
+        raise faults.BadRequest("X-Delete-At in past")
+    return True, value
 
 
 def _current_size(container, name) -> int | None:
@@ -331,6 +356,9 @@ def _post(request, container, name, owner, user):
     replace = "update" not in request.GET
     if meta or replace:
         objects.update_object_meta(version, meta, replace=replace)
+    given, delete_at = _delete_at(request)
+    if given:
+        objects.set_delete_at(version, delete_at)
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip()
     if content_type and content_type != "application/octet-stream" and not request.META.get("CONTENT_LENGTH", "0").strip("0"):
         objects.update_content_type(version, request.META["CONTENT_TYPE"])

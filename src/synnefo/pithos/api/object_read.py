@@ -83,6 +83,8 @@ def object_headers(response, version, content: Content | None, request, public_u
         response["X-Object-Manifest"] = out(version.manifest)
     if version.slo is not None:
         response["X-Static-Large-Object"] = "True"
+    if version.delete_at:
+        response["X-Delete-At"] = str(int(version.delete_at))
     put_meta_headers(response, "Object", version.meta)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from django.conf import settings
 
 from synnefo.pithos.backend.blocks import BlockStore, get_block_store
+from synnefo.pithos.backend.objects import expire_objects
 from synnefo.pithos.models import ObjectVersion
 
 
@@ -70,6 +71,10 @@ def collect(
     cutoff = state.get("cutoff") or time.time() - grace
     done = set(state.get("shards_done", []))
 
+    if not dry_run:
+        expired = expire_objects()
+        if expired:
+            progress(f"expired: {expired} objects past their X-Delete-At deleted")
     # Mark after fixing the cutoff: anything referenced later was touched after the cutoff.
     width = hashlib.new(store.algorithm).digest_size
     referenced = referenced_digests(width)

@@ -229,7 +229,7 @@ def list_objects(
     whatever the container's size."""
     results: list[ObjectVersion | Subdir] = []
     cursor, inclusive = marker or "", False
-    base = container.versions.filter(cluster=CURRENT).defer("hashmap", "slo")
+    base = container.versions.filter(cluster=CURRENT).exclude(delete_at__lte=now()).defer("hashmap", "slo")
     if prefix:
         base = base.filter(name__startswith=prefix)
     if end_marker:
@@ -267,7 +267,7 @@ def list_objects(
 def get_version(container: Container, name: str, version_id: int | None = None) -> ObjectVersion:
     query = container.versions.filter(name=name)
     if version_id is None:
-        version = query.filter(cluster=CURRENT).first()
+        version = query.filter(cluster=CURRENT).exclude(delete_at__lte=now()).first()
     else:
         version = query.filter(pk=version_id).exclude(cluster=DELETED).first()
     if version is None:
@@ -375,6 +375,7 @@ def commit_version(
     manifest: str = "",
     slo=None,
     object_uuid=None,
+    delete_at: float | None = None,
 ) -> ObjectVersion:
     """Make a new current version of ``container/name`` whose blocks are already stored."""
     locked = Container.objects.select_for_update().get(pk=container.pk)
@@ -407,6 +408,7 @@ def commit_version(
         meta=meta,
         mtime=now(),
         modified_by=user,
+        delete_at=delete_at,
     )
     Container.objects.filter(pk=locked.pk).update(
         object_count=F("object_count") + (0 if previous else 1),
@@ -419,7 +421,7 @@ def commit_version(
 @transaction.atomic
 def delete_object(container: Container, name: str, user: str) -> None:
     locked = Container.objects.select_for_update().get(pk=container.pk)
-    version = locked.versions.filter(name=name, cluster=CURRENT).first()
+    version = locked.versions.filter(name=name, cluster=CURRENT).first()  # expired ones too
     if version is None:
         raise faults.ItemNotFound("Object does not exist")
     charge(locked.account, -version.size, f"pithos: delete {locked.name}/{name}")
@@ -445,6 +447,25 @@ def delete_object_tree(container: Container, name: str, user: str, recursive: bo
         if not container.versions.filter(cluster=CURRENT, name=name).exists():
             return
     delete_object(container, name, user)
+
+
+def expire_objects(user: str = "") -> int:
+    """Delete the current versions whose X-Delete-At has passed (they are already hidden)."""
+    expired = ObjectVersion.objects.filter(cluster=CURRENT, delete_at__lte=now()).select_related("container")
+    count = 0
+    for version in list(expired):
+        try:
+            delete_object(version.container, version.name, user or version.modified_by)
+            count += 1
+        except faults.ItemNotFound:
+            continue
+    return count
+
+
+@transaction.atomic
+def set_delete_at(version: ObjectVersion, delete_at: float | None) -> None:
+    ObjectVersion.objects.filter(pk=version.pk).update(delete_at=delete_at)
+    version.delete_at = delete_at
 
 
 @transaction.atomic
