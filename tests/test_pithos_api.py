@@ -469,3 +469,22 @@ def test_swift_expiring_objects(store):
 
     assert expire_objects() == 1
     assert store.call("HEAD", "/c1")["X-Container-Object-Count"] == "1"
+
+
+def test_object_time_travel_with_until(store):
+    import time as _time
+
+    store.call("PUT", "/c1/tt", b"first")
+    t1 = _time.time()
+    _time.sleep(0.02)
+    store.call("PUT", "/c1/tt", b"second")
+    t2 = _time.time()
+    _time.sleep(0.02)
+    store.call("DELETE", "/c1/tt")
+    t3 = _time.time()
+    assert store.body(store.call("GET", f"/c1/tt?until={t1}")) == b"first"
+    assert store.body(store.call("GET", f"/c1/tt?until={t2}")) == b"second"
+    assert store.call("GET", f"/c1/tt?until={t3}").status_code == 404
+    assert store.call("GET", "/c1/tt?until=0").status_code == 404
+    assert store.call("GET", "/c1/tt?until=never").status_code == 400
+    assert store.call("GET", "/c1/tt").status_code == 404

@@ -125,7 +125,13 @@ def _read(request, container, name, owner, user):
             raise faults.ItemNotFound("Object does not exist")
         body = {"versions": [[v.pk, f"{v.mtime:.6f}"] for v in versions]}
         return HttpResponse(json.dumps(body), content_type="application/json; charset=utf-8")
-    version = objects.get_version(container, name, _version_param(request))
+    if request.GET.get("until") and request.GET.get("version") is None:
+        try:
+            version = objects.version_at(container, name, float(request.GET["until"]))
+        except ValueError:
+            raise faults.BadRequest("Invalid until") from None
+    else:
+        version = objects.get_version(container, name, _version_param(request))
     if "hashmap" in request.GET:
         return hashmap_response(request, version)
     if request.GET.get("multipart-manifest") == "get" and version.slo is not None:

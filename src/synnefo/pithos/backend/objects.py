@@ -275,6 +275,14 @@ def get_version(container: Container, name: str, version_id: int | None = None) 
     return version
 
 
+def version_at(container: Container, name: str, until: float) -> ObjectVersion:
+    """The version that was current at time ``until`` (404 if none was, or it was deleted)."""
+    version = container.versions.filter(name=name, mtime__lte=until).order_by("-mtime", "-pk").first()
+    if version is None or version.cluster == DELETED:
+        raise faults.ItemNotFound("Object did not exist at that time")
+    return version
+
+
 def list_versions(container: Container, name: str) -> list[ObjectVersion]:
     return list(container.versions.filter(name=name).exclude(cluster=DELETED).order_by("pk"))
 
@@ -428,7 +436,13 @@ def delete_object(container: Container, name: str, user: str) -> None:
     if locked.versioning == "none":
         locked.versions.filter(name=name).delete()
     else:
-        ObjectVersion.objects.filter(pk=version.pk).update(cluster=DELETED, mtime=now(), modified_by=user)
+        # The version goes to the history and a deletion marker records when it stopped being
+        # current (time travel with ``until`` needs both).
+        ObjectVersion.objects.filter(pk=version.pk).update(cluster=HISTORY)
+        ObjectVersion.objects.create(
+            container=locked, name=name, cluster=DELETED, uuid=version.uuid, size=0, hashmap=b"",
+            merkle="", checksum="", content_type=version.content_type, mtime=now(), modified_by=user,
+        )
     Container.objects.filter(pk=locked.pk).update(
         object_count=F("object_count") - 1, bytes_used=F("bytes_used") - version.size, modified=now()
     )
