@@ -19,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.throwaway_db import throwaway_database  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -26,23 +28,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
-    os.environ["SYNNEFO_TEST_DATABASE"] = args.database
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    import django
+    with throwaway_database(args.database):
+        from django.utils import timezone
 
-    django.setup()
-    import logging
+        from synnefo.cyclades.logic.allocator import VMRequest, allocate_backend
+        from synnefo.cyclades.models import Backend
 
-    logging.getLogger("synnefo").setLevel(logging.WARNING)
-    from django.db import connection
-    from django.utils import timezone
-
-    from synnefo.cyclades.logic.allocator import VMRequest, allocate_backend
-    from synnefo.cyclades.models import Backend
-
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0)
-    try:
         rng = random.Random(1)
         now = timezone.now()
         Backend.objects.bulk_create([
@@ -67,8 +58,6 @@ def main() -> None:
         print(f"database: {args.database}; backends: {args.backends} (10% drained); rounds: {args.rounds}")
         print(f"anchor  list(Backend.objects.all()): {anchor:8.2f} ms (median)")
         print(f"allocate_backend (lock+filter+score): {decision:8.2f} ms (median)  = {decision / anchor:.1f}x the anchor")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.throwaway_db import throwaway_database  # noqa: E402
+
 BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 
 
@@ -110,24 +112,9 @@ def main() -> None:
     parser.add_argument("--vms", type=int, default=500)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
     args = parser.parse_args()
-    os.environ["SYNNEFO_TEST_DATABASE"] = args.database
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    import django
-
-    django.setup()
-    import logging
-
-    logging.getLogger("synnefo").setLevel(logging.WARNING)
-    from django.db import connection
-
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0)
-    try:
+    with throwaway_database(args.database):
         raw = raw_rate(args.messages)
         e2e = end_to_end_rate(args.messages, args.vms)
-    finally:
-        connection.close()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
     print(f"broker: RabbitMQ 127.0.0.1:5672; database: {args.database}; messages: {args.messages}; VMs: {args.vms}")
     print(f"anchor  kombu publish(confirm)+consume(ack): {raw:8.0f} msg/s")
     print(f"end to end publish->RabbitMQ->dispatcher->DB: {e2e:8.0f} msg/s  = {e2e / raw:.0%} of the anchor")

@@ -24,7 +24,7 @@ import time
 import uuid
 
 from synnefo.cyclades.ganeti.eventd import messages_for_job
-from synnefo.cyclades.ganeti.rapi import JOB_FINAL, GanetiApiError, GanetiJobError
+from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiRapiClient
 
 SIMULATED_HOST = "simulated"
 
@@ -291,17 +291,8 @@ class SimulatedRapiClient:
     def get_job_status(self, job_id):
         return self.cluster.job_status(job_id)
 
-    def wait_for_job(self, job_id, timeout=120.0, interval=0.05, raise_on_error=True):
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.get_job_status(job_id)
-            if job["status"] in JOB_FINAL:
-                if raise_on_error and job["status"] != "success":
-                    raise GanetiJobError(job)
-                return job
-            if time.monotonic() > deadline:
-                raise GanetiApiError(f"job {job_id} still {job['status']} after {timeout:.0f} s")
-            time.sleep(interval)
+    # The same polling as the real client: it only needs get_job_status.
+    wait_for_job = GanetiRapiClient.wait_for_job
 
     def get_networks(self, bulk=False):
         return list(self.cluster.networks.values()) if bulk else [{"name": n, "uri": f"/2/networks/{n}"} for n in self.cluster.networks]
