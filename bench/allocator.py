@@ -10,7 +10,6 @@ Usage: python bench/allocator.py [--backends 1000] [--rounds 50] [--database sql
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys

@@ -13,7 +13,6 @@ Needs RabbitMQ on 127.0.0.1:5672 (guest/guest).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
