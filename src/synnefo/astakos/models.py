@@ -1,4 +1,6 @@
-"""Identity records: users, their API tokens, and failed-login bookkeeping."""
+"""Identity records: users, their API tokens and login providers, one-time email links, the
+versioned terms of use, the audit trail of administrators' actions, and failed-login
+bookkeeping."""
 
 from __future__ import annotations
 
@@ -59,6 +61,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_rejected = models.BooleanField(default=False)
     rejected_reason = models.TextField(blank=True)
     accepted_policy = models.CharField(max_length=255, blank=True)
+    # When the last email-verification message was sent (None: never).
+    activation_sent = models.DateTimeField(null=True, blank=True)
+    # The newest terms of use this user accepted, and when.
+    signed_terms = models.ForeignKey("ApprovalTerms", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    signed_terms_at = models.DateTimeField(null=True, blank=True)
 
     date_joined = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
@@ -129,3 +136,84 @@ class LoginFailure(models.Model):
     account = models.CharField(max_length=254, db_index=True)
     address = models.CharField(max_length=64, db_index=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
+
+
+class AuthProvider(models.Model):
+    """One way a user logs in: ``module`` is a name of ``ASTAKOS_IM_MODULES`` (``local``,
+    ``ldap``, ``shibboleth``) and ``identifier`` the user's id there (the email for ``local``,
+    the LDAP username, the Shibboleth ``eppn``). One user may have several (account linking);
+    an identity of a module belongs to one user only. ``info`` keeps what the provider last
+    said about the user (names, affiliation), for the admin pages."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="auth_providers")
+    module = models.CharField(max_length=32)
+    identifier = models.CharField(max_length=255)
+    affiliation = models.CharField(max_length=255, blank=True)
+    info = models.JSONField(default=dict, blank=True)
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(default=timezone.now)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["module", "identifier"], name="astakos_provider_identity_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.module}:{self.identifier}"
+
+
+class EmailLink(models.Model):
+    """A single-use, expiring link sent by email: verify the address (``verify``), reset the
+    password (``reset``) or confirm a new address (``email_change``, the address in
+    ``new_email``). Only the SHA-256 of the link's secret is stored; ``used_at`` is set when
+    it is followed, after which it no longer works."""
+
+    VERIFY = "verify"
+    RESET = "reset"
+    EMAIL_CHANGE = "email_change"
+    PURPOSES = [(VERIFY, "email verification"), (RESET, "password reset"), (EMAIL_CHANGE, "email change")]
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_links")
+    purpose = models.CharField(max_length=16, choices=PURPOSES)
+    digest = models.CharField(max_length=64, unique=True)
+    new_email = models.EmailField(max_length=254, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose"])]
+
+
+class ApprovalTerms(models.Model):
+    """One version of the terms of use (``snf-manage term-add <html file>``); the newest one
+    (highest id) is in force. The HTML itself is kept, so the file may be moved or edited
+    afterwards without changing what users accepted."""
+
+    created = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=1024, blank=True)  # the file it was added from
+    html = models.TextField()
+
+    class Meta:
+        verbose_name_plural = "approval terms"
+
+    def __str__(self):
+        return f"terms #{self.pk} of {self.created:%Y-%m-%d}"
+
+
+class AuditEntry(models.Model):
+    """One administrative action: who (``actor``, kept by email too, so the record outlives the
+    account), what (``action``, e.g. ``user.accept``), on whom (``target``) and when, with
+    free-form ``detail`` (reason, old and new values)."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_email = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=64)
+    target = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries")
+    target_repr = models.CharField(max_length=254, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from synnefo.astakos.logic import tokens
-from synnefo.astakos.models import User
+from synnefo.astakos.models import AuthProvider, User
 
 
 class UserError(ValueError):
@@ -50,7 +50,7 @@ def create_user(email, first_name="", last_name="", *, password=None, affiliatio
         raise UserError(f"A user with email {email} already exists")
     now = timezone.now()
     try:
-        return User.objects.create_user(
+        user = User.objects.create_user(
             email,
             password,
             first_name=first_name,
@@ -66,6 +66,15 @@ def create_user(email, first_name="", last_name="", *, password=None, affiliatio
         )
     except IntegrityError:
         raise UserError(f"A user with email {email} already exists") from None
+    if password:
+        add_local_provider(user)
+    return user
+
+
+def add_local_provider(user: User) -> AuthProvider:
+    """The ``local`` (email + password) login of ``user``; its identifier follows the email."""
+    provider, _ = AuthProvider.objects.get_or_create(user=user, module="local", defaults={"identifier": user.email.lower()})
+    return provider
 
 
 @transaction.atomic
@@ -75,6 +84,7 @@ def set_email(user: User, email: str) -> None:
         raise UserError(f"A user with email {email} already exists")
     user.email = email
     user.save(update_fields=["email", "updated"])
+    AuthProvider.objects.filter(user=user, module="local").update(identifier=email.lower())
 
 
 @transaction.atomic
