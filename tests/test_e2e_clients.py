@@ -130,12 +130,30 @@ def test_ctrl_c_stops_every_process_and_a_restart_keeps_the_state(node):
     node.credentials.update(credentials)
 
 
-def test_all_in_one_node_has_the_simulated_backend_and_a_dispatcher(node):
-    result = subprocess.run(
-        [sys.executable, "-m", "synnefo.manage", "backend-list", "--output-format", "json"],
-        env=node.env, capture_output=True, text=True, timeout=60,
-    )
+def snf_manage(node, *args) -> str:
+    result = subprocess.run([sys.executable, "-m", "synnefo.manage", *args], env=node.env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    backends = json.loads(result.stdout)
+    return result.stdout
+
+
+def test_all_in_one_node_has_the_simulated_backend_and_a_dispatcher(node):
+    backends = json.loads(snf_manage(node, "backend-list", "--output-format", "json"))
     assert [b["clustername"] for b in backends] == ["simulated.local"]
     assert "AMQP connected" in "".join(node.output)  # the dispatcher consumes from the embedded queue
+
+
+def test_flavors_through_the_openstack_cli_and_kamakis_catalog(node):
+    snf_manage(node, "volume-type-create", "--name", "Standard", "--disk-template", "drbd")
+    snf_manage(node, "flavor-create", "1,2", "1024", "20", "1")
+    flavors = openstack_cli(node, "flavor", "list")
+    assert sorted((f["Name"], f["VCPUs"], f["RAM"], f["Disk"]) for f in flavors) == [
+        ("C1R1024D20drbd", 1, 1024, 20), ("C2R1024D20drbd", 2, 1024, 20)]
+    shown = openstack_cli(node, "flavor", "show", str(flavors[0]["ID"]))
+    assert shown["name"] == flavors[0]["Name"]
+    # kamaki: the compute publicURL of the v2.0 catalog, then GET flavors/detail.
+    r = requests.post(f"{node.url}/astakos/identity/v2.0/tokens", json={"auth": {"token": {"id": node.credentials["token"]}}})
+    (compute,) = [s for s in r.json()["access"]["serviceCatalog"] if s["type"] == "compute"]
+    url = compute["endpoints"][0]["publicURL"]
+    assert url.endswith("/cyclades/compute/v2.0")
+    r = requests.get(url + "/flavors/detail", headers={"X-Auth-Token": node.credentials["token"]})
+    assert r.status_code == 200 and {f["SNF:disk_template"] for f in r.json()["flavors"]} == {"drbd"}

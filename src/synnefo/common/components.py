@@ -57,7 +57,9 @@ class Component:
         return request.build_absolute_uri("/" + self.prefix).rstrip("/")
 
 
-COMPONENTS = {c.name: c for c in [Component("astakos", "/astakos"), Component("pithos", "/pithos")]}
+COMPONENTS = {
+    c.name: c for c in [Component("astakos", "/astakos"), Component("pithos", "/pithos"), Component("cyclades", "/cyclades")]
+}
 
 
 def served_components() -> list[Component]:

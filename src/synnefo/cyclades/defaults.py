@@ -1,4 +1,9 @@
-"""Built-in defaults of Cyclades' Ganeti backends and update path. Names follow upstream."""
+"""Built-in defaults of Cyclades (compute, Ganeti backends, update path). Names follow upstream."""
+
+# Public base URL of Cyclades. None: derived from each request's host, with the path prefix
+# /cyclades (right for an all-in-one node). Set it when a proxy is in front, e.g.
+# "https://cyclades.example.org/cyclades"; its path is where the service is mounted.
+CYCLADES_BASE_URL = None
 
 # --- Ganeti backends ---------------------------------------------------------------------
 

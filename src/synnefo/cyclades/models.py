@@ -113,3 +113,61 @@ class VirtualMachine(models.Model):
 def active_vm_count(backend: Backend) -> int:
     """VMs that still live on the backend (the hook backend-remove checks)."""
     return VirtualMachine.objects.filter(backend=backend, deleted=False).count()
+
+
+class VolumeType(models.Model):
+    """A kind of disk, named after its Ganeti disk template (SYNNEFO.md 4.7): ``drbd``,
+    ``plain``, ``file``, ``sharedfile``, ``rbd``, or ``ext_<provider>`` (ExtStorage, e.g.
+    ``ext_archipelago``). Deleted types stay for the flavors and volumes that used them."""
+
+    name = models.CharField(max_length=255)
+    disk_template = models.CharField(max_length=64)
+    deleted = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"VolumeType {self.id} ({self.name}, {self.disk_template})"
+
+    @property
+    def template(self) -> str:
+        """The Ganeti disk template: the part before ``_`` (``ext`` for ``ext_archipelago``)."""
+        return self.disk_template.split("_", 1)[0]
+
+    @property
+    def provider(self) -> str | None:
+        """The ExtStorage provider (``archipelago`` for ``ext_archipelago``), else None."""
+        parts = self.disk_template.split("_", 1)
+        return parts[1] if len(parts) == 2 else None
+
+
+class Flavor(models.Model):
+    """A hardware shape users pick for a server: CPUs, RAM (MiB), disk (GiB) and the volume
+    type of its root disk. ``allow_create=False`` flavors are only reachable by resizing;
+    non-public ones are hidden from users (projects get access later, with flavor access).
+    Flavors are never removed, only marked deleted, since servers keep pointing at them."""
+
+    cpu = models.PositiveIntegerField()
+    ram = models.PositiveIntegerField()
+    disk = models.PositiveIntegerField()
+    volume_type = models.ForeignKey(VolumeType, on_delete=models.PROTECT, related_name="flavors")
+    deleted = models.BooleanField(default=False)
+    allow_create = models.BooleanField(default=True)
+    public = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["cpu", "ram", "disk", "volume_type"], name="cyclades_flavor_shape_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Flavor {self.id} ({self.name})"
+
+    @property
+    def name(self) -> str:
+        """Upstream's name: ``C<cpu>R<ram>D<disk><disk template>``, e.g. ``C1R1024D20drbd``."""
+        return f"C{self.cpu}R{self.ram}D{self.disk}{self.volume_type.disk_template}"

@@ -12,7 +12,7 @@ SYNNEFO_DATA_DIR = None  # default: ./var
 
 # Which components this node serves. All of them on an all-in-one node; a scale-out node names
 # its roles, e.g. ["astakos"] on the identity nodes.
-SYNNEFO_COMPONENTS = ["astakos", "pithos"]
+SYNNEFO_COMPONENTS = ["astakos", "pithos", "cyclades"]
 
 # Region name advertised in the Keystone v3 catalog (OS_REGION_NAME of OpenStack clients).
 SYNNEFO_REGION_NAME = "RegionOne"

@@ -1,0 +1,1 @@
+"""HTTP APIs of Cyclades (compute; later network, image, volume)."""
