@@ -1,6 +1,7 @@
 """End to end: `synnefo up` on a fresh data directory, driven by the real OpenStack clients
 (keystoneauth1, openstacksdk, the openstack CLI) and by raw HTTP the way kamaki talks."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -91,11 +92,13 @@ def test_openstacksdk(node):
     assert user.email == node.credentials["email"]
 
 
-def openstack_cli(node, *args):
+def openstack_cli(node, *args, output=True):
+    """Run the openstack CLI against the node; its JSON output unless ``output`` is False."""
     exe = shutil.which("openstack") or str(Path(sys.executable).with_name("openstack"))
-    result = subprocess.run([exe, *args, "-f", "json"], env=os_env(node), capture_output=True, text=True, timeout=120)
+    command = [exe, *args, "-f", "json"] if output else [exe, *args]
+    result = subprocess.run(command, env=os_env(node), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(result.stdout) if output else None
 
 
 def test_openstack_cli_token_issue_and_catalog_list(node):
@@ -157,3 +160,31 @@ def test_flavors_through_the_openstack_cli_and_kamakis_catalog(node):
     assert url.endswith("/cyclades/compute/v2.0")
     r = requests.get(url + "/flavors/detail", headers={"X-Auth-Token": node.credentials["token"]})
     assert r.status_code == 200 and {f["SNF:disk_template"] for f in r.json()["flavors"]} == {"drbd"}
+
+
+def test_images_through_the_openstack_cli_and_kamakis_calls(node, tmp_path):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(os.urandom(5 * 1024 * 1024 + 17))  # more than one 4 MiB block
+    created = openstack_cli(node, "image", "create", "--file", str(disk), "--disk-format", "raw", "img1")
+    assert created["status"] == "active" and created["size"] == disk.stat().st_size
+    assert [i["Name"] for i in openstack_cli(node, "image", "list")] == ["img1"]
+    shown = openstack_cli(node, "image", "show", created["id"])
+    assert shown["checksum"] == hashlib.md5(disk.read_bytes()).hexdigest()
+    # The data is an ordinary Pithos file of the owner.
+    token, uuid = node.credentials["token"], node.credentials["uuid"]
+    r = requests.get(f"{node.url}/pithos/object-store/v1/{uuid}/images/img1", headers={"X-Auth-Token": token})
+    assert r.status_code == 200 and r.content == disk.read_bytes()
+    # kamaki: register an uploaded file by its pithos:// location, list as a bare array.
+    r = requests.put(f"{node.url}/pithos/object-store/v1/{uuid}/images/base.diskdump", data=b"base" * 1000,
+                     headers={"X-Auth-Token": token})
+    assert r.status_code == 201
+    r = requests.post(f"{node.url}/cyclades/image/v1.0/images/", headers={
+        "X-Auth-Token": token, "X-Image-Meta-Name": "Debian%20Base", "x-image-meta-disk-format": "diskdump",
+        "X-Image-Meta-Location": f"pithos://{uuid}/images/base.diskdump", "x-image-meta-property-OSFAMILY": "linux"})
+    assert r.status_code == 200, r.text
+    listed = requests.get(f"{node.url}/cyclades/image/v1.0/images/?sort_dir=asc", headers={"X-Auth-Token": token}).json()
+    assert sorted(i["name"] for i in listed) == ["Debian Base", "img1"]
+    openstack_cli(node, "image", "delete", created["id"], output=False)
+    r = requests.get(f"{node.url}/pithos/object-store/v1/{uuid}/images/img1", headers={"X-Auth-Token": token})
+    assert r.status_code == 404
+

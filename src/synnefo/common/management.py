@@ -102,8 +102,9 @@ class ListCommand(BaseCommand):
         unknown = [f for f in fields if f not in self.FIELDS]
         if unknown:
             raise CommandError(f"Unknown fields {unknown}; see --list-fields")
+        lookups = self._filters(options["filter_by"]) if options["filter_by"] else {}
         objects = self.get_queryset(options)
-        if options["filter_by"]:
-            objects = objects.filter(**self._filters(options["filter_by"]))
+        if lookups:
+            objects = objects.filter(**lookups)
         rows = [[self.FIELDS[f][0](obj) for f in fields] for obj in objects]
         print_rows(self.stdout, fields, rows, options["output_format"], options["no_headers"])

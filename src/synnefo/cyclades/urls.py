@@ -4,6 +4,7 @@ trailing slash, since clients differ on it."""
 from django.urls import re_path
 
 from synnefo.cyclades.api import compute
+from synnefo.plankton import api_v1 as plankton_v1, glance_v2
 
 V = r"(?P<version>v2\.[01])"
 
@@ -14,5 +15,25 @@ urlpatterns = [
     re_path(rf"^compute/{V}/flavors/(?P<detail>detail)/?$", compute.list_flavors),
     re_path(rf"^compute/{V}/flavors/(?P<flavor_id>[^/]+)/?$", compute.show_flavor),
     re_path(rf"^compute/{V}/flavors/(?P<flavor_id>[^/]+)/os-extra_specs/?$", compute.flavor_extra_specs),
+    re_path(rf"^compute/{V}/images/?$", compute.list_images),
+    re_path(rf"^compute/{V}/images/(?P<detail>detail)/?$", compute.list_images),
+    re_path(rf"^compute/{V}/images/(?P<image_id>[^/]+)/?$", compute.image),
+    re_path(rf"^compute/{V}/images/(?P<image_id>[^/]+)/metadata/?$", compute.image_metadata),
+    re_path(rf"^compute/{V}/images/(?P<image_id>[^/]+)/metadata/(?P<key>[^/]+)/?$", compute.image_metadata_item),
     re_path(rf"^compute/{V}/(?P<rest>.*)$", compute.unknown),
+]
+
+# Images: Synnefo's v1.0 (kamaki) and Glance v2 (openstack), over the same Plankton records.
+urlpatterns += [
+    re_path(r"^image/v1\.0/images/?$", plankton_v1.images),
+    re_path(r"^image/v1\.0/images/(?P<detail>detail)/?$", plankton_v1.images),
+    re_path(r"^image/v1\.0/images/(?P<image_id>[^/]+)/?$", plankton_v1.image),
+    re_path(r"^image/v1\.0/images/(?P<image_id>[^/]+)/members/?$", plankton_v1.members),
+    re_path(r"^image/v1\.0/images/(?P<image_id>[^/]+)/members/(?P<member_id>[^/]+)/?$", plankton_v1.member),
+    re_path(r"^image/v1\.0/shared-images/(?P<member_id>[^/]+)/?$", plankton_v1.shared_images),
+    re_path(r"^image/?$", glance_v2.versions),
+    re_path(r"^image/v2/?$", glance_v2.versions),
+    re_path(r"^image/v2/images/?$", glance_v2.images),
+    re_path(r"^image/v2/images/(?P<image_id>[^/]+)/?$", glance_v2.image),
+    re_path(r"^image/v2/images/(?P<image_id>[^/]+)/file/?$", glance_v2.image_file),
 ]

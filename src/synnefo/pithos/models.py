@@ -62,7 +62,10 @@ class ObjectVersion(models.Model):
     delete_at = models.FloatField(null=True, blank=True)  # Swift's X-Delete-At (expiring objects)
 
     class Meta:
-        indexes = [models.Index(fields=["container", "cluster", "name"], name="pithos_version_listing")]
+        indexes = [
+            models.Index(fields=["container", "cluster", "name"], name="pithos_version_listing"),
+            models.Index(fields=["uuid", "cluster"], name="pithos_version_uuid"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["container", "name"],
@@ -100,3 +103,18 @@ class PublicLink(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "path"], name="pithos_public_unique")]
+
+
+class DomainAttributes(models.Model):
+    """Metadata of an object kept by another service under its own domain (``plankton`` for
+    images), apart from the user's ``X-Object-Meta-*``. Keyed by the object's uuid, so it
+    follows the object through new versions, moves and renames, and is ignored while the
+    object does not exist (deleted objects keep it for their history)."""
+
+    object_uuid = models.UUIDField()
+    domain = models.CharField(max_length=64)
+    data = models.JSONField(default=dict)
+    modified = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["domain", "object_uuid"], name="pithos_domain_object_unique")]

@@ -1,5 +1,5 @@
 """The compute API (OpenStack Compute v2 with Synnefo's extensions, SYNNEFO.md 4.1): version
-documents and flavors. Mounted twice: ``compute/v2.0`` (Synnefo's, what kamaki uses) and
+documents, flavors and images (Plankton's). Mounted twice: ``compute/v2.0`` (Synnefo's, what kamaki uses) and
 ``compute/v2.1`` (what the Keystone v3 catalog gives the OpenStack clients). Neither advertises
 microversions, so the OpenStack clients send none and get the plain v2.1 shapes.
 """
@@ -7,9 +7,11 @@ microversions, so the OpenStack clients send none and get the plain v2.1 shapes.
 from __future__ import annotations
 
 from synnefo.common import faults
-from synnefo.common.api import api_method, render
+from synnefo.common.api import api_method, get_dict, json_body, render
 from synnefo.common.components import COMPONENTS
 from synnefo.cyclades.logic.flavors import FlavorError, get_flavor, visible_flavors
+from synnefo.plankton import backend as plankton
+from synnefo.plankton.backend import zulu
 
 VERSIONS = ("v2.0", "v2.1")
 UPDATED = "2013-04-01T00:00:00Z"
@@ -128,6 +130,78 @@ def flavor_extra_specs(request, version, flavor_id):
     """``openstack flavor show`` reads these; our flavors carry none beyond their fields."""
     _readable_flavor(request, flavor_id)
     return render(request, {"extra_specs": {}})
+
+
+# --- images (Plankton's, in the compute API's shape) ------------------------------------------
+
+IMAGE_STATUS = {"AVAILABLE": "ACTIVE", "QUEUED": "SAVING", "SAVING": "SAVING", "ERROR": "ERROR"}
+MAX_IMAGE_METADATA = 128
+
+
+def image_record(request, version: str, image, detail: bool = True) -> dict:
+    record = {"id": image.id, "name": image.name, "links": _links(request, version, "images", image.id)}
+    if detail:
+        status = IMAGE_STATUS.get(image.status, "UNKNOWN")
+        record.update({
+            "status": status,
+            "progress": 100 if status == "ACTIVE" else 0,
+            "created": zulu(image.created_at),
+            "updated": zulu(image.updated_at),
+            "user_id": image.owner,
+            "tenant_id": image.owner,
+            "is_snapshot": image.is_snapshot,
+            "minDisk": 0,
+            "minRam": 0,
+            "OS-EXT-IMG-SIZE:size": image.size,
+            "metadata": dict(image.properties),
+        })
+    return record
+
+
+@api_method(("GET",), formats=("json", "xml"))
+def list_images(request, version, detail=False):
+    found = sorted(plankton.list_images(request.api_user.uuid), key=lambda i: (i.created_at, i.id), reverse=True)
+    return render(request, {"images": [image_record(request, version, i, detail=bool(detail)) for i in found]})
+
+
+@api_method(("GET", "DELETE"), formats=("json", "xml"))
+def image(request, version, image_id):
+    user = request.api_user.uuid
+    if request.method == "DELETE":
+        plankton.unregister(user, image_id)
+        return render(request, None, status=204)
+    return render(request, {"image": image_record(request, version, plankton.get_image(user, image_id))})
+
+
+@api_method(("GET", "POST"), formats=("json", "xml"))
+def image_metadata(request, version, image_id):
+    user = request.api_user.uuid
+    if request.method == "POST":
+        metadata = get_dict(json_body(request), "metadata")
+        if len(metadata) > MAX_IMAGE_METADATA:
+            raise faults.BadRequest(f"At most {MAX_IMAGE_METADATA} metadata items")
+        found = plankton.update(user, image_id, {"properties": metadata})
+        return render(request, {"metadata": found.properties}, status=201)
+    return render(request, {"metadata": plankton.get_image(user, image_id).properties})
+
+
+@api_method(("GET", "PUT", "DELETE"), formats=("json", "xml"))
+def image_metadata_item(request, version, image_id, key):
+    user = request.api_user.uuid
+    normalised = plankton.property_key(key)
+    if request.method == "PUT":
+        meta = get_dict(json_body(request), "meta")
+        if list(meta) != [key] and [plankton.property_key(k) for k in meta] != [normalised]:
+            raise faults.BadRequest("The body must be {\"meta\": {\"<key>\": <value>}} for the key in the URL")
+        found = plankton.update(user, image_id, {"properties": meta})
+        return render(request, {"meta": {normalised: found.properties[normalised]}}, status=201)
+    found = plankton.get_image(user, image_id)
+    if normalised not in found.properties:
+        raise faults.ItemNotFound(f"Image {image_id} has no metadata '{key}'")
+    if request.method == "DELETE":
+        plankton.update(user, image_id, {}, remove_properties=(normalised,))
+        return render(request, None, status=204)
+    return render(request, {"meta": {normalised: found.properties[normalised]}})
 
 
 @api_method(("GET", "POST", "PUT", "DELETE", "PATCH"), formats=("json", "xml"))
