@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from synnefo.astakos.logic import tokens
+from synnefo.astakos.logic import audit, tokens
 from synnefo.astakos.models import AuditEntry, AuthProvider, User
 from synnefo.astakos.quotaholder.models import Holding, UNLIMITED
 
@@ -149,6 +149,8 @@ def test_admin_sees_every_user(admin_client, people):
     assert r.status_code == 200 and "no-store" in r["Cache-Control"]
     assert listed(r) == {u.email for u in people.values()} | {"root@example.org"}
     assert b"Pending moderation" in r.content and b"Rejected (spam)" in r.content
+    counts = dict(re.findall(r'data-state="(\w+)">[^<]+<span class="count">(\d+)</span>', r.content.decode()))
+    assert counts == {"pending_verification": "1", "pending_moderation": "1", "active": "2", "inactive": "1", "rejected": "1"}
 
 
 @pytest.mark.parametrize("state_key", ["pending_verification", "pending_moderation", "active", "inactive", "rejected"])
@@ -400,7 +402,9 @@ def test_audit_log_lists_newest_first_and_filters(admin_client, admin, people, m
     assert actions(action="user.accept") == ["user.accept"]
     assert actions(action="user") == ["user.verify_email", "user.deactivate", "user.accept"]
     assert actions(action="quota") == []
-    assert b"reason: audit me" in admin_client.get("/admin/audit").content
+    page = admin_client.get("/admin/audit").content.decode()
+    assert "reason: audit me; status: Accepted/Active → Accepted/Inactive (audit me)" in page
+    assert "status: Pending email verification → Pending moderation" in page
     assert admin_client.get("/admin/audit", {"page": "nope"}).status_code == 400
 
 
@@ -437,3 +441,19 @@ def test_user_modify_records_each_change(alice):
     assert "password" not in entries[1].detail
     run("quota-modify", user.email, "--resource", "cyclades.vm", "--limit", "7")
     assert _last_entry().action == "quota.set_limit" and _last_entry().detail["new"] == "7"
+    assert audit.describe(_last_entry()) == "resource: cyclades.vm; default → 7"
+
+
+def test_audit_list_command(alice, admin_client, people):
+    post(admin_client, f"/admin/users/{people['pending_moderation'].pk}/reject", {"reason": "bot"})
+    run("user-modify", alice[0].email, "--set-inactive", "--inactive-reason", "holiday")
+    out = run("audit-list", "--output-format", "csv", "-o", "actor,action,target,detail")
+    lines = out.strip().splitlines()
+    assert lines[0] == "actor,action,target,detail"
+    assert lines[1].startswith("snf-manage,user.deactivate,alice@example.org,reason: holiday;")
+    assert lines[2].startswith("root@example.org,user.reject,wait@example.org,reason: bot;")
+    assert "user.reject" in run("audit-list", "--user", "wait@example.org", "--action", "user")
+    assert "user.reject" not in run("audit-list", "--actor", "snf-manage")
+    assert run("audit-list", "--action", "quota", "--no-headers").strip() == ""
+    with pytest.raises(CommandError, match="No user"):
+        run("audit-list", "--user", "nobody@example.org")

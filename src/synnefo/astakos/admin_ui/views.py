@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from synnefo.astakos.admin_ui.access import admin_required, error_page
-from synnefo.astakos.logic import admin
+from synnefo.astakos.logic import admin, audit
 from synnefo.astakos.models import AuditEntry, AuthProvider, User
 
 MAX_QUERY = 254
@@ -54,6 +54,13 @@ def _page(request, objects):
     if not raw.isdigit() or int(raw) < 1:
         raise BadRequest(f"Bad page number '{raw[:20]}'")
     return Paginator(objects, settings.ASTAKOS_ADMIN_PAGE_SIZE).get_page(int(raw))
+
+
+def _described(entries):
+    entries = list(entries)
+    for entry in entries:
+        entry.summary = audit.describe(entry)
+    return entries
 
 
 def _query_without_page(request) -> str:
@@ -100,7 +107,7 @@ def user_list(request):
         "q": text,
         "state": state,
         "type": user_type,
-        "states": [(k, label) for k, (label, _) in STATES.items()],
+        "states": [(k, label, User.objects.filter(q).count()) for k, (label, q) in STATES.items()],
         "types": list(TYPES),
         "query": _query_without_page(request),
     }
@@ -144,7 +151,7 @@ def user_detail(request, user_id: int):
         "tokens": {"live": live.count(), "newest": live.order_by("-created").values_list("created", flat=True).first()},
         "quotas": _quota_rows(user),
         "actions": admin.available(request.user, user),
-        "audit": AuditEntry.objects.filter(target=user)[: settings.ASTAKOS_ADMIN_RECENT_AUDIT],
+        "audit": _described(AuditEntry.objects.filter(target=user)[: settings.ASTAKOS_ADMIN_RECENT_AUDIT]),
     }
     return render(request, "astakos/admin/user_detail.html", context)
 
@@ -201,5 +208,12 @@ def audit_list(request):
         page = _page(request, entries.order_by("-at", "-id"))
     except BadRequest as exc:
         return error_page(request, 400, str(exc))
-    context = {"page": page, "actor": actor, "target": target, "action": action, "query": _query_without_page(request)}
+    context = {
+        "page": page,
+        "entries": _described(page),
+        "actor": actor,
+        "target": target,
+        "action": action,
+        "query": _query_without_page(request),
+    }
     return render(request, "astakos/admin/audit_list.html", context)

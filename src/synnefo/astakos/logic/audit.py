@@ -63,3 +63,17 @@ def record_command(action: str, target: User | None = None, **detail) -> AuditEn
     """An entry for a change made with ``snf-manage``: actor ``snf-manage``, with the
     operating-system user in ``detail["os_user"]``."""
     return record(COMMAND_ACTOR, action, target, os_user=os_user(), **detail)
+
+
+def describe(entry: AuditEntry) -> str:
+    """``entry.detail`` for people: ``reason: spam; status: Pending moderation → Rejected (spam)``
+    (only what changed of old and new), without the operating-system user (shown with the actor)."""
+    detail = dict(entry.detail or {})
+    detail.pop("os_user", None)
+    old, new = detail.pop("old", None), detail.pop("new", None)
+    parts = [f"{key}: {value}" for key, value in detail.items()]
+    if isinstance(old, dict) and isinstance(new, dict):
+        parts += [f"{key}: {old.get(key)} → {new.get(key)}" for key in new if old.get(key) != new.get(key)]
+    elif old is not None or new is not None:
+        parts.append(f"{old} → {new}")
+    return "; ".join(parts)
