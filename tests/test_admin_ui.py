@@ -356,6 +356,8 @@ def test_refused_actions_change_nothing(admin_client, people, who, action, data,
     before = state(target)
     r = post(admin_client, f"/admin/users/{target.pk}/{action}", data)
     assert r.status_code == status and b'role="alert"' in r.content
+    if status != 404:
+        assert f'<a href="/admin/users/{target.pk}">Back to the user</a>' in r.content.decode()
     assert state(target) == before and not AuditEntry.objects.exists()
 
 

@@ -14,8 +14,10 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 
-def error_page(request, status: int, message: str):
-    return render(request, "astakos/admin/error.html", {"status": status, "message": message}, status=status)
+def error_page(request, status: int, message: str, back: str | None = None):
+    """An HTML refusal with its reason; ``back`` is the page to return to (default: the users)."""
+    context = {"status": status, "message": message, "back": back}
+    return render(request, "astakos/admin/error.html", context, status=status)
 
 
 def admin_required(view):

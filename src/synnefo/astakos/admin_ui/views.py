@@ -171,7 +171,7 @@ def user_action(request, user_id: int, slug: str):
     except User.DoesNotExist:
         return error_page(request, 404, f"No user with id {user_id}")
     except admin.ActionRefused as refused:
-        return error_page(request, refused.status, refused.message)
+        return error_page(request, refused.status, refused.message, reverse("astakos-admin-user", args=[user_id]))
     return _done(request, user, f"{admin.ACTIONS[slug].label}: done. Status: {user.status}")
 
 
@@ -184,7 +184,7 @@ def user_quota(request, user_id: int):
     except User.DoesNotExist:
         return error_page(request, 404, f"No user with id {user_id}")
     except admin.ActionRefused as refused:
-        return error_page(request, refused.status, refused.message)
+        return error_page(request, refused.status, refused.message, reverse("astakos-admin-user", args=[user_id]))
     return _done(request, user, f"Limit of {resource} changed")
 
 
