@@ -459,3 +459,34 @@ def test_audit_list_command(alice, admin_client, people):
     assert run("audit-list", "--action", "quota", "--no-headers").strip() == ""
     with pytest.raises(CommandError, match="No user"):
         run("audit-list", "--user", "nobody@example.org")
+
+
+def _reload_urls():
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import synnefo.astakos.root_urls as root_urls
+    import synnefo.webproject.urls as web_urls
+
+    importlib.reload(root_urls)
+    importlib.reload(web_urls)
+    clear_url_caches()
+
+
+def test_admin_prefix_is_configurable(admin_client, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        settings.ASTAKOS_ADMIN_PREFIX = "/manage/"
+        _reload_urls()
+        assert admin_client.get("/manage/").status_code == 200
+        assert admin_client.get("/manage/audit").status_code == 200
+        assert admin_client.get("/admin/").status_code == 404
+        settings.ASTAKOS_ADMIN_PREFIX = "/"
+        with pytest.raises(ImproperlyConfigured, match="ASTAKOS_ADMIN_PREFIX"):
+            _reload_urls()
+    finally:
+        settings.ASTAKOS_ADMIN_PREFIX = "/admin"
+        _reload_urls()
+    assert admin_client.get("/admin/").status_code == 200
