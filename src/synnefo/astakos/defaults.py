@@ -28,3 +28,13 @@ ASTAKOS_MAX_PASSWORD_LENGTH = 4096
 
 # The first administrator that `synnefo up` creates on an empty database.
 ASTAKOS_BOOTSTRAP_ADMIN_EMAIL = "admin@example.org"
+
+# The admin pages (users, moderation, quotas, audit trail), at this path of the host; only users
+# of type ADMIN get in (`snf-manage user-modify <id> --type ADMIN`).
+ASTAKOS_ADMIN_PREFIX = "/admin"
+# Users or audit entries per page of the admin lists.
+ASTAKOS_ADMIN_PAGE_SIZE = 50
+# Audit entries shown on a user's admin page (the audit page has them all).
+ASTAKOS_ADMIN_RECENT_AUDIT = 20
+# Longest reason accepted for a deactivation or rejection.
+ASTAKOS_ADMIN_MAX_REASON_LENGTH = 1000

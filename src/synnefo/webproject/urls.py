@@ -21,6 +21,8 @@ for component in served_components():
     # A component may also serve paths at the host root (e.g. Swift's /v1, /info, /auth/v1.0).
     try:
         root_urls = import_module(f"synnefo.{component.name}.root_urls")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if exc.name != f"synnefo.{component.name}.root_urls":
+            raise  # a broken import inside root_urls must not hide its pages
         continue
     urlpatterns.append(path("", include(root_urls)))

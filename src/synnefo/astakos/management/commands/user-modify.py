@@ -1,19 +1,21 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from synnefo.astakos.logic import tokens, users
+from synnefo.astakos.logic import audit, tokens, users
 from synnefo.astakos.management.commands._common import get_user
 
 
 class Command(BaseCommand):
-    help = "Modify a user. USER is a numeric id, a uuid or an email."
+    help = ("Modify a user. USER is a numeric id, a uuid or an email. Every change is recorded in the "
+            "audit trail (actor snf-manage, with the operating-system user).")
 
     def add_arguments(self, parser):
         parser.add_argument("user")
         admin = parser.add_mutually_exclusive_group()
         admin.add_argument("--set-admin", action="store_true", help="Make the user an administrator")
         admin.add_argument("--set-noadmin", action="store_true", help="Make the user a plain user")
-        admin.add_argument("--type", choices=["ADMIN", "USER"], type=str.upper, help="Set the user type")
+        admin.add_argument("--type", choices=["ADMIN", "USER"], type=str.upper,
+                           help="Set the user type: ADMIN (may use the admin pages) or USER")
         active = parser.add_mutually_exclusive_group()
         active.add_argument("--set-active", action="store_true", help="Activate the account")
         active.add_argument("--set-inactive", action="store_true", help="Deactivate the account (revokes its tokens)")
@@ -45,44 +47,51 @@ class Command(BaseCommand):
         self.stdout.write(f"User {user.pk} ({user.email}): {', '.join(changed)}")
 
     def _change(self, user, options, changed):
+        def done(label, action, **detail):
+            changed.append(label)
+            audit.record_command(action, user, **detail)
+
         if options["set_email"]:
+            old = user.email
             users.set_email(user, options["set_email"])
-            changed.append("email")
+            done("email", "user.set_email", old=old, new=user.email)
         if options["first_name"] is not None or options["last_name"] is not None:
+            old = user.realname
             users.set_names(user, options["first_name"], options["last_name"])
-            changed.append("name")
+            done("name", "user.set_name", old=old, new=user.realname)
         if options["affiliation"] is not None:
+            old = user.affiliation
             user.affiliation = options["affiliation"]
             user.save(update_fields=["affiliation", "updated"])
-            changed.append("affiliation")
-        if options["set_admin"] or options["type"] == "ADMIN":
-            users.set_admin(user, True)
-            changed.append("type ADMIN")
-        if options["set_noadmin"] or options["type"] == "USER":
-            users.set_admin(user, False)
-            changed.append("type USER")
-        if options["verify"]:
-            users.verify_email(user)
-            changed.append("email verified")
-        if options["accept"]:
-            users.accept(user)
-            changed.append("accepted")
-        if options["reject"]:
-            users.reject(user, options["reject_reason"])
-            changed.append("rejected")
-        if options["set_active"]:
-            users.activate(user)
-            changed.append("activated")
-        if options["set_inactive"]:
-            users.deactivate(user, options["inactive_reason"])
-            changed.append("deactivated")
+            done("affiliation", "user.set_affiliation", old=old, new=user.affiliation)
+        for admin, wanted in ((True, options["set_admin"] or options["type"] == "ADMIN"),
+                              (False, options["set_noadmin"] or options["type"] == "USER")):
+            if wanted:
+                old = user.user_type
+                users.set_admin(user, admin)
+                done(f"type {user.user_type}", "user.set_admin" if admin else "user.unset_admin",
+                     old={"type": old}, new={"type": user.user_type})
+        state_changes = [
+            ("verify", "email verified", "user.verify_email", lambda: users.verify_email(user), {}),
+            ("accept", "accepted", "user.accept", lambda: users.accept(user), {}),
+            ("reject", "rejected", "user.reject", lambda: users.reject(user, options["reject_reason"]),
+             {"reason": options["reject_reason"]}),
+            ("set_active", "activated", "user.activate", lambda: users.activate(user), {}),
+            ("set_inactive", "deactivated", "user.deactivate", lambda: users.deactivate(user, options["inactive_reason"]),
+             {"reason": options["inactive_reason"]}),
+        ]
+        for option, label, action, change, detail in state_changes:
+            if options[option]:
+                old = user.status
+                change()
+                done(label, action, old={"status": old}, new={"status": user.status}, **detail)
         if options["password"] or options["renew_password"]:
             password = options["password"] or users.random_password()
             users.set_password(user, password)
-            changed.append("password (tokens revoked)")
+            done("password (tokens revoked)", "user.set_password")  # never the password itself
             if options["renew_password"]:
                 self.stdout.write(f"password: {password}")
         if options["renew_token"]:
             token, _ = tokens.renew_main_token(user)
-            changed.append("main token")
+            done("main token", "user.renew_token")  # never the token itself
             self.stdout.write(f"token: {token}")
