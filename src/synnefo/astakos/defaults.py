@@ -28,3 +28,24 @@ ASTAKOS_MAX_PASSWORD_LENGTH = 4096
 
 # The first administrator that `synnefo up` creates on an empty database.
 ASTAKOS_BOOTSTRAP_ADMIN_EMAIL = "admin@example.org"
+
+# Terms of use (`snf-manage term-add <html file>`): the largest HTML file accepted, in bytes.
+ASTAKOS_TERMS_MAX_SIZE = 1024 * 1024
+
+# reCAPTCHA (v2 checkbox) on the web forms, as the seed's "Enabling reCAPTCHA": create a key
+# pair at the reCAPTCHA admin console, set both keys, then ASTAKOS_RECAPTCHA_ENABLED = True.
+# The sign-up form always asks for it; the login form only once an account or a client address
+# has ASTAKOS_RATELIMIT_RETRIES_ALLOWED failed logins within ASTAKOS_LOGIN_FAILURE_WINDOW.
+ASTAKOS_RECAPTCHA_ENABLED = False
+ASTAKOS_RECAPTCHA_PUBLIC_KEY = ""  # the site key, shown in the page
+ASTAKOS_RECAPTCHA_PRIVATE_KEY = ""  # the secret key, sent only to the verify URL
+# Where answers are checked (server to server: secret + response + remoteip, form-encoded POST).
+ASTAKOS_RECAPTCHA_VERIFY_URL = "https://www.google.com/recaptcha/api/siteverify"
+# The widget's script, loaded by the browser.
+ASTAKOS_RECAPTCHA_SCRIPT_URL = "https://www.google.com/recaptcha/api.js"
+# Extra attributes of the widget, as data-<key>="<value>", e.g. {"theme": "dark", "size": "compact"}.
+ASTAKOS_RECAPTCHA_OPTIONS = {}
+# Seconds the verification call may take. When it fails or times out the form is refused.
+ASTAKOS_RECAPTCHA_TIMEOUT = 5
+# Failed logins (of one account, or from one address) after which the login form needs the captcha.
+ASTAKOS_RATELIMIT_RETRIES_ALLOWED = 3

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from synnefo.astakos.logic import tokens, users
+from synnefo.astakos.logic import terms, tokens, users
 from synnefo.astakos.management.commands._common import get_user
 
 
@@ -31,6 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--first-name")
         parser.add_argument("--last-name")
         parser.add_argument("--affiliation")
+        parser.add_argument(
+            "--sign-terms", action="store_true", help="Mark the newest terms of use as accepted by the user"
+        )
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -76,6 +79,9 @@ class Command(BaseCommand):
         if options["set_inactive"]:
             users.deactivate(user, options["inactive_reason"])
             changed.append("deactivated")
+        if options["sign_terms"]:
+            signed = terms.sign(user)
+            changed.append(f"accepted terms version {signed.pk}")
         if options["password"] or options["renew_password"]:
             password = options["password"] or users.random_password()
             users.set_password(user, password)
