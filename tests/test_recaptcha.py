@@ -5,7 +5,6 @@ HTTP server on 127.0.0.1), refused when wrong or when the service is down."""
 import logging
 
 import pytest
-from django.test import Client
 
 from synnefo.astakos.logic import recaptcha
 from synnefo.astakos.models import LoginFailure
