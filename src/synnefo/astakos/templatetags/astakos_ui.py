@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from django import template
@@ -16,6 +17,7 @@ from django.urls import reverse
 from synnefo.astakos.logic import recaptcha, terms
 
 register = template.Library()
+log = logging.getLogger("synnefo.astakos.recaptcha")
 
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 
@@ -31,9 +33,14 @@ def terms_footer():
 def recaptcha_widget():
     if not recaptcha.enabled():
         return {"enabled": False}
+    configured = settings.ASTAKOS_RECAPTCHA_OPTIONS
+    if not isinstance(configured, dict):
+        log.error("ASTAKOS_RECAPTCHA_OPTIONS must be a dict, not %s; ignored", type(configured).__name__)
+        configured = {}
+    # Only plain attribute names: an option never adds markup or replaces the site key.
     options = [
         (name, str(value))
-        for name, value in sorted(settings.ASTAKOS_RECAPTCHA_OPTIONS.items())
+        for name, value in sorted(configured.items(), key=lambda item: str(item[0]))
         if _OPTION_NAME.match(str(name)) and name != "sitekey"
     ]
     return {
