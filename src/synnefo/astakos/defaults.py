@@ -38,3 +38,24 @@ ASTAKOS_ADMIN_PAGE_SIZE = 50
 ASTAKOS_ADMIN_RECENT_AUDIT = 20
 # Longest reason accepted for a deactivation or rejection.
 ASTAKOS_ADMIN_MAX_REASON_LENGTH = 1000
+
+# Terms of use (`snf-manage term-add <html file>`): the largest HTML file accepted, in bytes.
+ASTAKOS_TERMS_MAX_SIZE = 1024 * 1024
+
+# reCAPTCHA (v2 checkbox) on the web forms, as the seed's "Enabling reCAPTCHA": create a key
+# pair at the reCAPTCHA admin console, set both keys, then ASTAKOS_RECAPTCHA_ENABLED = True.
+# The sign-up form always asks for it; the login form only once an account or a client address
+# has ASTAKOS_RATELIMIT_RETRIES_ALLOWED failed logins within ASTAKOS_LOGIN_FAILURE_WINDOW.
+ASTAKOS_RECAPTCHA_ENABLED = False
+ASTAKOS_RECAPTCHA_PUBLIC_KEY = ""  # the site key, shown in the page
+ASTAKOS_RECAPTCHA_PRIVATE_KEY = ""  # the secret key, sent only to the verify URL
+# Where answers are checked (server to server: secret + response + remoteip, form-encoded POST).
+ASTAKOS_RECAPTCHA_VERIFY_URL = "https://www.google.com/recaptcha/api/siteverify"
+# The widget's script, loaded by the browser.
+ASTAKOS_RECAPTCHA_SCRIPT_URL = "https://www.google.com/recaptcha/api.js"
+# Extra attributes of the widget, as data-<key>="<value>", e.g. {"theme": "dark", "size": "compact"}.
+ASTAKOS_RECAPTCHA_OPTIONS = {}
+# Seconds the verification call may take. When it fails or times out the form is refused.
+ASTAKOS_RECAPTCHA_TIMEOUT = 5
+# Failed logins (of one account, or from one address) after which the login form needs the captcha.
+ASTAKOS_RATELIMIT_RETRIES_ALLOWED = 3

@@ -5,7 +5,7 @@ API paths take an optional trailing slash, since clients differ on it.
 
 from django.urls import include, path, re_path
 
-from synnefo.astakos import views
+from synnefo.astakos import terms_views, views
 from synnefo.astakos.api import account, identity_v2, keystone_v3
 
 urlpatterns = [
@@ -30,4 +30,6 @@ urlpatterns = [
     path("ui/login", views.login_view, name="astakos-login"),
     path("ui/logout", views.logout_view, name="astakos-logout"),
     path("ui/renew-token", views.renew_token_view, name="astakos-renew-token"),
+    path("ui/terms", terms_views.terms_view, name="astakos-terms"),
+    path("ui/terms/accept", terms_views.accept_terms_view, name="astakos-terms-accept"),
 ]

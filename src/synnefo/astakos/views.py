@@ -13,8 +13,9 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from synnefo.astakos.logic import tokens
+from synnefo.astakos.logic import recaptcha, tokens
 from synnefo.astakos.logic.credentials import check_password_login
+from synnefo.astakos.middleware import terms_exempt
 from synnefo.common.faults import Fault
 
 PROFILE = "astakos-profile"
@@ -27,31 +28,42 @@ def _safe_next(request, default: str) -> str:
     return default
 
 
+@terms_exempt
 @require_http_methods(["GET", "POST"])
 def login_view(request):
+    """Email (or uuid) and password (or token). After ASTAKOS_RATELIMIT_RETRIES_ALLOWED failures
+    of the account or the address the form also needs the captcha (when reCAPTCHA is enabled),
+    and a missing or wrong answer refuses the form before the password is even checked."""
     from django.urls import reverse
 
     next_url = _safe_next(request, reverse(PROFILE))
     error = None
     email = ""
     status = 200
+    address = request.client_address
     if request.method == "POST":
         email = request.POST.get("email", "")[:254]
         password = request.POST.get("password", "")[:4096]
-        try:
-            user = check_password_login(email, password, request.client_address)
-        except Fault as fault:
-            error = "Too many failed attempts. Please try again later." if fault.code == 429 else (
-                "Wrong email or password, or the account is not active."
-            )
-            status = fault.code
+        refusal = recaptcha.check(request) if recaptcha.required_for_login(address, email) else None
+        if refusal:
+            error, status = str(refusal), refusal.status
         else:
-            login(request, user, backend="synnefo.astakos.logic.backends.EmailBackend")
-            return HttpResponseRedirect(next_url)
-    context = {"error": error, "email": email, "next": next_url}
+            try:
+                user = check_password_login(email, password, address)
+            except Fault as fault:
+                error = "Too many failed attempts. Please try again later." if fault.code == 429 else (
+                    "Wrong email or password, or the account is not active."
+                )
+                status = fault.code
+            else:
+                login(request, user, backend="synnefo.astakos.logic.backends.EmailBackend")
+                return HttpResponseRedirect(next_url)
+    captcha = recaptcha.required_for_login(address, email if request.method == "POST" else None)
+    context = {"error": error, "email": email, "next": next_url, "captcha": captcha}
     return render(request, "astakos/login.html", context, status=status)
 
 
+@terms_exempt
 @require_POST
 def logout_view(request):
     logout(request)

@@ -34,6 +34,14 @@ def check(account: str, address: str) -> None:
         )
 
 
+def recent_failures(account: str | None, address: str) -> tuple[int, int]:
+    """Failed logins within the window: of ``account`` (0 when None) and from ``address``."""
+    recent = LoginFailure.objects.filter(at__gt=_window_start())
+    of_account = recent.filter(account=account.lower()).count() if account is not None else 0
+    from_address = recent.filter(address=address).count() if address else 0
+    return of_account, from_address
+
+
 def record_failure(account: str, address: str) -> None:
     LoginFailure.objects.filter(at__lte=_window_start()).delete()
     LoginFailure.objects.create(account=account.lower()[:254], address=address[:64])

@@ -30,6 +30,8 @@ def user_details(user: User) -> dict:
         "rejected": user.is_rejected,
         "rejected reason": user.rejected_reason,
         "accepted policy": user.accepted_policy,
+        "signed terms": user.signed_terms_id,
+        "signed terms at": user.signed_terms_at,
         "date joined": user.date_joined,
         "last login": user.last_login,
         "updated": user.updated,

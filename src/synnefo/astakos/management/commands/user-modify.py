@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from synnefo.astakos.logic import audit, tokens, users
+from synnefo.astakos.logic import audit, terms, tokens, users
 from synnefo.astakos.management.commands._common import get_user
 
 
@@ -33,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--first-name")
         parser.add_argument("--last-name")
         parser.add_argument("--affiliation")
+        parser.add_argument(
+            "--sign-terms", action="store_true", help="Mark the newest terms of use as accepted by the user"
+        )
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -85,6 +88,10 @@ class Command(BaseCommand):
                 old = user.status
                 change()
                 done(label, action, old={"status": old}, new={"status": user.status}, **detail)
+        if options["sign_terms"]:
+            old = user.signed_terms_id
+            signed = terms.sign(user)
+            done(f"accepted terms version {signed.pk}", "user.sign_terms", old={"terms": old}, new={"terms": signed.pk})
         if options["password"] or options["renew_password"]:
             password = options["password"] or users.random_password()
             users.set_password(user, password)
