@@ -52,3 +52,34 @@ DISPATCHER_PREFETCH_COUNT = 5
 # Seconds without any message after which the dispatcher reconnects (maybe to another broker)
 # and warns that snf-ganeti-eventd may not be running.
 DISPATCHER_RECONNECT_TIMEOUT = 600
+
+# --- Servers (compute) -------------------------------------------------------------------
+
+# What every Ganeti instance creation starts from (SYNNEFO.md 1.3). ``hvparams`` is per
+# hypervisor: the backend's hypervisor picks its entry.
+GANETI_CREATEINSTANCE_KWARGS = {
+    "os": "snf-image+default",
+    "hvparams": {"kvm": {"serial_console": False}},
+    "wait_for_sync": False,
+}
+# None: Cyclades picks each new instance's primary node itself (the online, VM-capable node
+# with the most free memory); a name (e.g. "hail") hands the choice to that Ganeti iallocator.
+# One-node clusters need None: hail refuses every allocation there (see docs/ganeti.md).
+GANETI_IALLOCATOR = None
+# Limits on what a create request may carry.
+CYCLADES_VM_MAX_METADATA = 10
+CYCLADES_VM_MAX_PERSONALITY = 5
+CYCLADES_VM_MAX_PERSONALITY_SIZE = 10240  # bytes of each file, decoded
+CYCLADES_VM_MAX_NAME_LENGTH = 255
+# The host name servers are given (SNF:fqdn); %(id)s is the server id.
+CYCLADES_SERVERS_FQDN = "snf-%(id)s.vm.example.synnefo.org"
+# Seconds a deleted server stays listed (with changes-since and in listings as DELETED).
+CYCLADES_DELETED_SERVERS_VISIBLE = 3600
+# snf-image fetches a server's secret deployment parameters once from
+# <VMAPI base>/vmapi/v1.0/server-params/<key>. None: the Cyclades base URL. Set it when the
+# Ganeti nodes reach Cyclades at another address than users do.
+VMAPI_BASE_URL = None
+# Forget the parameters after the first read (they hold the root password).
+VMAPI_RESET_PARAMS = True
+# Drop parameters never fetched after this many seconds (the build failed or was cancelled).
+VMAPI_PARAMS_LIFETIME = 24 * 3600

@@ -81,7 +81,10 @@ class Backend(models.Model):
 
 
 class VirtualMachine(models.Model):
-    """Minimal VM record of the update path (operstate + last Ganeti job), extended by compute."""
+    """A server: what the user asked for (name, flavor, image, metadata) and what the update
+    path learns from Ganeti (operstate, the last job). ``task``/``task_job_id`` is the pending
+    action the API started (SYNNEFO.md 1.8) and ``serial`` its quota commission, decided by the
+    dispatcher when that job ends."""
 
     OPER_STATES = [(s, s) for s in ("BUILD", "ERROR", "STOPPED", "STARTED", "DESTROYED", "RESIZE")]
 
@@ -100,14 +103,64 @@ class VirtualMachine(models.Model):
     # Time of the last applied Ganeti event: the ordering guard drops anything not newer.
     backendtime = models.DateTimeField(default=EPOCH)
     created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    updated = models.DateTimeField(auto_now=True, db_index=True)
+
+    flavor = models.ForeignKey("Flavor", null=True, blank=True, on_delete=models.PROTECT, related_name="servers")
+    imageid = models.CharField(max_length=100, blank=True, default="")
+    project = models.CharField(max_length=100, blank=True, default="")
+    suspended = models.BooleanField(default=False)
+    task = models.CharField(max_length=30, null=True, blank=True)
+    task_job_id = models.PositiveBigIntegerField(null=True, blank=True)
+    serial = models.BigIntegerField(null=True, blank=True)  # commission of the pending task
+    action = models.CharField(max_length=30, null=True, blank=True)  # last action requested
+    key_names = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["userid", "deleted"], name="cyclades_vm_user_live")]
 
     @property
     def backend_vm_id(self) -> str:
         return f"{settings.BACKEND_PREFIX_ID}{self.id}"
+
+
+class VirtualMachineMetadata(models.Model):
+    """One ``metadata`` key of a server (``OS``, ``USERS``, ... are copied from the image)."""
+
+    vm = models.ForeignKey(VirtualMachine, on_delete=models.CASCADE, related_name="metadata")
+    meta_key = models.CharField(max_length=50)
+    meta_value = models.CharField(max_length=500)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["vm", "meta_key"], name="cyclades_vm_meta_key_unique")]
+
+
+class VirtualMachineDiagnostic(models.Model):
+    """A message about a server's build or life (snf-image progress, errors), shown to its owner."""
+
+    LEVELS = [(s, s) for s in ("DEBUG", "INFO", "WARNING", "ERROR")]
+
+    vm = models.ForeignKey(VirtualMachine, on_delete=models.CASCADE, related_name="diagnostics")
+    level = models.CharField(max_length=20, choices=LEVELS)
+    source = models.CharField(max_length=100)
+    source_date = models.DateTimeField(null=True, blank=True)
+    message = models.CharField(max_length=255)
+    details = models.TextField(blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+
+class ServerParams(models.Model):
+    """Secret deployment parameters (password, personality, image properties) that must not go
+    through Ganeti's job files. snf-image fetches them once from the ``config_url`` given in the
+    OS parameters; only the SHA-256 of that URL's key is stored, the parameters encrypted."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    vm = models.ForeignKey(VirtualMachine, on_delete=models.CASCADE, related_name="+")
+    data_encrypted = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
 
 
 def active_vm_count(backend: Backend) -> int:

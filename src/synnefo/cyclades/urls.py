@@ -3,7 +3,7 @@ trailing slash, since clients differ on it."""
 
 from django.urls import re_path
 
-from synnefo.cyclades.api import compute
+from synnefo.cyclades.api import compute, servers
 from synnefo.plankton import api_v1 as plankton_v1, glance_v2
 
 V = r"(?P<version>v2\.[01])"
@@ -20,7 +20,16 @@ urlpatterns = [
     re_path(rf"^compute/{V}/images/(?P<image_id>[^/]+)/?$", compute.image),
     re_path(rf"^compute/{V}/images/(?P<image_id>[^/]+)/metadata/?$", compute.image_metadata),
     re_path(rf"^compute/{V}/images/(?P<image_id>[^/]+)/metadata/(?P<key>[^/]+)/?$", compute.image_metadata_item),
+    re_path(rf"^compute/{V}/servers/?$", servers.servers_view),
+    re_path(rf"^compute/{V}/servers/(?P<detail>detail)/?$", servers.servers_view),
+    re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/?$", servers.server_view),
+    re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/action/?$", servers.action_view),
+    re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/metadata/?$", servers.metadata_view),
+    re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/metadata/(?P<key>[^/]+)/?$", servers.metadata_item_view),
+    re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/ips/?$", servers.ips_view),
+    re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/diagnostics/?$", servers.diagnostics_view),
     re_path(rf"^compute/{V}/(?P<rest>.*)$", compute.unknown),
+    re_path(r"^vmapi/v1\.0/server-params/(?P<key>[A-Za-z0-9_-]+)/?$", servers.server_params_view),
 ]
 
 # Images: Synnefo's v1.0 (kamaki) and Glance v2 (openstack), over the same Plankton records.

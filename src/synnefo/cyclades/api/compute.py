@@ -18,7 +18,7 @@ UPDATED = "2013-04-01T00:00:00Z"
 MEDIA_TYPES = [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}]
 
 
-def _api_root(request, version: str) -> str:
+def api_root(request, version: str) -> str:
     return f"{COMPONENTS['cyclades'].base_url(request)}/compute/{version}"
 
 
@@ -27,7 +27,7 @@ def _version_record(request, version: str) -> dict:
         "id": version,
         "status": "CURRENT" if version == "v2.1" else "SUPPORTED",
         "updated": UPDATED,
-        "links": [{"rel": "self", "href": _api_root(request, version) + "/"}],
+        "links": [{"rel": "self", "href": api_root(request, version) + "/"}],
         "media-types": MEDIA_TYPES,
         "version": "",
         "min_version": "",
@@ -44,13 +44,13 @@ def version(request, version):
     return render(request, {"version": _version_record(request, version)})
 
 
-def _links(request, version: str, kind: str, ident) -> list[dict]:
-    href = f"{_api_root(request, version)}/{kind}/{ident}"
+def self_links(request, version: str, kind: str, ident) -> list[dict]:
+    href = f"{api_root(request, version)}/{kind}/{ident}"
     return [{"rel": "self", "href": href}, {"rel": "bookmark", "href": href}]
 
 
 def flavor_record(request, version: str, flavor, detail: bool = True) -> dict:
-    record = {"id": flavor.id, "name": flavor.name, "links": _links(request, version, "flavors", flavor.id)}
+    record = {"id": flavor.id, "name": flavor.name, "links": self_links(request, version, "flavors", flavor.id)}
     if detail:
         record.update({
             "vcpus": flavor.cpu,
@@ -139,7 +139,7 @@ MAX_IMAGE_METADATA = 128
 
 
 def image_record(request, version: str, image, detail: bool = True) -> dict:
-    record = {"id": image.id, "name": image.name, "links": _links(request, version, "images", image.id)}
+    record = {"id": image.id, "name": image.name, "links": self_links(request, version, "images", image.id)}
     if detail:
         status = IMAGE_STATUS.get(image.status, "UNKNOWN")
         record.update({

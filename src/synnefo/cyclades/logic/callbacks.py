@@ -6,8 +6,9 @@ that settle the VM's state (successful jobs, a failed create, a removal) advance
 ``backendtime``, so a late "running" or a late failure cannot undo a later success, and a
 redelivered message (dispatcher killed between commit and ack) changes nothing.
 
-Minimal on purpose: the compute service extends ``apply_op_status`` with flavors, NICs, volumes
-and quotas. Network events are accepted and logged (there is no network model yet).
+A job that ends also settles the server's pending task and its quota commission (see
+``cyclades.logic.quotas``). NICs and volumes come with networks and volumes; network events are
+accepted and logged (there is no network model yet).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def apply_op_status(msg: dict) -> str:
     vm_id = vm_id_from_name(msg["instance"])
     if vm_id is None:
         return f"ignored: instance {msg['instance']!r} is not ours"
-    vm = VirtualMachine.objects.select_for_update().filter(pk=vm_id).first()
+    vm = VirtualMachine.objects.select_for_update(of=("self",)).select_related("flavor__volume_type", "backend").filter(pk=vm_id).first()
     if vm is None:
         return f"ignored: no VM {vm_id}"
     if vm.deleted:
@@ -78,27 +79,77 @@ def apply_op_status(msg: dict) -> str:
     vm.backendopcode = opcode
     vm.backendjobstatus = status
     vm.backendlogmsg = msg.get("logmsg") or ""
-    fields = ["backendjobid", "backendopcode", "backendjobstatus", "backendlogmsg", "updated"]
     if status in FINAL:
-        if status == "success":
-            state = OPER_STATE_FROM_OPCODE.get(opcode)
-            if state:
-                vm.operstate = state
-                fields.append("operstate")
-            if opcode == "OP_INSTANCE_CREATE":
-                vm.buildpercentage = 100
-                fields.append("buildpercentage")
-            if opcode == "OP_INSTANCE_REMOVE":
-                vm.deleted = True
-                fields.append("deleted")
-            vm.backendtime = etime
-            fields.append("backendtime")
-        elif opcode == "OP_INSTANCE_CREATE":
-            vm.operstate = "ERROR"
-            vm.backendtime = etime
-            fields += ["operstate", "backendtime"]
-    vm.save(update_fields=fields)
-    return f"applied: VM {vm_id} {opcode} {status} -> {vm.operstate}"
+        _settle(vm, msg, opcode, status, etime)
+    vm.save()
+    return f"applied: VM {vm_id} {opcode} {status} -> {vm.operstate}{' (deleted)' if vm.deleted else ''}"
+
+
+def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> None:
+    """A job of the VM ended: its new state, flavor, and the quota of what changed."""
+    from synnefo.cyclades.logic import quotas
+
+    old_state = vm.operstate
+    ours = vm.task_job_id is not None and vm.task_job_id == msg["jobId"]
+    success = status == "success"
+    if success:
+        vm.operstate = OPER_STATE_FROM_OPCODE.get(opcode, vm.operstate)
+        if opcode == "OP_INSTANCE_CREATE":
+            vm.buildpercentage = 100
+        if opcode == "OP_INSTANCE_SET_PARAMS":
+            _apply_beparams(vm, (msg.get("job_fields") or {}).get("beparams"))
+        vm.backendtime = etime
+    elif opcode == "OP_INSTANCE_CREATE":
+        vm.operstate = "ERROR"
+        vm.backendtime = etime
+    removed = opcode == "OP_INSTANCE_REMOVE" and (success or instance_missing(vm))
+    if ours:
+        if vm.task == "BUILD" or vm.serial is None:
+            pass  # the creation's commission was accepted when the API took the request
+        else:
+            quotas.decide(vm, success or removed)
+        vm.task = vm.task_job_id = None
+    elif removed:
+        release = quotas.scaled(quotas.offline(vm.flavor), -1) if vm.flavor_id else {}
+        if old_state in quotas.ONLINE_STATES and vm.flavor_id:
+            release = quotas.combined(release, quotas.scaled(quotas.online(vm.flavor), -1))
+        quotas.issue(vm, release, "removed outside the API", accept=True, force=True)
+    elif success and vm.operstate != old_state:
+        quotas.charge_unrequested_change(vm, old_state, vm.operstate)
+    if removed:
+        vm.deleted, vm.operstate = True, "DESTROYED"
+        vm.backendtime = etime
+
+
+def _apply_beparams(vm: VirtualMachine, beparams) -> None:
+    """A resize finished: the flavor with the new CPUs and RAM, same disk and volume type."""
+    from synnefo.cyclades.models import Flavor
+
+    if not isinstance(beparams, dict) or vm.flavor_id is None:
+        return
+    cpu = beparams.get("vcpus", vm.flavor.cpu)
+    ram = beparams.get("maxmem", beparams.get("memory", vm.flavor.ram))
+    flavor = Flavor.objects.filter(cpu=cpu, ram=ram, disk=vm.flavor.disk, volume_type_id=vm.flavor.volume_type_id).first()
+    if flavor is None:
+        log.error("VM %s: no flavor with %s CPUs, %s MiB, %s GiB %s; flavor left as is", vm.id, cpu, ram,
+                  vm.flavor.disk, vm.flavor.volume_type.disk_template)
+        return
+    vm.flavor = flavor
+
+
+def instance_missing(vm: VirtualMachine) -> bool:
+    """Whether Ganeti says the instance does not exist (a removal that failed for that reason)."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiConnectionError
+
+    if vm.backend is None:
+        return True
+    try:
+        vm.backend.get_client().get_instance(vm.backend_vm_id)
+    except GanetiApiError as exc:
+        return exc.code == 404
+    except GanetiConnectionError:
+        return False
+    return False
 
 
 def apply_progress(msg: dict) -> str:

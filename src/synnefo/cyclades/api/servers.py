@@ -1,0 +1,227 @@
+"""The compute API's servers (SYNNEFO.md 4.1): list, detail, show, create, rename, delete,
+metadata, actions, and the one-time deployment parameters snf-image reads (vmapi)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils.dateparse import parse_datetime
+
+from synnefo.common import faults
+from synnefo.common.api import api_method, get_dict, json_body, render
+from synnefo.cyclades.api.compute import api_root, self_links
+from synnefo.cyclades.logic import servers
+from synnefo.cyclades.models import VirtualMachine
+from synnefo.plankton.backend import zulu
+
+
+def _bookmark(request, version: str, kind: str, ident) -> list[dict]:
+    return [{"rel": "bookmark", "href": f"{api_root(request, version)}/{kind}/{ident}"}]
+
+
+def server_record(request, version: str, vm: VirtualMachine, detail: bool = True) -> dict:
+    record = {"id": str(vm.id), "name": vm.name, "links": self_links(request, version, "servers", vm.id)}
+    if not detail:
+        return record
+    status = servers.api_status(vm)
+    record.update({
+        "status": status,
+        "progress": 100 if status not in ("BUILD", "ERROR") else vm.buildpercentage if status == "BUILD" else 0,
+        "flavor": {"id": vm.flavor_id, "links": _bookmark(request, version, "flavors", vm.flavor_id)},
+        "image": {"id": vm.imageid, "links": _bookmark(request, version, "images", vm.imageid)} if vm.imageid else "",
+        "user_id": vm.userid,
+        "tenant_id": vm.project or vm.userid,
+        "hostId": "",
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "addresses": {},
+        "attachments": [],
+        "created": zulu(vm.created.timestamp()),
+        "updated": zulu(vm.updated.timestamp()),
+        "metadata": servers.metadata_of(vm),
+        "suspended": vm.suspended,
+        "deleted": vm.deleted,
+        "security_groups": [{"name": "default"}],
+        "config_drive": "",
+        "key_name": vm.key_names[0] if vm.key_names else None,
+        "SNF:key_names": vm.key_names,
+        "SNF:fqdn": settings.CYCLADES_SERVERS_FQDN % {"id": vm.id},
+        "SNF:port_forwarding": {},
+        "SNF:task_state": servers.task_state(vm),
+        "SNF:rescue": False,
+        "OS-EXT-STS:task_state": servers.task_state(vm).lower() or None,
+        "tags": [],
+        "diagnostics": [
+            {"level": d.level, "created": zulu(d.created.timestamp()), "source": d.source, "message": d.message,
+             "details": d.details, "source_date": zulu(d.source_date.timestamp()) if d.source_date else None}
+            for d in vm.diagnostics.all()[:50]
+        ],
+    })
+    return record
+
+
+def _since(request):
+    value = request.GET.get("changes-since")
+    if value is None:
+        return None
+    parsed = parse_datetime(value.replace(" ", "+"))
+    if parsed is None:
+        raise faults.BadRequest(f"Invalid changes-since '{value}': ISO 8601 expected")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed
+
+
+@api_method(("GET", "POST"), formats=("json", "xml"))
+def servers_view(request, version, detail=None):
+    if request.method == "POST":
+        if detail:
+            raise faults.BadRequest("Create servers at .../servers")
+        return create(request, version)
+    user = request.api_user.uuid
+    found = VirtualMachine.objects.filter(userid=user).select_related("flavor").prefetch_related("metadata", "diagnostics")
+    since = _since(request)
+    if since is not None:
+        found = found.filter(updated__gt=since)
+        if not found.exists():
+            return HttpResponse(status=304)
+        visible = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=settings.CYCLADES_DELETED_SERVERS_VISIBLE)
+        found = found.exclude(deleted=True, updated__lt=visible)
+    else:
+        found = found.filter(deleted=False)
+    return render(request, {"servers": [server_record(request, version, vm, detail=bool(detail)) for vm in found]})
+
+
+def _image_ref(body: dict):
+    """``imageRef``, or the image of a ``block_device_mapping_v2`` boot entry (openstack sends both)."""
+    image_ref = body.get("imageRef")
+    mappings = body.get("block_device_mapping_v2")
+    if mappings is not None:
+        if not isinstance(mappings, list):
+            raise faults.BadRequest("'block_device_mapping_v2' must be a list")
+        for mapping in mappings:
+            if not isinstance(mapping, dict):
+                raise faults.BadRequest("Each block_device_mapping_v2 entry must be an object")
+            source = mapping.get("source_type")
+            if source != "image" or mapping.get("destination_type", "local") != "local":
+                raise faults.BadRequest(f"Block devices from '{source}' are not available yet; boot from an image")
+            if image_ref and mapping.get("uuid") not in (None, image_ref):
+                raise faults.BadRequest("block_device_mapping_v2 names another image than imageRef")
+            image_ref = image_ref or mapping.get("uuid")
+    if not image_ref:
+        raise faults.BadRequest("Missing 'imageRef'")
+    return image_ref
+
+
+def create(request, version):
+    body = get_dict(json_body(request), "server")
+    for count in ("min_count", "max_count"):
+        if body.get(count, 1) != 1:
+            raise faults.BadRequest("Servers are created one at a time (min_count = max_count = 1)")
+    networks = body.get("networks")
+    if networks not in (None, "auto", "none", []):
+        raise faults.BadRequest("Networks are not available yet: create the server without 'networks'")
+    key_names = body.get("SNF:key_names") or ([body["key_name"]] if body.get("key_name") else [])
+    if key_names:
+        raise faults.BadRequest("Key pairs are not available yet")
+    project = body.get("project")
+    if project is not None and project != request.api_user.uuid:
+        raise faults.Forbidden("Servers can only be created in your own project for now")
+    vm, password = servers.create(
+        request.api_user.uuid, body.get("name"), _image_ref(body), body.get("flavorRef"),
+        metadata=body.get("metadata"), personality=body.get("personality"), password=body.get("adminPass"),
+    )
+    record = server_record(request, version, vm)
+    record["adminPass"] = password
+    return render(request, {"server": record}, status=202, headers={"Location": record["links"][0]["href"]})
+
+
+@api_method(("GET", "PUT", "DELETE"), formats=("json", "xml"))
+def server_view(request, version, server_id):
+    user = request.api_user.uuid
+    if request.method == "DELETE":
+        servers.destroy(user, server_id)
+        return HttpResponse(status=204)
+    if request.method == "PUT":
+        body = get_dict(json_body(request), "server")
+        vm = servers.rename(user, server_id, body.get("name"))
+        return render(request, {"server": server_record(request, version, vm)})
+    return render(request, {"server": server_record(request, version, servers.get_server(user, server_id))})
+
+
+NOT_IMPLEMENTED = ("changePassword", "rebuild", "confirmResize", "revertResize", "suspend", "resume", "pause", "unpause",
+                   "createImage", "os-getSPICEConsole", "os-getRDPConsole", "rescue", "unrescue", "console",
+                   "os-getVNCConsole", "addFloatingIp", "removeFloatingIp", "firewallProfile", "reassign")
+
+
+@api_method(("POST",), formats=("json", "xml"))
+def action_view(request, version, server_id):
+    body = json_body(request)
+    if len(body) != 1:
+        raise faults.BadRequest("An action body has exactly one key, the action")
+    (action, args), = body.items()
+    user = request.api_user.uuid
+    if action in ("start", "os-start"):
+        servers.start(user, server_id)
+    elif action in ("shutdown", "os-stop"):
+        servers.shutdown(user, server_id)
+    elif action == "reboot":
+        args = args if isinstance(args, dict) else {}
+        servers.reboot(user, server_id, str(args.get("type", "SOFT")).upper())
+    elif action == "resize":
+        if not isinstance(args, dict) or "flavorRef" not in args:
+            raise faults.BadRequest("resize needs {'flavorRef': <flavor id>}")
+        servers.resize(user, server_id, args["flavorRef"])
+    elif action in NOT_IMPLEMENTED:
+        servers.get_server(user, server_id)
+        raise faults.NotImplementedFault(f"Action '{action}' is not implemented")
+    else:
+        raise faults.BadRequest(f"Unknown action '{action}'")
+    return HttpResponse(status=202)
+
+
+@api_method(("GET", "POST"), formats=("json", "xml"))
+def metadata_view(request, version, server_id):
+    user = request.api_user.uuid
+    if request.method == "POST":
+        metadata = servers.update_metadata(user, server_id, get_dict(json_body(request), "metadata"))
+        return render(request, {"metadata": metadata}, status=201)
+    return render(request, {"metadata": servers.metadata_of(servers.get_server(user, server_id))})
+
+
+@api_method(("GET", "PUT", "DELETE"), formats=("json", "xml"))
+def metadata_item_view(request, version, server_id, key):
+    user = request.api_user.uuid
+    if request.method == "PUT":
+        meta = get_dict(json_body(request), "meta")
+        if list(meta) != [key]:
+            raise faults.BadRequest("The body must be {\"meta\": {\"<key>\": <value>}} for the key in the URL")
+        metadata = servers.update_metadata(user, server_id, meta)
+        return render(request, {"meta": {key: metadata[key]}}, status=201)
+    if request.method == "DELETE":
+        servers.delete_metadata_item(user, server_id, key)
+        return HttpResponse(status=204)
+    metadata = servers.metadata_of(servers.get_server(user, server_id))
+    if key not in metadata:
+        raise faults.ItemNotFound(f"Server {server_id} has no metadata '{key}'")
+    return render(request, {"meta": {key: metadata[key]}})
+
+
+@api_method(("GET",), formats=("json", "xml"))
+def ips_view(request, version, server_id):
+    servers.get_server(request.api_user.uuid, server_id)
+    return render(request, {"addresses": {}})
+
+
+@api_method(("GET",), formats=("json", "xml"))
+def diagnostics_view(request, version, server_id):
+    vm = servers.get_server(request.api_user.uuid, server_id)
+    return render(request, server_record(request, version, vm)["diagnostics"])
+
+
+@api_method(("GET",), token_required=False)
+def server_params_view(request, key):
+    """snf-image's one read of a server's secret deployment parameters; the key is the secret."""
+    return render(request, servers.read_params(key))

@@ -1,0 +1,98 @@
+"""Cyclades' quota commissions (SYNNEFO.md 1.8 "Quota effect per action").
+
+A server holds two sets of resources: *offline* ones for as long as it exists (``cyclades.vm``,
+``total_cpu``, ``total_ram``, ``disk``) and *online* ones while it runs or may run
+(``cyclades.cpu``, ``ram``: in BUILD, STARTED and ERROR). Each action issues one commission in
+the API's transaction; the dispatcher decides it when the action's Ganeti job ends (accepted on
+success, rejected otherwise), so a failed job gives the quota back. State changes nobody asked
+for through the API (an administrator's ``gnt-instance shutdown``) are charged with a forced
+commission, accepted at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from synnefo.common import faults
+from synnefo.cyclades.models import Flavor, VirtualMachine
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "cyclades"
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+ONLINE_STATES = ("BUILD", "STARTED", "ERROR")
+
+
+def offline(flavor: Flavor) -> dict[str, int]:
+    return {"cyclades.vm": 1, "cyclades.total_cpu": flavor.cpu, "cyclades.total_ram": flavor.ram * MiB,
+            "cyclades.disk": flavor.disk * GiB}
+
+
+def online(flavor: Flavor) -> dict[str, int]:
+    return {"cyclades.cpu": flavor.cpu, "cyclades.ram": flavor.ram * MiB}
+
+
+def scaled(resources: dict[str, int], factor: int) -> dict[str, int]:
+    return {k: v * factor for k, v in resources.items()}
+
+
+def combined(*parts: dict[str, int]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in parts:
+        for key, value in part.items():
+            total[key] = total.get(key, 0) + value
+    return {k: v for k, v in total.items() if v}
+
+
+def issue(vm: VirtualMachine, resources: dict[str, int], what: str, *, accept: bool | None, force: bool = False) -> int | None:
+    """Issue the commission for ``resources`` (negative quantities release) in the caller's
+    transaction. Over quota: 413 ``overLimit`` with the quotaholder's details."""
+    from synnefo.astakos.quotaholder import commissions
+    from synnefo.astakos.quotaholder.client import QuotaholderUnavailable, member_and_project
+    from synnefo.astakos.quotaholder.logic import NoCapacityError, NoQuantityError, QuotaError
+
+    resources = {k: v for k, v in resources.items() if v}
+    if not resources:
+        return None
+    provisions = member_and_project(vm.userid, resources, project=vm.project or None)
+    name = f"cyclades: {what} server {vm.id}"
+    try:
+        return commissions.issue(COMPONENT, provisions, name=name[:255], force=force, accept=accept)
+    except (NoCapacityError, NoQuantityError) as exc:
+        data = exc.data or {}
+        resource = (data.get("provision") or {}).get("resource", "")
+        raise faults.RequestEntityTooLarge(
+            f"Resource limit exceeded for your account ({resource})" if resource else "Resource limit exceeded for your account",
+            details=f"{exc.message}; limit {data.get('limit')}, usage {data.get('usage')}",
+        ) from None
+    except QuotaholderUnavailable:
+        raise faults.ServiceUnavailable("The quota service is unavailable; try again later") from None
+    except QuotaError as exc:
+        raise faults.BadRequest(f"Quota error: {exc}") from None
+
+
+def decide(vm: VirtualMachine, accept: bool) -> None:
+    """Decide the commission of the VM's pending task (in the caller's transaction)."""
+    from synnefo.astakos.quotaholder import commissions
+    from synnefo.astakos.quotaholder.logic import NoCommissionError
+
+    if vm.serial is None:
+        return
+    try:
+        commissions.decide(COMPONENT, vm.serial, accept)
+    except NoCommissionError:
+        log.warning("VM %s: commission %s was already resolved", vm.id, vm.serial)
+    vm.serial = None
+
+
+def charge_unrequested_change(vm: VirtualMachine, old_state: str, new_state: str) -> None:
+    """A state change that no API action asked for: move the online resources with it."""
+    if vm.flavor_id is None:
+        return
+    was, now = old_state in ONLINE_STATES, new_state in ONLINE_STATES
+    if was == now:
+        return
+    sign = 1 if now else -1
+    serial = issue(vm, scaled(online(vm.flavor), sign), f"{old_state}->{new_state} (not requested)", accept=True, force=True)
+    log.info("VM %s went %s -> %s outside the API; commission %s", vm.id, old_state, new_state, serial)

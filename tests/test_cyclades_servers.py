@@ -1,0 +1,205 @@
+"""Servers through the compute API on a simulated Ganeti backend: the life cycle kamaki and the
+openstack CLI drive, quotas per action (returned when a job fails), and bad input."""
+
+import base64
+
+import pytest
+
+from synnefo.astakos.quotaholder.logic import user_quotas
+from synnefo.cyclades.models import ServerParams, VirtualMachine
+from tests.compute_helpers import cloud  # noqa: F401
+from tests.pithos_helpers import small_blocks  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+GiB = 1024 ** 3
+
+
+def usage(cloud, resource):
+    quotas = user_quotas([str(cloud.user.uuid)], "cyclades")[str(cloud.user.uuid)]
+    (holding,) = [h for project, q in quotas.items() for r, h in q.items() if r == resource]
+    return holding["usage"]
+
+
+def create(cloud, **fields):
+    body = {"name": "s1", "imageRef": cloud.image_id, "flavorRef": cloud.flavors[0].id}
+    body.update(fields)
+    return cloud.call("POST", "/servers", {"server": body})
+
+
+def test_life_cycle_with_quotas(cloud):
+    r = create(cloud)
+    assert r.status_code == 202, r.content
+    server = r.json()["server"]
+    assert server["status"] == "BUILD" and len(server["adminPass"]) >= 10 and r["Location"].endswith(f"/servers/{server['id']}")
+    assert server["metadata"] == {"users": "root"}  # copied from the image, as upstream
+    sid = server["id"]
+    assert usage(cloud, "cyclades.vm") == 1 and usage(cloud, "cyclades.cpu") == 1
+    assert usage(cloud, "cyclades.ram") == 1024 * 1024 ** 2 and usage(cloud, "cyclades.disk") == GiB
+    instance = f"snf-{sid}"
+    cloud.settle()
+    assert cloud.cluster.instances[instance]["beparams"]["maxmem"] == 1024
+    assert cloud.call("GET", f"/servers/{sid}").json()["server"]["status"] == "ACTIVE"
+    # Shutdown releases the online resources once the job succeeded.
+    assert cloud.call("POST", f"/servers/{sid}/action", {"os-stop": None}).status_code == 202
+    shown = cloud.call("GET", f"/servers/{sid}").json()["server"]
+    assert shown["status"] == "ACTIVE" and shown["SNF:task_state"] == "STOPPING"
+    assert cloud.call("POST", f"/servers/{sid}/action", {"start": {}}).status_code == 409  # pending task
+    cloud.settle()
+    assert cloud.call("GET", f"/servers/{sid}").json()["server"]["status"] == "STOPPED"
+    assert usage(cloud, "cyclades.cpu") == 0 and usage(cloud, "cyclades.vm") == 1
+    # Resize (stopped): CPUs and RAM only.
+    bigger = cloud.flavors[3]
+    assert cloud.call("POST", f"/servers/{sid}/action", {"resize": {"flavorRef": bigger.id}}).status_code == 202
+    cloud.settle()
+    shown = cloud.call("GET", f"/servers/{sid}").json()["server"]
+    assert shown["flavor"]["id"] == bigger.id and usage(cloud, "cyclades.total_cpu") == 2
+    assert cloud.call("POST", f"/servers/{sid}/action", {"start": {}}).status_code == 202
+    cloud.settle()
+    assert usage(cloud, "cyclades.cpu") == 2 and cloud.call("GET", f"/servers/{sid}").json()["server"]["status"] == "ACTIVE"
+    assert cloud.call("POST", f"/servers/{sid}/action", {"reboot": {"type": "HARD"}}).status_code == 202
+    cloud.settle()
+    # Rename, metadata.
+    assert cloud.call("PUT", f"/servers/{sid}", {"server": {"name": "renamed"}}).json()["server"]["name"] == "renamed"
+    assert cloud.call("POST", f"/servers/{sid}/metadata", {"metadata": {"role": "web"}}).json()["metadata"]["role"] == "web"
+    assert cloud.call("GET", f"/servers/{sid}/metadata/role").json() == {"meta": {"role": "web"}}
+    assert cloud.call("DELETE", f"/servers/{sid}/metadata/role").status_code == 204
+    # Delete: everything returns when the removal succeeded.
+    assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
+    cloud.settle()
+    assert instance not in cloud.cluster.instances
+    assert cloud.call("GET", f"/servers/{sid}").json()["server"]["status"] == "DELETED"
+    assert cloud.call("GET", "/servers").json() == {"servers": []}
+    for resource in ("cyclades.vm", "cyclades.cpu", "cyclades.ram", "cyclades.total_cpu", "cyclades.disk"):
+        assert usage(cloud, resource) == 0, resource
+
+
+def test_a_failed_job_gives_its_quota_back(cloud):
+    sid = create(cloud).json()["server"]["id"]
+    cloud.settle()
+    cloud.call("POST", f"/servers/{sid}/action", {"shutdown": {}})
+    cloud.settle()
+    # The instance vanishes behind our back: the start job fails, the start's quota returns.
+    del cloud.cluster.instances[f"snf-{sid}"]
+    assert cloud.call("POST", f"/servers/{sid}/action", {"start": {}}).status_code == 202
+    assert usage(cloud, "cyclades.cpu") == 1  # pending commission counts
+    cloud.settle()
+    assert usage(cloud, "cyclades.cpu") == 0
+    vm = VirtualMachine.objects.get(pk=sid)
+    assert vm.operstate == "STOPPED" and vm.task is None and vm.backendjobstatus == "error"
+    # Deleting it: the removal job fails because the instance is gone, which counts as removed.
+    assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
+    cloud.settle()
+    assert VirtualMachine.objects.get(pk=sid).deleted and usage(cloud, "cyclades.vm") == 0
+
+
+def test_a_failed_build_is_error_until_deleted(cloud, settings):
+    settings.GANETI_CREATEINSTANCE_KWARGS = {"os": "no-such-os+default"}
+    sid = create(cloud).json()["server"]["id"]
+    cloud.settle()
+    shown = cloud.call("GET", f"/servers/{sid}").json()["server"]
+    assert shown["status"] == "ERROR"
+    assert cloud.call("POST", f"/servers/{sid}/action", {"start": {}}).status_code == 400
+    assert usage(cloud, "cyclades.vm") == 1
+    assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
+    cloud.settle()
+    assert usage(cloud, "cyclades.vm") == 0 and usage(cloud, "cyclades.ram") == 0
+
+
+def test_over_quota_is_413_with_details_and_creates_nothing(cloud):
+    from django.core.management import call_command
+
+    call_command("quota-modify", str(cloud.user.uuid), "--resource", "cyclades.vm", "--limit", "1", stdout=None)
+    assert create(cloud).status_code == 202
+    r = create(cloud, name="s2")
+    assert r.status_code == 413
+    fault = r.json()["overLimit"]
+    assert "cyclades.vm" in fault["message"] and "limit 1" in fault["details"]
+    assert VirtualMachine.objects.count() == 1 and len(cloud.cluster.jobs) == 1
+
+
+@pytest.mark.parametrize("fields, status", [
+    ({"imageRef": "9f92995e-ec8b-4d63-925f-70a612b0874f"}, 400),
+    ({"flavorRef": 9999}, 400),
+    ({"name": ""}, 400),
+    ({"name": "x" * 300}, 400),
+    ({"metadata": {str(i): "v" for i in range(11)}}, 400),
+    ({"metadata": {"k": 5}}, 400),
+    ({"personality": [{"path": "/etc/motd", "contents": "not base64!"}]}, 400),
+    ({"personality": [{"path": "/x", "contents": base64.b64encode(b"x" * 20000).decode()}]}, 413),
+    ({"adminPass": "short"}, 400),
+    ({"max_count": 3}, 400),
+    ({"networks": [{"uuid": "net-1"}]}, 400),
+    ({"block_device_mapping_v2": [{"source_type": "volume", "uuid": "x"}]}, 400),
+])
+def test_bad_creates_change_nothing(cloud, fields, status):
+    r = create(cloud, **fields)
+    assert r.status_code == status, r.content
+    assert not VirtualMachine.objects.exists() and not cloud.cluster.jobs
+    assert usage(cloud, "cyclades.vm") == 0
+
+
+def test_openstack_style_create_with_block_device_mapping(cloud):
+    body = {"name": "s1", "flavorRef": cloud.flavors[0].id, "min_count": 1, "max_count": 1,
+            "block_device_mapping_v2": [{"uuid": cloud.image_id, "boot_index": 0, "source_type": "image",
+                                         "destination_type": "local", "delete_on_termination": True}]}
+    r = cloud.call("POST", "/servers", {"server": body})
+    assert r.status_code == 202, r.content
+    assert r.json()["server"]["image"]["id"] == cloud.image_id
+
+
+def test_other_users_servers_are_404(cloud, make_user):
+    sid = create(cloud).json()["server"]["id"]
+    _, _, other = make_user("mallory@example.org")
+    for method, path, body in (("GET", f"/servers/{sid}", None), ("DELETE", f"/servers/{sid}", None),
+                               ("POST", f"/servers/{sid}/action", {"os-stop": None}),
+                               ("PUT", f"/servers/{sid}", {"server": {"name": "mine"}}),
+                               ("GET", f"/servers/{sid}/metadata", None)):
+        assert cloud.call(method, path, body, token=other).status_code == 404
+    assert cloud.call("GET", "/servers/detail", token=other).json() == {"servers": []}
+    cloud.settle()
+    assert VirtualMachine.objects.get(pk=sid).name == "s1" and f"snf-{sid}" in cloud.cluster.instances
+
+
+def test_actions_in_the_wrong_state(cloud):
+    sid = create(cloud).json()["server"]["id"]
+    r = cloud.call("POST", f"/servers/{sid}/action", {"os-stop": None})
+    assert r.status_code == 409 and "buildInProgress" in r.json()
+    cloud.settle()
+    assert cloud.call("POST", f"/servers/{sid}/action", {"start": {}}).status_code == 409  # already running
+    r = cloud.call("POST", f"/servers/{sid}/action", {"resize": {"flavorRef": cloud.flavors[1].id}})
+    assert r.status_code == 409  # needs STOPPED
+    assert cloud.call("POST", f"/servers/{sid}/action", {"fly": {}}).status_code == 400
+    assert cloud.call("POST", f"/servers/{sid}/action", {"rebuild": {}}).status_code == 501
+    assert cloud.call("POST", f"/servers/{sid}/action", {"reboot": {"type": "GENTLE"}}).status_code == 400
+    assert cloud.call("POST", f"/servers/{sid}/action", {"start": {}, "stop": {}}).status_code == 400
+    assert cloud.call("GET", "/servers/abc").status_code == 404
+
+
+def test_changes_since_and_the_deployment_parameters(cloud, monkeypatch):
+    import datetime
+
+    from synnefo.cyclades.ganeti.simulated import SimulatedRapiClient
+
+    sent = []
+    original = SimulatedRapiClient.create_instance
+    monkeypatch.setattr(SimulatedRapiClient, "create_instance",
+                        lambda self, *args, **kwargs: sent.append(kwargs) or original(self, *args, **kwargs))
+    before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+    sid = create(cloud, adminPass="Secret-Passw0rd").json()["server"]["id"]
+    since = before.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert [s["id"] for s in cloud.call("GET", f"/servers/detail?changes-since={since}").json()["servers"]] == [sid]
+    later = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert cloud.call("GET", f"/servers?changes-since={later}").status_code == 304
+    assert cloud.call("GET", "/servers?changes-since=yesterday").status_code == 400
+    # The password travels only through the one-time config URL, never in what Ganeti gets.
+    (kwargs,) = sent
+    assert "Secret-Passw0rd" not in repr(kwargs)
+    assert set(kwargs["osparams"]) == {"config_url", "img_id", "img_format"}
+    assert "Secret-Passw0rd" not in ServerParams.objects.get(vm_id=sid).data_encrypted
+    path = "/" + kwargs["osparams"]["config_url"].split("://", 1)[1].split("/", 1)[1]
+    r = cloud.client.get(path)
+    assert r.status_code == 200
+    params = r.json()
+    assert params["img_passwd"] == "Secret-Passw0rd" and '"OSFAMILY": "linux"' in params["img_properties"]
+    assert cloud.client.get(path).status_code == 404  # read once
+    assert cloud.client.get(path[:-3] + "xyz").status_code == 404
