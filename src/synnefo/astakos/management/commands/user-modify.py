@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from synnefo.astakos.logic import tokens, users
+from synnefo.astakos.logic import activation, tokens, users
+from synnefo.astakos.logic.mail import MailError
 from synnefo.astakos.management.commands._common import get_user
 
 
@@ -22,10 +23,10 @@ class Command(BaseCommand):
         password.add_argument("--password", help="Set this password (revokes the user's tokens)")
         password.add_argument("--renew-password", action="store_true", help="Set a random password and print it")
         parser.add_argument("--renew-token", action="store_true", help="Issue a new main token and print it")
-        parser.add_argument("--verify", action="store_true", help="Mark the email as verified")
+        parser.add_argument("--verify", action="store_true", help="Mark the email as verified, then apply the activation policy as the link would")
         moderation = parser.add_mutually_exclusive_group()
-        moderation.add_argument("--accept", action="store_true", help="Accept the account (moderation)")
-        moderation.add_argument("--reject", action="store_true", help="Reject the account (moderation)")
+        moderation.add_argument("--accept", action="store_true", help="Accept the account (moderation); mails the welcome if it becomes active")
+        moderation.add_argument("--reject", action="store_true", help="Reject the account (moderation); it cannot log in, its tokens are revoked and the user is told by mail")
         parser.add_argument("--reject-reason", default="", help="Why the account is rejected")
         parser.add_argument("--set-email", help="Change the login email")
         parser.add_argument("--first-name")
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         changed = []
         try:
             self._change(user, options, changed)
-        except users.UserError as exc:
+        except (users.UserError, MailError) as exc:
             raise CommandError(str(exc)) from None
         if not changed:
             raise CommandError("Nothing to change; see --help")
@@ -61,14 +62,15 @@ class Command(BaseCommand):
         if options["set_noadmin"] or options["type"] == "USER":
             users.set_admin(user, False)
             changed.append("type USER")
+        # Verification and moderation follow the activation flow (policy, mails, audit trail).
         if options["verify"]:
-            users.verify_email(user)
-            changed.append("email verified")
+            activation.verify(user)
+            changed.append("email verified" + (", activated" if user.is_active else ""))
         if options["accept"]:
-            users.accept(user)
-            changed.append("accepted")
+            activation.accept(user)
+            changed.append("accepted" + ("" if user.is_active else " (active once the email is verified)"))
         if options["reject"]:
-            users.reject(user, options["reject_reason"])
+            activation.reject(user, options["reject_reason"])
             changed.append("rejected")
         if options["set_active"]:
             users.activate(user)
