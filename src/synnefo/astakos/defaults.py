@@ -46,10 +46,9 @@ ASTAKOS_MODERATION_ENABLED = False
 ASTAKOS_RE_USER_EMAIL_PATTERNS = []
 
 # Who is told by mail that an account waits for moderation: a list of addresses. Empty: the
-# addresses of Django's ADMINS setting ([("name", "address"), ...]); both empty: nobody is told
-# (the pending accounts are in `snf-manage user-list --pending-moderation`).
+# addresses of Django's ADMINS setting ([("name", "address"), ...], default empty); both empty:
+# nobody is told (the pending accounts are in `snf-manage user-list --pending-moderation`).
 ACCOUNT_NOTIFICATIONS_RECIPIENTS = []
-ADMINS = []
 
 # Lifetime, in seconds, of the single-use links sent by mail, per purpose: verify the email of
 # a new account, reset a forgotten password, confirm a new email address.
