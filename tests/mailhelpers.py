@@ -57,14 +57,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def smtp(settings):
-    """Start an SMTP server on a free port and point Django's SMTP backend at it."""
+def start_server():
+    """A running SMTP server on a free port of 127.0.0.1: (controller, inbox, port)."""
     require(Controller is not None, "aiosmtpd is not installed (the project's test extras)")
     inbox = Inbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
+    return controller, inbox, port
+
+
+@pytest.fixture
+def smtp(settings):
+    """Start an SMTP server on a free port and point Django's SMTP backend at it."""
+    controller, inbox, port = start_server()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = port
