@@ -125,7 +125,8 @@ def test_signing_up_again_replaces_the_pending_registration(client, smtp):
     assert r.status_code == 200
     assert User.objects.count() == 1
     second_link = link_path(smtp.last_to("new@example.org"))
-    assert client.get(first_link).status_code == 404  # replaced: only the newest mail works
+    r = client.get(first_link)  # replaced: only the newest mail works
+    assert r.status_code == 410 and b"expired" in r.content
     assert client.get(second_link).status_code == 200
     user = User.objects.get()
     assert user.first_name == "Nina" and user.is_active
@@ -193,6 +194,8 @@ def test_reject_tells_the_user_and_blocks_login(client, smtp, settings):
     assert "not accepted" in rejection["Subject"] and "not a member" in body(rejection)
     assert not can_log_in(user.email, GOOD_PASSWORD)
     assert AuditEntry.objects.filter(action="user.reject", target=user, detail__reason="not a member").exists()
+    with pytest.raises(CommandError, match="reject-reason goes with --reject"):
+        run("user-modify", user.email, "--reject-reason", "again")
     # A rejected email cannot be signed up again.
     r = signup(client, email=user.email)
     assert r.status_code == 409 and User.objects.count() == 1
@@ -217,6 +220,9 @@ def test_user_modify_verify_applies_the_policy(client, smtp):
     assert User.objects.get().is_active and "Welcome" in smtp.last_to("new@example.org")["Subject"]
     with pytest.raises(CommandError, match="already verified"):
         run("user-modify", "new@example.org", "--verify")
+    # The link of the sign-up mail, still in the mailbox, says it is used.
+    r = client.get(link_path(smtp.to("new@example.org")[0]))
+    assert r.status_code == 410 and b"already been used" in r.content
 
 
 def test_user_activation_send(client, smtp, alice):
@@ -228,7 +234,7 @@ def test_user_activation_send(client, smtp, alice):
     assert len(smtp.to(user.email)) == 2
     new_link = link_path(smtp.last_to(user.email))
     assert new_link != old_link
-    assert client.get(old_link).status_code == 404
+    assert client.get(old_link).status_code == 410
     assert client.get(new_link).status_code == 200
     assert User.objects.get(pk=user.pk).is_active
 
@@ -284,3 +290,15 @@ def test_embedded_default_writes_mail_files_under_the_data_directory(client, set
     assert len(files) == 1 and os.path.getsize(files[0]) > 0
     content = files[0].read_text()
     assert "To: new@example.org" in content and "/astakos/ui/verify/" in content
+
+
+def test_rejecting_an_unverified_account_ends_its_link(client, smtp):
+    signup(client)
+    link = link_path(smtp.last_to("new@example.org"))
+    run("user-modify", "new@example.org", "--reject")
+    r = client.get(link)
+    assert r.status_code == 410
+    user = User.objects.get()
+    assert not user.email_verified and user.is_rejected and not user.is_active
+    with pytest.raises(CommandError, match="is rejected"):
+        run("user-activation-send", user.email)

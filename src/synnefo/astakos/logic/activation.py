@@ -77,9 +77,12 @@ def signup(email: str, first_name: str, last_name: str, password: str, request=N
 
 @transaction.atomic
 def send_verification(user: User, request=None) -> None:
-    """(Re)send the verification mail with a new link; older links of the user stop working."""
+    """(Re)send the verification mail with a new link; older links of the user stop working.
+    Refused for a verified or a rejected account."""
     if user.email_verified:
         raise UserError(f"The email of user {user.pk} ({user.email}) is already verified")
+    if user.is_rejected:
+        raise UserError(f"User {user.pk} ({user.email}) is rejected")
     secret = links.create(user, EmailLink.VERIFY)
     context = {"user": user, "link": link_url("astakos-verify", secret, request), "lifetime": links.lifetime_text("verify")}
     mail.send("verify", [user.email], context, request)
@@ -104,7 +107,8 @@ def verify(user: User, request=None) -> None:
     if user.email_verified:
         raise UserError(f"The email of user {user.pk} ({user.email}) is already verified")
     users.verify_email(user)
-    EmailLink.objects.filter(user=user, purpose=EmailLink.VERIFY, used_at__isnull=True).delete()
+    # Links still in the mailbox answer "already used" (verified by another way).
+    EmailLink.objects.filter(user=user, purpose=EmailLink.VERIFY, used_at__isnull=True).update(used_at=timezone.now())
     _apply_policy(user, request)
 
 
@@ -179,6 +183,6 @@ def reject(user: User, reason: str = "", actor: User | None = None, actor_name: 
     if user.is_rejected:
         raise UserError(f"User {user.pk} ({user.email}) is already rejected")
     users.reject(user, reason)
-    EmailLink.objects.filter(user=user, used_at__isnull=True).delete()
+    links.expire(EmailLink.objects.filter(user=user))
     _audit("user.reject", user, actor, actor_name, reason=reason)
     mail.send("rejected", [user.email], {"user": user, "reason": reason}, request)

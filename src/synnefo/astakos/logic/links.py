@@ -2,8 +2,8 @@
 address).
 
 A link carries 256 random bits; the database keeps only their SHA-256, so a leaked database
-does not leak working links. A new link of a purpose replaces the user's older unused ones of
-that purpose, so only the newest mail works. Lifetimes are ``ASTAKOS_EMAIL_LINK_LIFETIME``.
+does not leak working links. A new link of a purpose ends the user's older unused ones of that
+purpose (they answer "expired"), so only the newest mail works. Lifetimes are ``ASTAKOS_EMAIL_LINK_LIFETIME``.
 """
 
 from __future__ import annotations
@@ -54,13 +54,22 @@ def lifetime_text(purpose: str) -> str:
 @transaction.atomic
 def create(user: User, purpose: str, new_email: str = "") -> str:
     """A new link for ``user``; returns its secret (to put in the mail, never stored)."""
-    EmailLink.objects.filter(user=user, purpose=purpose, used_at__isnull=True).delete()
-    secret = secrets.token_urlsafe(32)
     now = timezone.now()
+    mine = EmailLink.objects.filter(user=user, purpose=purpose)
+    # Rows dead for longer than a lifetime go; live ones expire now, so their mails answer
+    # "expired, ask for a new one" rather than "not valid".
+    mine.filter(expires__lt=now - lifetime(purpose)).delete()
+    expire(mine)
+    secret = secrets.token_urlsafe(32)
     EmailLink.objects.create(
         user=user, purpose=purpose, digest=_digest(secret), new_email=new_email, created=now, expires=now + lifetime(purpose)
     )
     return secret
+
+
+def expire(queryset) -> None:
+    """End the unused links of ``queryset`` now (they answer "expired" from then on)."""
+    queryset.filter(used_at__isnull=True, expires__gt=timezone.now()).update(expires=timezone.now())
 
 
 def _find(secret: str, purpose: str, lock: bool) -> EmailLink:

@@ -35,6 +35,8 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if options["reject_reason"] and not options["reject"]:
+            raise CommandError("--reject-reason goes with --reject")
         user = get_user(options["user"])
         changed = []
         try:
