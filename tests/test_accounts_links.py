@@ -163,3 +163,24 @@ def test_a_link_of_one_purpose_does_not_work_for_another(client, smtp, alice):
     secret = link_path(smtp.last_to(alice[0].email)).rsplit("/", 1)[1]
     assert client.get("/astakos/ui/email/confirm/" + secret).status_code == 404
     assert client.get("/astakos/ui/verify/" + secret).status_code == 404
+
+
+def test_links_mailed_to_one_user_are_limited(client, smtp, alice, settings):
+    settings.ASTAKOS_EMAIL_LINKS_PER_USER = 2
+    user, password, _ = alice
+    pages = [client.post(RESET, {"email": user.email}, REMOTE_ADDR=f"192.0.2.{i}") for i in range(3)]
+    assert {p.status_code for p in pages} == {200} and len({p.content for p in pages}) == 1
+    assert len(smtp.to(user.email)) == 2  # the third request, from yet another address, sent nothing
+    assert client.get(link_path(smtp.last_to(user.email))).status_code == 200  # the newest one works
+
+    profile = logged_in(user, password)
+    for _ in range(2):
+        assert profile.post(CHANGE, {"email": "next@example.org"}).status_code == 200
+    r = profile.post(CHANGE, {"email": "next@example.org"})
+    assert r.status_code == 429 and len(smtp.to("next@example.org")) == 2
+
+    signup = {"email": "again@example.org", "first_name": "A", "last_name": "G", "password": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    assert client.post("/astakos/ui/signup", signup).status_code == 200
+    assert client.post("/astakos/ui/signup", signup).status_code == 200
+    r = client.post("/astakos/ui/signup", signup)
+    assert r.status_code == 429 and b"check your mailbox" in r.content and len(smtp.to("again@example.org")) == 2

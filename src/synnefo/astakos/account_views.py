@@ -39,6 +39,10 @@ def _throttled(request, kind: str):
     return None
 
 
+def _too_many_links(request, error):
+    return _message(request, "Mail already sent", str(error), 429)
+
+
 def _mail_failed(request):
     return _message(request, "Mail not sent", "We could not send you a mail just now, so nothing was changed. Please try again later.", 503)
 
@@ -65,6 +69,8 @@ def signup_view(request):
         except activation.DuplicateEmail as exc:
             form.add_error("email", str(exc))
             status = 409
+        except links.TooManyLinks as exc:
+            return _too_many_links(request, exc)
         except UserError as exc:
             form.add_error(None, str(exc))
         except MailError:
@@ -147,6 +153,8 @@ def email_change_view(request):
             new_email = recovery.request_email_change(request.user, form.cleaned_data["email"], request)
         except recovery.AddressTaken as exc:
             status, error = 409, str(exc)
+        except links.TooManyLinks as exc:
+            return _too_many_links(request, exc)
         except UserError as exc:
             error = str(exc)
         except MailError:

@@ -63,6 +63,12 @@ ASTAKOS_EMAIL_LINK_LIFETIME = {
 # database, so every worker and node shares the budget.
 ASTAKOS_EMAIL_REQUESTS_PER_ADDRESS = 10
 
+# Links of one purpose mailed to one user within ASTAKOS_LOGIN_FAILURE_WINDOW seconds, whoever
+# asks (so nobody can flood a mailbox from many addresses). Beyond it a password reset silently
+# sends nothing (its page never tells), a repeated sign-up or email change answers 429.
+# `snf-manage user-activation-send` is not limited.
+ASTAKOS_EMAIL_LINKS_PER_USER = 3
+
 # Rules for passwords chosen on the sign-up and password-reset pages (Django's validators;
 # administrators setting a password with snf-manage are not held to them).
 AUTH_PASSWORD_VALIDATORS = [

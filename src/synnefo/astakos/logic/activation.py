@@ -48,7 +48,8 @@ def signup(email: str, first_name: str, last_name: str, password: str, request=N
     """Register a local (email + password) account, inactive until its email is verified, and
     mail the verification link. Signing up again with the email of an account that is still
     unverified replaces that registration (names, password, a new link; the old link stops
-    working); the email of a verified or rejected account is refused (``DuplicateEmail``)."""
+    working); the email of a verified or rejected account is refused (``DuplicateEmail``).
+    ``links.TooManyLinks`` when that email got enough links lately."""
     if not local_signup_enabled():
         raise UserError("Sign-up with an email and password is not enabled")
     email = users.clean_email(email)
@@ -71,19 +72,20 @@ def signup(email: str, first_name: str, last_name: str, password: str, request=N
         user.save()
         tokens.revoke_all(user)
     users.add_local_provider(user)
-    send_verification(user, request)
+    send_verification(user, request, limited=True)
     return user
 
 
 @transaction.atomic
-def send_verification(user: User, request=None) -> None:
+def send_verification(user: User, request=None, limited: bool = False) -> None:
     """(Re)send the verification mail with a new link; older links of the user stop working.
-    Refused for a verified or a rejected account."""
+    Refused for a verified or a rejected account; ``links.TooManyLinks`` if ``limited``
+    (requests from the web) and enough were sent lately."""
     if user.email_verified:
         raise UserError(f"The email of user {user.pk} ({user.email}) is already verified")
     if user.is_rejected:
         raise UserError(f"User {user.pk} ({user.email}) is rejected")
-    secret = links.create(user, EmailLink.VERIFY)
+    secret = links.create(user, EmailLink.VERIFY, limited=limited)
     context = {"user": user, "link": link_url("astakos-verify", secret, request), "lifetime": links.lifetime_text("verify")}
     mail.send("verify", [user.email], context, request)
     user.activation_sent = timezone.now()

@@ -22,6 +22,10 @@ from synnefo.astakos.models import EmailLink, User
 _MAX_SECRET = 64
 
 
+class TooManyLinks(ValueError):
+    """Enough links of this purpose were mailed to this user lately."""
+
+
 class LinkError(ValueError):
     """A link cannot be used. ``code`` is the HTTP status of the page that says so: 404 for a
     link that never existed (mistyped, forged), 410 for one already used or expired."""
@@ -52,13 +56,21 @@ def lifetime_text(purpose: str) -> str:
 
 
 @transaction.atomic
-def create(user: User, purpose: str, new_email: str = "") -> str:
-    """A new link for ``user``; returns its secret (to put in the mail, never stored)."""
+def create(user: User, purpose: str, new_email: str = "", limited: bool = True) -> str:
+    """A new link for ``user``; returns its secret (to put in the mail, never stored).
+    ``TooManyLinks`` if ``limited`` and ``ASTAKOS_EMAIL_LINKS_PER_USER`` links of ``purpose``
+    were created for the user within the throttling window."""
     now = timezone.now()
+    if limited:
+        since = now - timedelta(seconds=settings.ASTAKOS_LOGIN_FAILURE_WINDOW)
+        recent = EmailLink.objects.filter(user=user, purpose=purpose, created__gt=since).count()
+        if recent >= settings.ASTAKOS_EMAIL_LINKS_PER_USER:
+            raise TooManyLinks("A mail with a link was sent just now; check your mailbox, or try again in a few minutes.")
     mine = EmailLink.objects.filter(user=user, purpose=purpose)
-    # Rows dead for longer than a lifetime go; live ones expire now, so their mails answer
+    # Rows dead for longer than a lifetime (and than the window) go; live ones expire now, so their mails answer
     # "expired, ask for a new one" rather than "not valid".
-    mine.filter(expires__lt=now - lifetime(purpose)).delete()
+    horizon = max(lifetime(purpose), timedelta(seconds=settings.ASTAKOS_LOGIN_FAILURE_WINDOW))
+    mine.filter(expires__lt=now - horizon).delete()
     expire(mine)
     secret = secrets.token_urlsafe(32)
     EmailLink.objects.create(

@@ -29,7 +29,10 @@ def request_password_reset(email: str, request=None) -> bool:
     user = User.objects.filter(email__iexact=email.strip()[:254]).first() if email.strip() else None
     if user is None or not user.email_verified or user.is_rejected:
         return False
-    secret = links.create(user, EmailLink.RESET)
+    try:
+        secret = links.create(user, EmailLink.RESET)
+    except links.TooManyLinks:
+        return False  # the owner has fresh mails already; the page must not tell
     context = {
         "user": user,
         "link": activation.link_url("astakos-password-reset-confirm", secret, request),
@@ -60,7 +63,7 @@ def _check_free(user: User, email: str) -> None:
 @transaction.atomic
 def request_email_change(user: User, new_email: str, request=None) -> str:
     """Mail a confirmation link to ``new_email``; the email changes when it is followed.
-    Returns the cleaned address."""
+    Returns the cleaned address; ``links.TooManyLinks`` when enough were sent lately."""
     new_email = users.clean_email(new_email)
     if new_email.lower() == user.email.lower():
         raise UserError(f"{new_email} is already your email")
