@@ -41,7 +41,7 @@ def run(*args) -> str:
 
 def test_signup_verify_activates_and_logs_in(client, smtp):
     page = client.get(SIGNUP)
-    assert page.status_code == 200 and b'name="password2"' in page.content
+    assert page.status_code == 200 and b'name="password2"' in page.content and b"at least 8 characters" in page.content
     r = signup(client, email="Nina@Example.org")
     assert r.status_code == 200 and b"Check your mailbox" in r.content
 

@@ -10,6 +10,7 @@ answers the form again with the errors and a 4xx status; a bad link answers a pa
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.password_validation import password_validators_help_texts
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,6 +21,12 @@ from synnefo.astakos.logic.mail import MailError
 from synnefo.astakos.logic.users import UserError
 from synnefo.astakos.views import profile_context
 from synnefo.common.faults import TooManyRequests
+
+
+def _form(request, template: str, form, status: int = 200):
+    """A form page; password forms list the rules of AUTH_PASSWORD_VALIDATORS."""
+    context = {"form": form, "password_rules": password_validators_help_texts()}
+    return render(request, template, context, status=status)
 
 
 def _message(request, title: str, text: str, status: int = 200, **context):
@@ -56,7 +63,7 @@ def signup_view(request):
     if not activation.local_signup_enabled():
         raise Http404("Sign-up with an email and password is not enabled")
     if request.method == "GET":
-        return render(request, "astakos/signup.html", {"form": SignupForm()})
+        return _form(request, "astakos/signup.html", SignupForm())
     form = SignupForm(request.POST)
     status = 400
     if form.is_valid():
@@ -80,7 +87,7 @@ def signup_view(request):
                 request, "Check your mailbox",
                 f"We sent a mail to {user.email}. Follow the link in it to verify your address and complete the sign-up.",
             )
-    return render(request, "astakos/signup.html", {"form": form}, status=status)
+    return _form(request, "astakos/signup.html", form, status)
 
 
 @require_http_methods(["GET"])
@@ -104,10 +111,10 @@ def password_reset_view(request):
     if not activation.local_signup_enabled():
         raise Http404("Passwords are not used here")
     if request.method == "GET":
-        return render(request, "astakos/password_reset.html", {"form": EmailForm()})
+        return _form(request, "astakos/password_reset.html", EmailForm())
     form = EmailForm(request.POST)
     if not form.is_valid():
-        return render(request, "astakos/password_reset.html", {"form": form}, status=400)
+        return _form(request, "astakos/password_reset.html", form, 400)
     if (refused := _throttled(request, "reset")) is not None:
         return refused
     try:
@@ -128,16 +135,16 @@ def password_reset_confirm_view(request, secret):
         return _bad_link(request, exc)
     form = SetPasswordForm(link.user, request.POST if request.method == "POST" else None)
     if request.method == "GET":
-        return render(request, "astakos/password_set.html", {"form": form})
+        return _form(request, "astakos/password_set.html", form)
     if not form.is_valid():
-        return render(request, "astakos/password_set.html", {"form": form}, status=400)
+        return _form(request, "astakos/password_set.html", form, 400)
     try:
         recovery.reset_password(secret, form.cleaned_data["password"])
     except links.LinkError as exc:  # used by a concurrent request meanwhile
         return _bad_link(request, exc)
     except UserError as exc:
         form.add_error("password", str(exc))
-        return render(request, "astakos/password_set.html", {"form": form}, status=400)
+        return _form(request, "astakos/password_set.html", form, 400)
     return _message(request, "Password changed", "Your new password is set and your old API tokens are revoked. You can log in now.", login_link=True)
 
 
