@@ -95,6 +95,8 @@ def test_email_change_by_link_to_the_new_address(smtp, alice):
     user.refresh_from_db()
     assert user.email == "Alice.New@example.org"
     assert AuthProvider.objects.get(user=user, module="local").identifier == "alice.new@example.org"
+    notice = smtp.last_to("alice@example.org")  # the previous address is told
+    assert "email was changed" in notice["Subject"] and "Alice.New@example.org" in body(notice)
     assert can_log_in("alice.new@example.org", password) and not can_log_in("alice@example.org", password)
     assert Client().get(path).status_code == 410
 

@@ -82,9 +82,13 @@ def request_email_change(user: User, new_email: str, request=None) -> str:
 @transaction.atomic
 def confirm_email_change(secret: str) -> User:
     """Follow an email-change link: the login email and the local provider's identifier become
-    the new address, if it is still free (``AddressTaken`` otherwise, the link stays usable)."""
+    the new address, if it is still free (``AddressTaken`` otherwise, the link stays usable).
+    The previous address is told."""
     link = links.consume(secret, EmailLink.EMAIL_CHANGE)
     user = User.objects.select_for_update().get(pk=link.user_id)
     _check_free(user, link.new_email)
+    old_email = user.email
     users.set_email(user, link.new_email)
+    # The previous address hears of it, so a hijacked session cannot move an account silently.
+    mail.send("email_changed", [old_email], {"user": user, "old_email": old_email})
     return user
