@@ -213,6 +213,16 @@ def test_accept_before_verification_activates_on_verification(client, smtp, sett
     assert user.is_active and "Welcome" in smtp.last_to(user.email)["Subject"]
 
 
+@pytest.mark.parametrize("moderation", [False, True])
+def test_user_modify_verify_and_accept_together(client, smtp, settings, moderation):
+    settings.ASTAKOS_MODERATION_ENABLED = moderation
+    signup(client)
+    run("user-modify", "new@example.org", "--verify", "--accept")
+    user = User.objects.get()
+    assert user.is_active and user.accepted_policy == ("manual" if moderation else "email")
+    assert [m["Subject"].startswith("Welcome") for m in smtp.to(user.email)] == [False, True]
+
+
 def test_user_modify_verify_applies_the_policy(client, smtp):
     signup(client)
     out = run("user-modify", "new@example.org", "--verify")

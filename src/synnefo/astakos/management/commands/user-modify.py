@@ -69,7 +69,9 @@ class Command(BaseCommand):
             activation.verify(user)
             changed.append("email verified" + (", activated" if user.is_active else ""))
         if options["accept"]:
-            activation.accept(user)
+            # With --verify, the activation policy may have accepted the account already.
+            if not (options["verify"] and user.moderated and not user.is_rejected):
+                activation.accept(user)
             changed.append("accepted" + ("" if user.is_active else " (active once the email is verified)"))
         if options["reject"]:
             activation.reject(user, options["reject_reason"])
