@@ -86,3 +86,6 @@ def test_signup_verification_moderation_and_login_on_a_live_node(mail_node):
     assert r.status_code == 200 and r.json()["access"]["token"]["id"]
     r = form_post(browser, login, {"email": "zoe@example.com", "password": PASSWORD})
     assert r.status_code == 302
+    # The node's log shows the verification request, without the link's secret.
+    log = "".join(node.output)
+    assert "/astakos/ui/verify/***" in log and link.rsplit("/", 1)[1] not in log
