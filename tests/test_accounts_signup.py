@@ -62,7 +62,7 @@ def test_signup_verify_activates_and_logs_in(client, smtp):
     assert len(secret) >= 43
 
     r = client.get(path)
-    assert r.status_code == 200 and b"Account activated" in r.content
+    assert r.status_code == 200 and b"Account activated" in r.content and "no-store" in r["Cache-Control"]
     user.refresh_from_db()
     assert user.is_active and user.email_verified and user.accepted_policy == "email"
     assert user.status == "Accepted/Active"

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.http import Http404
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from synnefo.astakos.forms import EmailForm, SetPasswordForm, SignupForm
@@ -90,6 +91,7 @@ def signup_view(request):
     return _form(request, "astakos/signup.html", form, status)
 
 
+@never_cache  # pages of a link's secret stay out of caches
 @require_http_methods(["GET"])
 def verify_view(request, secret):
     try:
@@ -127,6 +129,7 @@ def password_reset_view(request):
     )
 
 
+@never_cache  # pages of a link's secret stay out of caches
 @require_http_methods(["GET", "POST"])
 def password_reset_confirm_view(request, secret):
     try:
@@ -174,6 +177,7 @@ def email_change_view(request):
     return render(request, "astakos/profile.html", context, status=status)
 
 
+@never_cache  # pages of a link's secret stay out of caches
 @require_http_methods(["GET"])
 def email_change_confirm_view(request, secret):
     try:
