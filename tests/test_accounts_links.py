@@ -200,3 +200,40 @@ def test_link_secrets_stay_out_of_the_logs(client, smtp, alice, caplog):
     client.get("/astakos/ui/verify/" + secret)  # 404, likewise
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "/astakos/ui/password/reset/***" in text and secret not in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_link_used_twice_at_once_works_once():
+    import threading
+
+    from django.db import connection, connections
+
+    from synnefo.astakos.logic import links, recovery
+
+    if connection.vendor != "postgresql":
+        # Not a missing service: this pass runs on SQLite by design; the PostgreSQL pass runs it.
+        pytest.skip("runs in the PostgreSQL pass (row locks across connections)")
+    user = users.create_user("race@example.org", password="Old-Password-12")
+    secret = links.create(user, EmailLink.RESET)
+    start = threading.Barrier(4)
+    outcomes = []
+
+    def use(password):
+        try:
+            start.wait()
+            recovery.reset_password(secret, password)
+            outcomes.append(("ok", password))
+        except links.LinkError as exc:
+            outcomes.append(("refused", exc.code))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=use, args=(f"Racing-Choice-{i}0",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [password for result, password in outcomes if result == "ok"]
+    assert len(winners) == 1 and sorted(code for result, code in outcomes if result == "refused") == [410] * 3
+    user.refresh_from_db()
+    assert user.check_password(winners[0])
