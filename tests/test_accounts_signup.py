@@ -312,3 +312,17 @@ def test_rejecting_an_unverified_account_ends_its_link(client, smtp):
     assert not user.email_verified and user.is_rejected and not user.is_active
     with pytest.raises(CommandError, match="is rejected"):
         run("user-activation-send", user.email)
+
+
+def test_resend_the_verification_mail_from_the_web(client, smtp, alice):
+    RESEND = "/astakos/ui/signup/resend"
+    assert b"signup/resend" in client.get(SIGNUP).content
+    signup(client)
+    old_link = link_path(smtp.last_to("new@example.org"))
+    answers = [client.post(RESEND, {"email": address}) for address in ("NEW@example.org", alice[0].email, "nobody@example.org")]
+    # The same answer whoever is asked about; only the pending account gets a mail.
+    assert {r.status_code for r in answers} == {200} and len({r.content for r in answers}) == 1
+    assert len(smtp.to("new@example.org")) == 2 and not smtp.to(alice[0].email) and len(smtp.messages) == 2
+    assert client.get(old_link).status_code == 410
+    assert client.get(link_path(smtp.last_to("new@example.org"))).status_code == 200
+    assert client.post(RESEND, {"email": "bad"}).status_code == 400

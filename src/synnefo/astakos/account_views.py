@@ -91,6 +91,27 @@ def signup_view(request):
     return _form(request, "astakos/signup.html", form, status)
 
 
+@require_http_methods(["GET", "POST"])
+def resend_view(request):
+    if not activation.local_signup_enabled():
+        raise Http404("Sign-up with an email and password is not enabled")
+    if request.method == "GET":
+        return _form(request, "astakos/resend.html", EmailForm())
+    form = EmailForm(request.POST)
+    if not form.is_valid():
+        return _form(request, "astakos/resend.html", form, 400)
+    if (refused := _throttled(request, "resend")) is not None:
+        return refused
+    try:
+        activation.resend_verification(form.cleaned_data["email"], request)
+    except MailError:
+        return _mail_failed(request)
+    return _message(
+        request, "Check your mailbox",
+        "If an account with that email waits for verification, we sent it a new mail; the link of any earlier mail no longer works.",
+    )
+
+
 @never_cache  # pages of a link's secret stay out of caches
 @require_http_methods(["GET"])
 def verify_view(request, secret):

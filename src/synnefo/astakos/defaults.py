@@ -58,14 +58,15 @@ ASTAKOS_EMAIL_LINK_LIFETIME = {
     "email_change": 2 * 24 * 3600,
 }
 
-# Requests that send a mail (sign-up, password reset, email change) allowed per client address
+# Requests that send a mail (sign-up, resend, password reset, email change) allowed per address
 # within ASTAKOS_LOGIN_FAILURE_WINDOW seconds; beyond it they answer 429. Counted in the
 # database, so every worker and node shares the budget.
 ASTAKOS_EMAIL_REQUESTS_PER_ADDRESS = 10
 
 # Links of one purpose mailed to one user within ASTAKOS_LOGIN_FAILURE_WINDOW seconds, whoever
-# asks (so nobody can flood a mailbox from many addresses). Beyond it a password reset silently
-# sends nothing (its page never tells), a repeated sign-up or email change answers 429.
+# asks (so nobody can flood a mailbox from many addresses). Beyond it a password reset or a
+# resend silently sends nothing (their page never tells), a repeated sign-up or email change
+# answers 429.
 # `snf-manage user-activation-send` is not limited.
 ASTAKOS_EMAIL_LINKS_PER_USER = 3
 

@@ -31,6 +31,7 @@ urlpatterns = [
     path("ui/logout", views.logout_view, name="astakos-logout"),
     path("ui/renew-token", views.renew_token_view, name="astakos-renew-token"),
     path("ui/signup", account_views.signup_view, name="astakos-signup"),
+    path("ui/signup/resend", account_views.resend_view, name="astakos-resend-verification"),
     path("ui/verify/<str:secret>", account_views.verify_view, name="astakos-verify"),
     path("ui/password/reset", account_views.password_reset_view, name="astakos-password-reset"),
     path("ui/password/reset/<str:secret>", account_views.password_reset_confirm_view, name="astakos-password-reset-confirm"),

@@ -93,6 +93,21 @@ def send_verification(user: User, request=None, limited: bool = False) -> None:
 
 
 @transaction.atomic
+def resend_verification(email: str, request=None) -> bool:
+    """The web's "resend the verification mail": sends it if ``email`` names an account still
+    waiting for verification (and not rejected), within the per-user limit. Returns whether it
+    sent; callers answer the same either way."""
+    user = User.objects.filter(email__iexact=email.strip()[:254]).first() if email.strip() else None
+    if user is None or user.email_verified or user.is_rejected or not local_signup_enabled():
+        return False
+    try:
+        send_verification(user, request, limited=True)
+    except links.TooManyLinks:
+        return False
+    return True
+
+
+@transaction.atomic
 def verify_link(secret: str, request=None) -> User:
     """Follow a verification link: the email is verified and the activation policy applied.
     ``LinkError`` for an unknown, used or expired link (nothing changes)."""
