@@ -153,3 +153,17 @@ def test_check_is_one_call_for_other_forms(rf, captcha, settings):
     assert refusal == recaptcha.MISSING and refusal.status == 400
     settings.ASTAKOS_RECAPTCHA_ENABLED = False
     assert recaptcha.check(rf.post("/astakos/ui/signup", {})) is None
+
+
+def test_sign_up_form_always_asks_and_verifies(client, captcha, mailoutbox):
+    from synnefo.astakos.models import User
+
+    assert WIDGET in client.get("/astakos/ui/signup").content
+    form = {"email": "new@example.org", "first_name": "New", "last_name": "User",
+            "password": "correct-horse-battery", "password2": "correct-horse-battery"}
+    r = client.post("/astakos/ui/signup", form)
+    assert r.status_code == 400 and not User.objects.exists() and not mailoutbox
+    r = client.post("/astakos/ui/signup", {**form, recaptcha.FIELD: "a wrong answer"})
+    assert r.status_code == 400 and not User.objects.exists()
+    r = client.post("/astakos/ui/signup", {**form, recaptcha.FIELD: GOOD_ANSWER})
+    assert r.status_code == 200 and User.objects.filter(email="new@example.org").exists() and len(mailoutbox) == 1

@@ -59,3 +59,58 @@ ASTAKOS_RECAPTCHA_OPTIONS = {}
 ASTAKOS_RECAPTCHA_TIMEOUT = 5
 # Failed logins (of one account, or from one address) after which the login form needs the captcha.
 ASTAKOS_RATELIMIT_RETRIES_ALLOWED = 3
+
+# --- Sign-up, activation and email links (see docs/accounts.md) ---
+
+# Name of the service in the mails sent to users and administrators.
+ASTAKOS_SITE_NAME = "Synnefo"
+
+# Moderation. False (upstream's default): an account is activated as soon as its email is
+# verified (accepted_policy "email"). True: after verification, an account whose email matches
+# one of ASTAKOS_RE_USER_EMAIL_PATTERNS is activated too (accepted_policy "regex"); any other
+# waits in "Pending moderation" for `snf-manage user-modify USER --accept` or `--reject`.
+ASTAKOS_MODERATION_ENABLED = False
+
+# Regular expressions (Python `re`, matched against the whole email, case-insensitively) of
+# addresses activated without moderation, e.g. [r".*@example\.org"]. Only read when
+# ASTAKOS_MODERATION_ENABLED is True.
+ASTAKOS_RE_USER_EMAIL_PATTERNS = []
+
+# Who is told by mail that an account waits for moderation: a list of addresses. Empty: the
+# addresses of Django's ADMINS setting ([("name", "address"), ...], default empty); both empty:
+# nobody is told (the pending accounts are in `snf-manage user-list --pending-moderation`).
+ACCOUNT_NOTIFICATIONS_RECIPIENTS = []
+
+# Lifetime, in seconds, of the single-use links sent by mail, per purpose: verify the email of
+# a new account, reset a forgotten password, confirm a new email address.
+ASTAKOS_EMAIL_LINK_LIFETIME = {
+    "verify": 7 * 24 * 3600,
+    "reset": 2 * 3600,
+    "email_change": 2 * 24 * 3600,
+}
+
+# Requests that send a mail (sign-up, resend, password reset, email change) allowed per address
+# within ASTAKOS_LOGIN_FAILURE_WINDOW seconds; beyond it they answer 429. Counted in the
+# database, so every worker and node shares the budget.
+ASTAKOS_EMAIL_REQUESTS_PER_ADDRESS = 10
+
+# Links of one purpose mailed to one user within ASTAKOS_LOGIN_FAILURE_WINDOW seconds, whoever
+# asks (so nobody can flood a mailbox from many addresses). Beyond it a password reset or a
+# resend silently sends nothing (their page never tells), a repeated sign-up or email change
+# answers 429.
+# `snf-manage user-activation-send` is not limited.
+ASTAKOS_EMAIL_LINKS_PER_USER = 3
+
+# Rules for passwords chosen on the sign-up and password-reset pages (Django's validators;
+# administrators setting a password with snf-manage are not held to them).
+AUTH_PASSWORD_VALIDATORS = [
+    # Not close to the user's email or names.
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "first_name", "last_name")},
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    # Not one of the 20,000 most common passwords (Django's list).
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]

@@ -5,7 +5,7 @@ API paths take an optional trailing slash, since clients differ on it.
 
 from django.urls import include, path, re_path
 
-from synnefo.astakos import terms_views, views
+from synnefo.astakos import account_views, terms_views, views
 from synnefo.astakos.api import account, identity_v2, keystone_v3
 
 urlpatterns = [
@@ -32,4 +32,11 @@ urlpatterns = [
     path("ui/renew-token", views.renew_token_view, name="astakos-renew-token"),
     path("ui/terms", terms_views.terms_view, name="astakos-terms"),
     path("ui/terms/accept", terms_views.accept_terms_view, name="astakos-terms-accept"),
+    path("ui/signup", account_views.signup_view, name="astakos-signup"),
+    path("ui/signup/resend", account_views.resend_view, name="astakos-resend-verification"),
+    path("ui/verify/<str:secret>", account_views.verify_view, name="astakos-verify"),
+    path("ui/password/reset", account_views.password_reset_view, name="astakos-password-reset"),
+    path("ui/password/reset/<str:secret>", account_views.password_reset_confirm_view, name="astakos-password-reset-confirm"),
+    path("ui/email/change", account_views.email_change_view, name="astakos-email-change"),
+    path("ui/email/confirm/<str:secret>", account_views.email_change_confirm_view, name="astakos-email-change-confirm"),
 ]

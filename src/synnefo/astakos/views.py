@@ -6,6 +6,7 @@ issued (only its hash is stored), so "Renew token" is also how a user gets a tok
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
@@ -59,7 +60,8 @@ def login_view(request):
                 login(request, user, backend="synnefo.astakos.logic.backends.EmailBackend")
                 return HttpResponseRedirect(next_url)
     captcha = recaptcha.required_for_login(address, email if request.method == "POST" else None)
-    context = {"error": error, "email": email, "next": next_url, "captcha": captcha}
+    context = {"error": error, "email": email, "next": next_url, "captcha": captcha,
+               "local": "local" in settings.ASTAKOS_IM_MODULES}
     return render(request, "astakos/login.html", context, status=status)
 
 
@@ -70,11 +72,14 @@ def logout_view(request):
     return render(request, "astakos/logged_out.html")
 
 
+def profile_context(user) -> dict:
+    return {"main_token": user.tokens.filter(is_main=True).first(), "new_token": None}
+
+
 @login_required
 @require_http_methods(["GET"])
 def profile_view(request):
-    main = request.user.tokens.filter(is_main=True).first()
-    return render(request, "astakos/profile.html", {"main_token": main, "new_token": None})
+    return render(request, "astakos/profile.html", profile_context(request.user))
 
 
 @login_required

@@ -21,6 +21,8 @@ _SECRET_PATTERNS = [
     re.compile(r"(\b" + _SECRET_KEYS + r"=)([^&\s,;'\"]+)()", re.IGNORECASE),
     # header dumps: X-Auth-Token: ...
     re.compile(r"(\b" + _SECRET_KEYS + r":\s*)([^\s,;'\"]+)()", re.IGNORECASE),
+    # the secret of a link mailed to a user, in a URL path (astakos /ui/verify/<secret>, ...)
+    re.compile(r"(/ui/(?:verify|password/reset|email/confirm)/)([^/?#\s'\"]+)()"),
 ]
 REDACTED = "***"
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import import_module
 
 from django.conf import settings
 from django.db import transaction
 
-from synnefo.astakos.logic import audit, users
+from synnefo.astakos.logic import activation, audit, users
 from synnefo.astakos.models import User
 
 
@@ -82,29 +81,14 @@ def _check_unset_admin(actor, user):
         _conflict("The user is already of type USER")
 
 
-def activation_sender() -> Callable[[User], object] | None:
-    """``synnefo.astakos.logic.activation.send_verification`` when this node has it (the
-    sign-up flows provide it), else None: resending is then "not available"."""
-    name = "synnefo.astakos.logic.activation"
-    try:
-        activation = import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise  # the module is there but broken: say so, do not hide it
-        return None
-    return getattr(activation, "send_verification", None)
-
-
 def _check_resend(actor, user):
-    if activation_sender() is None:
-        _conflict("Resending the activation email is not available on this node")
     if user.email_verified:
         _conflict("The email address is already verified")
 
 
 def _resend(user, reason):
     try:
-        activation_sender()(user)
+        activation.send_verification(user)
     except ValueError as exc:  # the sender's refusal (e.g. sent too recently)
         _conflict(str(exc))
 
@@ -125,9 +109,10 @@ ACTIONS = {
     for a in [
         Action("activate", "user.activate", "Activate", _check_activate, lambda u, r: users.activate(u)),
         Action("deactivate", "user.deactivate", "Deactivate", _check_deactivate, users.deactivate, True, True),
-        Action("accept", "user.accept", "Accept", _check_accept, lambda u, r: users.accept(u)),
-        Action("reject", "user.reject", "Reject", _check_reject, users.reject, True, True),
-        Action("verify", "user.verify_email", "Mark email verified", _check_verify, lambda u, r: users.verify_email(u)),
+        # Through the activation flow, so the user gets the welcome or rejection mail.
+        Action("accept", "user.accept", "Accept", _check_accept, lambda u, r: activation.accept(u)),
+        Action("reject", "user.reject", "Reject", _check_reject, activation.reject, True, True),
+        Action("verify", "user.verify_email", "Mark email verified", _check_verify, lambda u, r: activation.verify(u)),
         Action("resend-activation", "user.resend_activation", "Resend activation email", _check_resend, _resend),
         Action("set-admin", "user.set_admin", "Make ADMIN", _check_set_admin, lambda u, r: users.set_admin(u, True)),
         Action("unset-admin", "user.unset_admin", "Make USER", _check_unset_admin,

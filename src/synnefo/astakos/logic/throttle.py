@@ -23,7 +23,8 @@ def _window_start():
 def check(account: str, address: str) -> None:
     """Raise ``TooManyRequests`` if ``account`` or ``address`` is over its failure budget."""
     since = _window_start()
-    recent = LoginFailure.objects.filter(at__gt=since)
+    # Rows of mail-sending requests (note_request) are not login failures.
+    recent = LoginFailure.objects.filter(at__gt=since).exclude(account__startswith=REQUEST_PREFIX)
     over = recent.filter(account=account.lower()).count() >= settings.ASTAKOS_LOGIN_FAILURES_PER_ACCOUNT
     if not over and address:
         over = recent.filter(address=address).count() >= settings.ASTAKOS_LOGIN_FAILURES_PER_ADDRESS
@@ -40,6 +41,23 @@ def recent_failures(account: str | None, address: str) -> tuple[int, int]:
     of_account = recent.filter(account=account.lower()).count() if account is not None else 0
     from_address = recent.filter(address=address).count() if address else 0
     return of_account, from_address
+
+
+# Mail-sending requests (sign-up, password reset, email change) are kept in the same table,
+# under an account name no email can have ("@signup", ...).
+REQUEST_PREFIX = "@"
+
+
+def note_request(kind: str, address: str) -> None:
+    """Count one request of ``kind`` that sends a mail from ``address``; raise
+    ``TooManyRequests`` (counting nothing) once the address is over
+    ``ASTAKOS_EMAIL_REQUESTS_PER_ADDRESS`` within the window."""
+    account = REQUEST_PREFIX + kind
+    recent = LoginFailure.objects.filter(at__gt=_window_start(), account=account, address=address[:64])
+    if recent.count() >= settings.ASTAKOS_EMAIL_REQUESTS_PER_ADDRESS:
+        retry = settings.ASTAKOS_LOGIN_FAILURE_WINDOW
+        raise TooManyRequests("Too many requests; try again later", headers={"Retry-After": str(retry)})
+    record_failure(account, address)
 
 
 def record_failure(account: str, address: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -26,7 +27,7 @@ def random_password() -> str:
     return secrets.token_urlsafe(15)
 
 
-def _clean_email(email: str) -> str:
+def clean_email(email: str) -> str:
     email = User.objects.normalize_email(email.strip())
     try:
         validate_email(email)
@@ -35,17 +36,29 @@ def _clean_email(email: str) -> str:
     return email
 
 
-def _check_names(*names: str) -> None:
+def check_names(*names: str) -> None:
     limit = settings.ASTAKOS_MAX_NAME_LENGTH
     if any(len(name) > limit for name in names):
         raise UserError(f"Names are limited to {limit} characters")
 
 
+def check_new_password(password: str, email: str, first_name: str = "", last_name: str = "") -> None:
+    """Hold a password a user chooses to AUTH_PASSWORD_VALIDATORS (length, not common, not all
+    digits, not like the email or names); ``UserError`` with every reason otherwise."""
+    if len(password) > settings.ASTAKOS_MAX_PASSWORD_LENGTH:
+        raise UserError(f"A password must have at most {settings.ASTAKOS_MAX_PASSWORD_LENGTH} characters")
+    candidate = User(email=email, first_name=first_name, last_name=last_name)
+    try:
+        validate_password(password, candidate)
+    except ValidationError as exc:
+        raise UserError(" ".join(exc.messages)) from None
+
+
 @transaction.atomic
 def create_user(email, first_name="", last_name="", *, password=None, affiliation="", admin=False, active=True) -> User:
     """An account created by an administrator: verified and accepted, active unless told."""
-    email = _clean_email(email)
-    _check_names(first_name, last_name)
+    email = clean_email(email)
+    check_names(first_name, last_name)
     if User.objects.filter(email__iexact=email).exists():
         raise UserError(f"A user with email {email} already exists")
     now = timezone.now()
@@ -79,7 +92,7 @@ def add_local_provider(user: User) -> AuthProvider:
 
 @transaction.atomic
 def set_email(user: User, email: str) -> None:
-    email = _clean_email(email)
+    email = clean_email(email)
     if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
         raise UserError(f"A user with email {email} already exists")
     user.email = email
@@ -89,7 +102,7 @@ def set_email(user: User, email: str) -> None:
 
 @transaction.atomic
 def set_names(user: User, first_name: str | None = None, last_name: str | None = None) -> None:
-    _check_names(first_name or "", last_name or "")
+    check_names(first_name or "", last_name or "")
     if first_name is not None:
         user.first_name = first_name
     if last_name is not None:

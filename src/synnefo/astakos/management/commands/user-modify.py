@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from synnefo.astakos.logic import audit, terms, tokens, users
+from synnefo.astakos.logic import activation, audit, terms, tokens, users
+from synnefo.astakos.logic.mail import MailError
 from synnefo.astakos.management.commands._common import get_user
 
 
@@ -24,10 +25,10 @@ class Command(BaseCommand):
         password.add_argument("--password", help="Set this password (revokes the user's tokens)")
         password.add_argument("--renew-password", action="store_true", help="Set a random password and print it")
         parser.add_argument("--renew-token", action="store_true", help="Issue a new main token and print it")
-        parser.add_argument("--verify", action="store_true", help="Mark the email as verified")
+        parser.add_argument("--verify", action="store_true", help="Mark the email as verified, then apply the activation policy as the link would")
         moderation = parser.add_mutually_exclusive_group()
-        moderation.add_argument("--accept", action="store_true", help="Accept the account (moderation)")
-        moderation.add_argument("--reject", action="store_true", help="Reject the account (moderation)")
+        moderation.add_argument("--accept", action="store_true", help="Accept the account (moderation); mails the welcome if it becomes active")
+        moderation.add_argument("--reject", action="store_true", help="Reject the account (moderation); it cannot log in, its tokens are revoked and the user is told by mail")
         parser.add_argument("--reject-reason", default="", help="Why the account is rejected")
         parser.add_argument("--set-email", help="Change the login email")
         parser.add_argument("--first-name")
@@ -39,11 +40,13 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if options["reject_reason"] and not options["reject"]:
+            raise CommandError("--reject-reason goes with --reject")
         user = get_user(options["user"])
         changed = []
         try:
             self._change(user, options, changed)
-        except users.UserError as exc:
+        except (users.UserError, MailError) as exc:
             raise CommandError(str(exc)) from None
         if not changed:
             raise CommandError("Nothing to change; see --help")
@@ -75,9 +78,12 @@ class Command(BaseCommand):
                 done(f"type {user.user_type}", "user.set_admin" if admin else "user.unset_admin",
                      old={"type": old}, new={"type": user.user_type})
         state_changes = [
-            ("verify", "email verified", "user.verify_email", lambda: users.verify_email(user), {}),
-            ("accept", "accepted", "user.accept", lambda: users.accept(user), {}),
-            ("reject", "rejected", "user.reject", lambda: users.reject(user, options["reject_reason"]),
+            # Verification and moderation follow the activation flow (policy, mails).
+            ("verify", "email verified", "user.verify_email", lambda: activation.verify(user), {}),
+            # With --verify, the activation policy may have accepted the account already.
+            ("accept", "accepted", "user.accept",
+             lambda: None if (options["verify"] and user.moderated and not user.is_rejected) else activation.accept(user), {}),
+            ("reject", "rejected", "user.reject", lambda: activation.reject(user, options["reject_reason"]),
              {"reason": options["reject_reason"]}),
             ("set_active", "activated", "user.activate", lambda: users.activate(user), {}),
             ("set_inactive", "deactivated", "user.deactivate", lambda: users.deactivate(user, options["inactive_reason"]),
@@ -86,7 +92,10 @@ class Command(BaseCommand):
         for option, label, action, change, detail in state_changes:
             if options[option]:
                 old = user.status
+                was_active = user.is_active
                 change()
+                if option in ("verify", "accept") and user.is_active and not was_active:
+                    label += ", activated"
                 done(label, action, old={"status": old}, new={"status": user.status}, **detail)
         if options["sign_terms"]:
             old = user.signed_terms_id
