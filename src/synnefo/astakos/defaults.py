@@ -28,3 +28,42 @@ ASTAKOS_MAX_PASSWORD_LENGTH = 4096
 
 # The first administrator that `synnefo up` creates on an empty database.
 ASTAKOS_BOOTSTRAP_ADMIN_EMAIL = "admin@example.org"
+
+# Authentication policies of each module of ASTAKOS_IM_MODULES, as
+# ASTAKOS_AUTH_PROVIDER_<MODULE>_<POLICY>_POLICY = True/False, e.g.
+# ASTAKOS_AUTH_PROVIDER_SHIBBOLETH_CREATE_POLICY = False. Unset means the default:
+#   CREATE True        an unknown identity creates an account
+#   LOGIN True         a known identity logs in
+#   ADD True           a logged-in user may link an identity of the module (profile page)
+#   REMOVE True        a user may unlink it (never their last login method)
+#   AUTOMODERATE False accounts it creates are accepted even when moderation is enabled
+# (see docs/auth-providers.md). They are read where used, so they have no entries here.
+
+# LDAP login (module "ldap"; needs the `ldap` extra: django-auth-ldap + python-ldap).
+# Any AUTH_LDAP_* setting of django-auth-ldap may be set too and wins over these.
+ASTAKOS_LDAP_SERVER_URI = "ldap://localhost"
+# The service account that searches for users ("" = anonymous search). The password is never
+# logged.
+ASTAKOS_LDAP_BIND_DN = ""
+ASTAKOS_LDAP_BIND_PASSWORD = ""
+# How a login name becomes a DN: a subtree search below USER_SEARCH_BASE with USER_SEARCH_FILTER
+# (%(user)s is the escaped login name), or, when USER_DN_TEMPLATE is set (e.g.
+# "uid=%(user)s,ou=people,dc=example,dc=org"), that DN directly, with no search.
+ASTAKOS_LDAP_USER_SEARCH_BASE = ""
+ASTAKOS_LDAP_USER_SEARCH_FILTER = "(uid=%(user)s)"
+ASTAKOS_LDAP_USER_DN_TEMPLATE = None
+# Account field <- LDAP attribute. Keys: email, first_name, last_name, affiliation, and
+# identifier (an attribute that never changes, e.g. "entryUUID" or "objectGUID"; without it the
+# login name, lowercased, identifies the person).
+ASTAKOS_LDAP_USER_ATTR_MAP = {"email": "mail", "first_name": "givenName", "last_name": "sn"}
+# Upgrade the connection with StartTLS before binding (use ldaps:// URIs for TLS from the start).
+ASTAKOS_LDAP_START_TLS = False
+# Seconds to wait for the directory before the login fails.
+ASTAKOS_LDAP_TIMEOUT = 10
+
+# Shibboleth login (module "shibboleth"): the addresses of the web servers (running mod_shib)
+# whose identity headers are believed. The peer address of the connection is checked
+# (REMOTE_ADDR, never X-Forwarded-For); addresses or CIDR networks.
+ASTAKOS_SHIBBOLETH_TRUSTED_PROXIES = ["127.0.0.1", "::1"]
+# Headers, in order, whose first non-empty value is the user's email (IdPs differ).
+ASTAKOS_SHIBBOLETH_EMAIL_HEADERS = ["Shib-InetOrgPerson-mail", "mail"]

@@ -31,11 +31,16 @@ def _safe_next(request, default: str) -> str:
 def login_view(request):
     from django.urls import reverse
 
+    from synnefo.astakos.provider_views import login_context
+
     next_url = _safe_next(request, reverse(PROFILE))
+    offered = login_context(request)
     error = None
     email = ""
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and not offered["local_login"]:
+        error, status = "Login with email and password is disabled.", 403
+    elif request.method == "POST":
         email = request.POST.get("email", "")[:254]
         password = request.POST.get("password", "")[:4096]
         try:
@@ -48,7 +53,7 @@ def login_view(request):
         else:
             login(request, user, backend="synnefo.astakos.logic.backends.EmailBackend")
             return HttpResponseRedirect(next_url)
-    context = {"error": error, "email": email, "next": next_url}
+    context = {**offered, "error": error, "email": email, "next": next_url}
     return render(request, "astakos/login.html", context, status=status)
 
 
@@ -62,11 +67,18 @@ def logout_view(request):
 @require_http_methods(["GET"])
 def profile_view(request):
     main = request.user.tokens.filter(is_main=True).first()
-    return render(request, "astakos/profile.html", {"main_token": main, "new_token": None})
+    return _profile(request, main, None)
 
 
 @login_required
 @require_POST
 def renew_token_view(request):
     value, main = tokens.renew_main_token(request.user)
-    return render(request, "astakos/profile.html", {"main_token": main, "new_token": value})
+    return _profile(request, main, value)
+
+
+def _profile(request, main_token, new_token):
+    from synnefo.astakos.provider_views import profile_context
+
+    context = {"main_token": main_token, "new_token": new_token, **profile_context(request.user)}
+    return render(request, "astakos/profile.html", context)
