@@ -83,7 +83,11 @@ def ldap_login_view(request):
     except Fault:
         context.update(ldap_username=username, ldap_error="Too many failed attempts. Please try again later.")
         return render(request, "astakos/login.html", context, status=429)
-    identity = ldap.authenticate(request, username, password)
+    try:
+        identity = ldap.authenticate(request, username, password)
+    except ldap.DirectoryUnavailable:
+        context.update(ldap_username=username, ldap_error="The directory is not available. Please try again later.")
+        return render(request, "astakos/login.html", context, status=503)
     if identity is None:
         throttle.record_failure(account, request.client_address)
         context.update(ldap_username=username, ldap_error="Wrong username or password.")

@@ -99,14 +99,33 @@ def _first(attrs: dict, name: str | None) -> str:
     return ""
 
 
+class DirectoryUnavailable(Exception):
+    """The directory could not be asked (down, TLS failure, the service bind refused)."""
+
+
 def authenticate(request, username: str, password: str) -> providers.Identity | None:
-    """The identity of ``username`` if ``password`` is right for it in the directory, else None
-    (wrong password, unknown user, or the directory unreachable, which is logged)."""
+    """The identity of ``username`` if ``password`` is right for it in the directory, None if
+    it is not (or there is no such user); ``DirectoryUnavailable`` when the directory could not
+    answer (logged by django-auth-ldap, without passwords)."""
+    from django_auth_ldap.backend import ldap_error
+
     username = username.strip()
     if not username or not password:
         return None
-    verified = _backend().authenticate(request, username=username, password=password)
+    backend = _backend()
+    errors = []
+
+    def on_error(sender, context, exception, **kwargs):
+        errors.append(exception)
+
+    ldap_error.connect(on_error, sender=type(backend), weak=False)
+    try:
+        verified = backend.authenticate(request, username=username, password=password)
+    finally:
+        ldap_error.disconnect(on_error, sender=type(backend))
     if verified is None:
+        if errors:
+            raise DirectoryUnavailable(type(errors[0]).__name__)
         return None
     ldap_user = verified.ldap_user
     attrs = ldap_user.attrs or {}

@@ -61,6 +61,13 @@ def check_configuration() -> None:
             f"ASTAKOS_IM_MODULES names unknown authentication module(s) {', '.join(map(repr, unknown))}; "
             f"known modules: {', '.join(MODULES)}"
         )
+    if "ldap" in modules:
+        try:
+            import django_auth_ldap  # noqa: F401
+        except ImportError:
+            raise ImproperlyConfigured(
+                "ASTAKOS_IM_MODULES has 'ldap' but django-auth-ldap is not installed (pip install 'synnefo[ldap]')"
+            ) from None
     for module in modules:
         for policy in POLICIES:
             value = getattr(settings, policy_setting(module, policy), None)
