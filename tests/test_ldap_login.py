@@ -2,52 +2,18 @@
 provider registry with the mapped attributes, policies, linking, and no password in the logs."""
 
 import logging
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 from django.test import Client
 
 from synnefo.astakos.models import AuthProvider, User
-from tests.services import require
+from tests.ldap_helpers import PEOPLE, slapd  # noqa: F401 (a fixture)
+from tests.live import free_port
 
 pytestmark = pytest.mark.django_db
 
-SANDBOX = Path(__file__).resolve().parent.parent / "deploy" / "slapd-sandbox"
 LDAP_LOGIN = "/astakos/ui/login/ldap"
 PROFILE = "/astakos/ui/"
-PEOPLE = "ou=people,dc=example,dc=org"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def slapd():
-    """A private slapd with alice and bob (see deploy/slapd-sandbox); its env as a dict."""
-    try:
-        import django_auth_ldap  # noqa: F401
-    except ImportError:
-        require(False, "django-auth-ldap is not installed (the test extra)")
-    can = os.geteuid() == 0 and (shutil.which("apt-get") is not None or shutil.which("slapd") is not None)
-    require(can, "the slapd sandbox needs root and apt-get (deploy/slapd-sandbox up)")
-    directory = tempfile.mkdtemp(prefix="synnefo-slapd-")
-    env = dict(os.environ, SLAPD_SANDBOX_DIR=directory, SLAPD_SANDBOX_PORT=str(_free_port()))
-    result = subprocess.run([str(SANDBOX), "up"], env=env, capture_output=True, text=True, timeout=600)
-    require(result.returncode == 0, f"deploy/slapd-sandbox up failed: {result.stderr[-2000:]}")
-    values = {}
-    for line in (Path(directory) / "env").read_text().splitlines():
-        key, _, value = line.partition("=")
-        values[key] = value.strip('"')
-    yield values
-    subprocess.run([str(SANDBOX), "down"], env=env, capture_output=True, timeout=120)
 
 
 @pytest.fixture
@@ -133,13 +99,13 @@ def test_dn_template_binds_as_the_user(ldap_settings, client):
 
 
 def test_explicit_auth_ldap_settings_win(ldap_settings, slapd, client):
-    ldap_settings.ASTAKOS_LDAP_SERVER_URI = f"ldap://127.0.0.1:{_free_port()}"
+    ldap_settings.ASTAKOS_LDAP_SERVER_URI = f"ldap://127.0.0.1:{free_port()}"
     ldap_settings.AUTH_LDAP_SERVER_URI = slapd["SLAPD_SANDBOX_URI"]
     assert ldap_login(client, "alice", "alice-ldap-pw").status_code == 302
 
 
 def test_unreachable_directory_is_a_503(ldap_settings, client):
-    ldap_settings.ASTAKOS_LDAP_SERVER_URI = f"ldap://127.0.0.1:{_free_port()}"
+    ldap_settings.ASTAKOS_LDAP_SERVER_URI = f"ldap://127.0.0.1:{free_port()}"
     r = ldap_login(client, "alice", "alice-ldap-pw")
     assert r.status_code == 503 and b"not available" in r.content
     assert not User.objects.exists()
