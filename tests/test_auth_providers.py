@@ -79,7 +79,8 @@ def test_an_unknown_module_stops_snf_manage_at_start(tmp_path):
     env.pop("DJANGO_SETTINGS_MODULE", None)
     result = subprocess.run([sys.executable, "-m", "synnefo.manage", "check"], env=env, capture_output=True, text=True)
     assert result.returncode != 0
-    assert "unknown authentication module(s) 'twiter'" in result.stderr
+    assert "snf-manage: settings error: ASTAKOS_IM_MODULES names unknown authentication module(s) 'twiter'" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_provider_identity_logs_in_creates_or_refuses(shib, alice):

@@ -33,6 +33,8 @@ def node(tmp_path_factory, slapd):  # noqa: F811
         f'ASTAKOS_LDAP_BIND_PASSWORD = {slapd["SLAPD_SANDBOX_BIND_PASSWORD"]!r}\n'
         f'ASTAKOS_LDAP_USER_SEARCH_BASE = {PEOPLE!r}\n'
         'ASTAKOS_SHIBBOLETH_TRUSTED_PROXIES = ["127.0.0.1"]\n'
+        "ASTAKOS_AUTH_PROVIDER_LDAP_AUTOMODERATE_POLICY = True\n"
+        "AUTH_LDAP_CACHE_TIMEOUT = 0  # a django-auth-ldap setting, accepted as is\n"
     )
     live.start()
     yield live

@@ -30,17 +30,22 @@ ASTAKOS_MAX_PASSWORD_LENGTH = 4096
 ASTAKOS_BOOTSTRAP_ADMIN_EMAIL = "admin@example.org"
 
 # Authentication policies of each module of ASTAKOS_IM_MODULES, as
-# ASTAKOS_AUTH_PROVIDER_<MODULE>_<POLICY>_POLICY = True/False, e.g.
-# ASTAKOS_AUTH_PROVIDER_SHIBBOLETH_CREATE_POLICY = False. Unset means the default:
+# ASTAKOS_AUTH_PROVIDER_<MODULE>_<POLICY>_POLICY = True/False (MODULE: LOCAL, LDAP, SHIBBOLETH),
+# e.g. ASTAKOS_AUTH_PROVIDER_SHIBBOLETH_CREATE_POLICY = False (see docs/auth-providers.md):
 #   CREATE True        an unknown identity creates an account
 #   LOGIN True         a known identity logs in
 #   ADD True           a logged-in user may link an identity of the module (profile page)
 #   REMOVE True        a user may unlink it (never their last login method)
 #   AUTOMODERATE False accounts it creates are accepted even when moderation is enabled
-# (see docs/auth-providers.md). They are read where used, so they have no entries here.
+for _module in ("LOCAL", "LDAP", "SHIBBOLETH"):
+    for _policy, _default in (("CREATE", True), ("LOGIN", True), ("ADD", True), ("REMOVE", True),
+                              ("AUTOMODERATE", False)):
+        globals()[f"ASTAKOS_AUTH_PROVIDER_{_module}_{_policy}_POLICY"] = _default
+del _module, _policy, _default
 
 # LDAP login (module "ldap"; needs the `ldap` extra: django-auth-ldap + python-ldap).
-# Any AUTH_LDAP_* setting of django-auth-ldap may be set too and wins over these.
+# Any AUTH_LDAP_* setting of django-auth-ldap may be set too (the settings files accept that
+# prefix) and wins over the one derived from these.
 ASTAKOS_LDAP_SERVER_URI = "ldap://localhost"
 # The service account that searches for users ("" = anonymous search). The password is never
 # logged.

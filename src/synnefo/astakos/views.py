@@ -10,6 +10,7 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -52,6 +53,7 @@ def login_view(request):
             status = fault.code
         else:
             login(request, user, backend="synnefo.astakos.logic.backends.EmailBackend")
+            user.auth_providers.filter(module="local").update(last_login_at=timezone.now())
             return HttpResponseRedirect(next_url)
     context = {**offered, "error": error, "email": email, "next": next_url}
     return render(request, "astakos/login.html", context, status=status)
