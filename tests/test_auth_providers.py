@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 
 LOGIN = "/astakos/ui/login"
 SHIB = "/astakos/ui/login/shibboleth"
+SHIB_LINK = SHIB + "?link=1"
 PROFILE = "/astakos/ui/"
 
 
@@ -191,8 +192,8 @@ def test_linking_from_the_profile_then_logging_in_with_it(shib, client, alice):
     user, password, _ = alice
     client.post(LOGIN, {"email": user.email, "password": password})
     profile = client.get(PROFILE)
-    assert b'class="add-login" href="/astakos/ui/login/shibboleth"' in profile.content
-    r = client.get(SHIB, REMOTE_ADDR="127.0.0.1", **shib_headers())
+    assert b'class="add-login" href="/astakos/ui/login/shibboleth?link=1"' in profile.content
+    r = client.get(SHIB_LINK, REMOTE_ADDR="127.0.0.1", **shib_headers())
     assert r.status_code == 302 and r["Location"] == PROFILE
     page = client.get(PROFILE)
     assert b"The login method was added" in page.content and b"ada@uni.example.org" in page.content
@@ -205,14 +206,24 @@ def test_linking_from_the_profile_then_logging_in_with_it(shib, client, alice):
     assert logged_in_as(other) == user
 
 
+def test_without_link_intent_a_provider_login_never_links_to_the_session_user(shib, client, alice):
+    user, password, _ = alice
+    client.post(LOGIN, {"email": user.email, "password": password})  # e.g. a forgotten session
+    r = client.get(SHIB, REMOTE_ADDR="127.0.0.1", **shib_headers())
+    assert r.status_code == 302
+    ada = User.objects.get(email="ada@uni.example.org")
+    assert logged_in_as(client) == ada
+    assert list(user.auth_providers.values_list("module", flat=True)) == ["local"]
+
+
 def test_linking_an_identity_of_another_account_or_a_second_one_is_refused(shib, client, alice, make_user):
     Client().get(SHIB, REMOTE_ADDR="127.0.0.1", **shib_headers())  # creates ada's account
     user, password, _ = alice
     client.post(LOGIN, {"email": user.email, "password": password})
-    r = client.get(SHIB, REMOTE_ADDR="127.0.0.1", **shib_headers())
+    r = client.get(SHIB_LINK, REMOTE_ADDR="127.0.0.1", **shib_headers())
     assert r.status_code == 409 and b"belongs to another account" in r.content
-    client.get(SHIB, REMOTE_ADDR="127.0.0.1", **shib_headers(eppn="alice@idp", email="alice@uni.example.org"))
-    r = client.get(SHIB, REMOTE_ADDR="127.0.0.1", **shib_headers(eppn="alice2@idp", email="alice@uni.example.org"))
+    client.get(SHIB_LINK, REMOTE_ADDR="127.0.0.1", **shib_headers(eppn="alice@idp", email="alice@uni.example.org"))
+    r = client.get(SHIB_LINK, REMOTE_ADDR="127.0.0.1", **shib_headers(eppn="alice2@idp", email="alice@uni.example.org"))
     assert r.status_code == 409 and b"already has a Shibboleth" in r.content
     assert list(user.auth_providers.filter(module="shibboleth").values_list("identifier", flat=True)) == ["alice@idp"]
 
@@ -238,7 +249,7 @@ def test_add_policy_off_refuses_linking(shib, client, alice):
     shib.ASTAKOS_AUTH_PROVIDER_SHIBBOLETH_ADD_POLICY = False
     client.post(LOGIN, {"email": alice[0].email, "password": alice[1]})
     assert b'class="add-login"' not in client.get(PROFILE).content
-    r = client.get(SHIB, REMOTE_ADDR="127.0.0.1", **shib_headers())
+    r = client.get(SHIB_LINK, REMOTE_ADDR="127.0.0.1", **shib_headers())
     assert r.status_code == 403
     assert not AuthProvider.objects.filter(module="shibboleth").exists()
 
@@ -275,7 +286,7 @@ def test_disabled_identity_or_inactive_account_cannot_log_in(shib, client):
 def _two_logins(client, alice):
     user, password, _ = alice
     client.post(LOGIN, {"email": user.email, "password": password})
-    client.get(SHIB, REMOTE_ADDR="127.0.0.1", **shib_headers())
+    client.get(SHIB_LINK, REMOTE_ADDR="127.0.0.1", **shib_headers())
     return user, {p.module: p for p in user.auth_providers.all()}
 
 
@@ -292,7 +303,7 @@ def test_profile_removes_a_login_with_csrf_but_never_the_last(shib, alice):
     csrf = client.cookies["csrftoken"].value
     r = client.post(url, {"csrfmiddlewaretoken": csrf})
     assert r.status_code == 409 and b"only way to log in" in r.content
-    client.get(SHIB, REMOTE_ADDR="127.0.0.1", **shib_headers())
+    client.get(SHIB_LINK, REMOTE_ADDR="127.0.0.1", **shib_headers())
     shib_login = user.auth_providers.get(module="shibboleth")
     assert f"/astakos/ui/logins/{shib_login.pk}/remove".encode() in client.get(PROFILE).content
 

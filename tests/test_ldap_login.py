@@ -78,9 +78,10 @@ def test_existing_email_is_not_merged_but_can_be_linked(ldap_settings, client, m
     r = ldap_login(client, "alice", "alice-ldap-pw")
     assert r.status_code == 409 and b"Log in with the method you already use" in r.content
     client.post("/astakos/ui/login", {"email": user.email, "password": password})
-    assert b'class="add-login" href="/astakos/ui/login/ldap"' in client.get(PROFILE).content
-    assert b"Add LDAP login" in client.get(LDAP_LOGIN).content
-    r = ldap_login(client, "alice", "alice-ldap-pw")
+    assert b'class="add-login" href="/astakos/ui/login/ldap?link=1"' in client.get(PROFILE).content
+    page = client.get(LDAP_LOGIN + "?link=1").content
+    assert b"Add LDAP login" in page and b'name="link" value="1"' in page
+    r = ldap_login(client, "alice", "alice-ldap-pw", link="1")
     assert r.status_code == 302 and r["Location"] == PROFILE
     assert sorted(user.auth_providers.values_list("module", flat=True)) == ["ldap", "local"]
     fresh = Client()

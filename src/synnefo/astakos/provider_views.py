@@ -1,8 +1,10 @@
 """Web pages of the authentication providers: LDAP and Shibboleth login, and the login methods
 on the profile page (add, remove). The rules live in ``logic/providers.py``.
 
-A logged-in user who goes through a provider's login links that identity to their account
-(policy ADD) instead of logging in; that is how "add" on the profile page works.
+The "add" links of the profile page lead to a provider's login with ``link=1``: a logged-in
+user who logs in there links that identity to their account (policy ADD). Without ``link=1``
+a provider login is a plain login, whoever was logged in before on that browser (so that
+somebody else's forgotten session never collects your identity).
 """
 
 from __future__ import annotations
@@ -27,10 +29,14 @@ SESSION_BACKEND = "synnefo.astakos.logic.backends.EmailBackend"
 LOGIN_URLS = {"ldap": "astakos-login-ldap", "shibboleth": "astakos-login-shibboleth"}
 
 
-def login_context(request) -> dict:
-    """What the login page offers: only enabled providers that allow logging in."""
+def wants_link(request) -> bool:
+    return request.user.is_authenticated and (request.POST.get("link") or request.GET.get("link")) == "1"
+
+
+def login_context(request, linking: bool = False) -> dict:
+    """What the login page offers: only enabled providers that allow logging in (in linking
+    mode, the LDAP form to add an LDAP login)."""
     offered = {p.module for p in providers.enabled() if p.allows("LOGIN")}
-    linking = request.user.is_authenticated
     return {
         "local_login": "local" in offered,
         "ldap_login": "ldap" in offered or (linking and providers.get("ldap") is not None),
@@ -44,7 +50,7 @@ def profile_context(user) -> dict:
         {"record": r, "title": providers.MODULES.get(r.module, r.module), "removable": providers.removable(user, r)}
         for r in user.auth_providers.order_by("created", "pk")
     ]
-    addable = [{"title": p.title, "url": reverse(LOGIN_URLS[p.module])} for p in providers.addable(user)]
+    addable = [{"title": p.title, "url": reverse(LOGIN_URLS[p.module]) + "?link=1"} for p in providers.addable(user)]
     return {"logins": logins, "addable": addable}
 
 
@@ -72,7 +78,8 @@ def ldap_login_view(request):
     if providers.get("ldap") is None:
         return _message(request, "LDAP login is not enabled on this service.", 404)
     next_url = _safe_next(request, reverse(PROFILE))
-    context = {**login_context(request), "next": next_url, "ldap_username": "", "ldap_error": None}
+    linking = wants_link(request)
+    context = {**login_context(request, linking), "next": next_url, "ldap_username": "", "ldap_error": None}
     if request.method == "GET":
         return render(request, "astakos/login.html", context)
     username = request.POST.get("username", "").strip()[:254]
@@ -94,7 +101,7 @@ def ldap_login_view(request):
         return render(request, "astakos/login.html", context, status=401)
     throttle.clear(account)
     try:
-        outcome = providers.login(identity, request.user)
+        outcome = providers.login(identity, request.user if linking else None)
     except providers.ProviderError as error:
         return _message(request, error.message, error.status)
     return _finish(request, outcome, next_url)
@@ -114,7 +121,7 @@ def shibboleth_login_view(request):
         )
         return _message(request, "Shibboleth login must come through the web server of this service.", 403)
     try:
-        outcome = providers.login(shibboleth.identity(request.META), request.user)
+        outcome = providers.login(shibboleth.identity(request.META), request.user if wants_link(request) else None)
     except providers.ProviderError as error:
         return _message(request, error.message, error.status)
     return _finish(request, outcome, _safe_next(request, reverse(PROFILE)))
