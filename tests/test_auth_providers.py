@@ -68,6 +68,19 @@ def test_configuration_errors_name_the_culprit(settings):
     settings.ASTAKOS_IM_MODULES = "local"
     with pytest.raises(ImproperlyConfigured, match="must be a list"):
         providers.check_configuration()
+    settings.ASTAKOS_IM_MODULES = ["shibboleth"]
+    settings.ASTAKOS_SHIBBOLETH_TRUSTED_PROXIES = ["127.0.0.1", "localhost"]
+    with pytest.raises(ImproperlyConfigured, match="'localhost' is not an address or network"):
+        providers.check_configuration()
+    settings.ASTAKOS_IM_MODULES = ["ldap"]
+    settings.ASTAKOS_LDAP_USER_ATTR_MAP = {"mail": "mail"}
+    with pytest.raises(ImproperlyConfigured, match="ASTAKOS_LDAP_USER_ATTR_MAP must map"):
+        providers.check_configuration()
+    settings.ASTAKOS_LDAP_USER_ATTR_MAP = {"email": "mail"}
+    with pytest.raises(ImproperlyConfigured, match="needs ASTAKOS_LDAP_USER_SEARCH_BASE or ASTAKOS_LDAP_USER_DN_TEMPLATE"):
+        providers.check_configuration()
+    settings.ASTAKOS_LDAP_USER_SEARCH_BASE = "ou=people,dc=example,dc=org"
+    providers.check_configuration()
     settings.ASTAKOS_IM_MODULES = ["local"]
     settings.ASTAKOS_AUTH_PROVIDER_LOCAL_LOGIN_POLICY = "no"
     with pytest.raises(ImproperlyConfigured, match="ASTAKOS_AUTH_PROVIDER_LOCAL_LOGIN_POLICY must be True or False"):

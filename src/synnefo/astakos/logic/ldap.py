@@ -37,16 +37,33 @@ class _Verified:
         raise AssertionError("not reached: the backend never builds users")
 
 
+def check_settings() -> None:
+    """``ImproperlyConfigured`` naming what keeps LDAP login from working (checked at start)."""
+    try:
+        import django_auth_ldap  # noqa: F401
+    except ImportError:
+        raise ImproperlyConfigured(
+            "ASTAKOS_IM_MODULES has 'ldap' but django-auth-ldap is not installed (pip install 'synnefo[ldap]')"
+        ) from None
+    attr_map = settings.ASTAKOS_LDAP_USER_ATTR_MAP
+    if not isinstance(attr_map, dict) or set(attr_map) - set(MAPPABLE):
+        raise ImproperlyConfigured(
+            f"ASTAKOS_LDAP_USER_ATTR_MAP must map some of {', '.join(MAPPABLE)} to LDAP attributes, not {attr_map!r}"
+        )
+    finds_users = (
+        settings.ASTAKOS_LDAP_USER_SEARCH_BASE
+        or settings.ASTAKOS_LDAP_USER_DN_TEMPLATE
+        or getattr(settings, "AUTH_LDAP_USER_SEARCH", None)
+        or getattr(settings, "AUTH_LDAP_USER_DN_TEMPLATE", None)
+    )
+    if not finds_users:
+        raise ImproperlyConfigured("LDAP login needs ASTAKOS_LDAP_USER_SEARCH_BASE or ASTAKOS_LDAP_USER_DN_TEMPLATE")
+
+
 def _derived_settings() -> dict:
     import ldap
     from django_auth_ldap.config import LDAPSearch
 
-    attr_map = settings.ASTAKOS_LDAP_USER_ATTR_MAP
-    unknown = set(attr_map) - set(MAPPABLE)
-    if unknown:
-        raise ImproperlyConfigured(
-            f"ASTAKOS_LDAP_USER_ATTR_MAP has unknown key(s) {sorted(unknown)}; known: {', '.join(MAPPABLE)}"
-        )
     derived = {
         "SERVER_URI": settings.ASTAKOS_LDAP_SERVER_URI,
         "BIND_DN": settings.ASTAKOS_LDAP_BIND_DN,
@@ -84,8 +101,6 @@ def _backend():
     backend.settings.MIRROR_GROUPS = None
     backend.settings.MIRROR_GROUPS_EXCEPT = None
     backend.settings.USER_FLAGS_BY_GROUP = {}
-    if backend.settings.USER_SEARCH is None and backend.settings.USER_DN_TEMPLATE is None:
-        raise ImproperlyConfigured("LDAP login needs ASTAKOS_LDAP_USER_SEARCH_BASE or ASTAKOS_LDAP_USER_DN_TEMPLATE")
     return backend
 
 

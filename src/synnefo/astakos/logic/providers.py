@@ -62,12 +62,13 @@ def check_configuration() -> None:
             f"known modules: {', '.join(MODULES)}"
         )
     if "ldap" in modules:
-        try:
-            import django_auth_ldap  # noqa: F401
-        except ImportError:
-            raise ImproperlyConfigured(
-                "ASTAKOS_IM_MODULES has 'ldap' but django-auth-ldap is not installed (pip install 'synnefo[ldap]')"
-            ) from None
+        from synnefo.astakos.logic import ldap
+
+        ldap.check_settings()
+    if "shibboleth" in modules:
+        from synnefo.astakos.logic import shibboleth
+
+        shibboleth.check_settings()
     for module in modules:
         for policy in POLICIES:
             value = getattr(settings, policy_setting(module, policy), None)

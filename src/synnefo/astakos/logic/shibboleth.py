@@ -44,6 +44,11 @@ def _networks():
     return networks
 
 
+def check_settings() -> None:
+    """``ImproperlyConfigured`` for a trusted proxy that is not an address or network."""
+    _networks()
+
+
 def trusted(address: str) -> bool:
     """Whether ``address`` (a peer address) is one of the trusted proxies."""
     try:
