@@ -99,6 +99,19 @@ def test_dn_template_binds_as_the_user(ldap_settings, client):
     assert ldap_login(Client(), "bob", "nope").status_code == 401
 
 
+@pytest.mark.parametrize("mode", ["search", "dn template"])
+def test_a_mapped_identifier_attribute_identifies_the_person(ldap_settings, client, mode):
+    import re
+
+    ldap_settings.ASTAKOS_LDAP_USER_ATTR_MAP = {"identifier": "entryUUID", "email": "mail", "last_name": "sn"}
+    if mode == "dn template":
+        ldap_settings.ASTAKOS_LDAP_USER_DN_TEMPLATE = f"uid=%(user)s,{PEOPLE}"
+    assert ldap_login(client, "alice", "alice-ldap-pw").status_code == 302
+    record = AuthProvider.objects.get()
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", record.identifier)
+    assert record.user.last_name == "Liddell" and record.user.first_name == ""
+
+
 def test_explicit_auth_ldap_settings_win(ldap_settings, slapd, client):
     ldap_settings.ASTAKOS_LDAP_SERVER_URI = f"ldap://127.0.0.1:{free_port()}"
     ldap_settings.AUTH_LDAP_SERVER_URI = slapd["SLAPD_SANDBOX_URI"]

@@ -75,13 +75,18 @@ def _derived_settings() -> dict:
             ldap.OPT_REFERRALS: 0,
         },
     }
+    # Operational attributes (entryUUID) come only when asked for by name.
+    identifier = settings.ASTAKOS_LDAP_USER_ATTR_MAP.get("identifier")
+    attrlist = ["*", identifier] if identifier else None
+    if attrlist:
+        derived["USER_ATTRLIST"] = attrlist
     if settings.ASTAKOS_LDAP_USER_DN_TEMPLATE:
         derived["USER_DN_TEMPLATE"] = settings.ASTAKOS_LDAP_USER_DN_TEMPLATE
         # Without a service account, read the user's attributes as the user.
         derived["BIND_AS_AUTHENTICATING_USER"] = not settings.ASTAKOS_LDAP_BIND_DN
     elif settings.ASTAKOS_LDAP_USER_SEARCH_BASE:
         derived["USER_SEARCH"] = LDAPSearch(
-            settings.ASTAKOS_LDAP_USER_SEARCH_BASE, ldap.SCOPE_SUBTREE, settings.ASTAKOS_LDAP_USER_SEARCH_FILTER
+            settings.ASTAKOS_LDAP_USER_SEARCH_BASE, ldap.SCOPE_SUBTREE, settings.ASTAKOS_LDAP_USER_SEARCH_FILTER, attrlist
         )
     return derived
 
@@ -110,7 +115,12 @@ def _first(attrs: dict, name: str | None) -> str:
     for key, values in (attrs or {}).items():
         if key.lower() == name.lower() and values:
             value = values[0]
-            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            if not isinstance(value, bytes):
+                return str(value)
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:  # binary, such as Active Directory's objectGUID
+                return value.hex()
     return ""
 
 
