@@ -23,6 +23,21 @@ if [ ! -x "$venv/bin/python" ]; then
         fi
     fi
 fi
+case "$target" in
+    *ldap*|*test*)
+        # python-ldap (the ldap and test extras) compiles against OpenLDAP's and Cyrus SASL's headers.
+        if [ ! -e /usr/include/ldap.h ] || [ ! -e /usr/include/sasl/sasl.h ]; then
+            if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+                echo "Installing libldap2-dev, libsasl2-dev (Debian packages, for python-ldap) ..."
+                export DEBIAN_FRONTEND=noninteractive
+                apt-get install -y -qq libldap2-dev libsasl2-dev gcc >/dev/null \
+                    || { apt-get update -qq && apt-get install -y -qq libldap2-dev libsasl2-dev gcc >/dev/null; }
+            else
+                echo "python-ldap needs libldap2-dev and libsasl2-dev (apt-get install, as root)" >&2
+            fi
+        fi
+        ;;
+esac
 echo "Installing Synnefo ($target) into $venv ..."
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$target" 2>&1 | grep -v '^WARNING: Location' || true
 "$venv/bin/python" -c 'import synnefo, django'  # fail here, not later, if the install failed

@@ -5,7 +5,7 @@ API paths take an optional trailing slash, since clients differ on it.
 
 from django.urls import include, path, re_path
 
-from synnefo.astakos import account_views, terms_views, views
+from synnefo.astakos import account_views, provider_views, terms_views, views
 from synnefo.astakos.api import account, identity_v2, keystone_v3
 
 urlpatterns = [
@@ -28,6 +28,9 @@ urlpatterns = [
     # Web pages
     path("ui/", views.profile_view, name="astakos-profile"),
     path("ui/login", views.login_view, name="astakos-login"),
+    path("ui/login/ldap", provider_views.ldap_login_view, name="astakos-login-ldap"),
+    path("ui/login/shibboleth", provider_views.shibboleth_login_view, name="astakos-login-shibboleth"),
+    path("ui/logins/<int:provider_id>/remove", provider_views.remove_provider_view, name="astakos-remove-login"),
     path("ui/logout", views.logout_view, name="astakos-logout"),
     path("ui/renew-token", views.renew_token_view, name="astakos-renew-token"),
     path("ui/terms", terms_views.terms_view, name="astakos-terms"),

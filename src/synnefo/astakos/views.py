@@ -11,6 +11,8 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -37,12 +39,17 @@ def login_view(request):
     and a missing or wrong answer refuses the form before the password is even checked."""
     from django.urls import reverse
 
+    from synnefo.astakos.provider_views import login_context
+
     next_url = _safe_next(request, reverse(PROFILE))
+    offered = login_context(request)
     error = None
     email = ""
     status = 200
     address = request.client_address
-    if request.method == "POST":
+    if request.method == "POST" and not offered["local_login"]:
+        error, status = "Login with email and password is disabled.", 403
+    elif request.method == "POST":
         email = request.POST.get("email", "")[:254]
         password = request.POST.get("password", "")[:4096]
         refusal = recaptcha.check(request) if recaptcha.required_for_login(address, email) else None
@@ -58,10 +65,10 @@ def login_view(request):
                 status = fault.code
             else:
                 login(request, user, backend="synnefo.astakos.logic.backends.EmailBackend")
+                user.auth_providers.filter(module="local").update(last_login_at=timezone.now())
                 return HttpResponseRedirect(next_url)
     captcha = recaptcha.required_for_login(address, email if request.method == "POST" else None)
-    context = {"error": error, "email": email, "next": next_url, "captcha": captcha,
-               "local": "local" in settings.ASTAKOS_IM_MODULES}
+    context = {**offered, "error": error, "email": email, "next": next_url, "captcha": captcha}
     return render(request, "astakos/login.html", context, status=status)
 
 
@@ -72,8 +79,12 @@ def logout_view(request):
     return render(request, "astakos/logged_out.html")
 
 
-def profile_context(user) -> dict:
-    return {"main_token": user.tokens.filter(is_main=True).first(), "new_token": None}
+def profile_context(user, new_token: str | None = None) -> dict:
+    """What the profile page shows: the main token (a renewed one once), the login methods."""
+    from synnefo.astakos import provider_views
+
+    return {"main_token": user.tokens.filter(is_main=True).first(), "new_token": new_token,
+            **provider_views.profile_context(user)}
 
 
 @login_required
@@ -85,5 +96,5 @@ def profile_view(request):
 @login_required
 @require_POST
 def renew_token_view(request):
-    value, main = tokens.renew_main_token(request.user)
-    return render(request, "astakos/profile.html", {"main_token": main, "new_token": value})
+    value, _ = tokens.renew_main_token(request.user)
+    return render(request, "astakos/profile.html", profile_context(request.user, value))

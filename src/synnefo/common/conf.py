@@ -21,6 +21,9 @@ import traceback
 from pathlib import Path
 
 DEFAULT_SETTINGS_DIR = "/etc/synnefo"
+# Settings of libraries we configure for the operator, who may still set them directly
+# (django-auth-ldap's, which win over the ASTAKOS_LDAP_* they are derived from).
+LIBRARY_SETTING_PREFIXES = ("AUTH_LDAP_",)
 
 
 class SettingsError(Exception):
@@ -83,7 +86,7 @@ def load_file(path: Path, settings: dict, known: set[str]) -> None:
     for name, value in namespace.items():
         if not is_setting_name(name):
             continue
-        if name not in known:
+        if name not in known and not name.startswith(LIBRARY_SETTING_PREFIXES):
             line = lines.get(name)
             where = f"{path}:{line}" if line else str(path)
             raise SettingsError(f"{where}: unknown setting {name}")
@@ -110,9 +113,10 @@ def setup_django_or_exit(program: str) -> None:
     import sys
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synnefo.settings")
-    try:
-        import django
+    import django
+    from django.core.exceptions import ImproperlyConfigured
 
+    try:
         django.setup()
-    except SettingsError as exc:
+    except (SettingsError, ImproperlyConfigured) as exc:  # the latter: checks made as apps start
         sys.exit(f"{program}: settings error: {exc}")

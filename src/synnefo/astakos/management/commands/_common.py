@@ -36,4 +36,8 @@ def user_details(user: User) -> dict:
         "last login": user.last_login,
         "updated": user.updated,
         "live tokens": user.tokens.count(),
+        "auth providers": ", ".join(
+            f"{p.module}:{p.identifier}" + ("" if p.active else " (disabled)")
+            for p in user.auth_providers.order_by("module", "pk")
+        ),
     }

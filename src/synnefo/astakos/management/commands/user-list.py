@@ -18,6 +18,7 @@ class Command(ListCommand):
         "moderated": (lambda u: u.moderated, "Whether the account passed moderation"),
         "status": (lambda u: u.status, "Account state in words"),
         "joined": (lambda u: u.date_joined.strftime("%Y-%m-%d %H:%M"), "Date joined (UTC)"),
+        "providers": (lambda u: ",".join(sorted(p.module for p in u.auth_providers.all())), "Login modules (auth providers)"),
     }
     DEFAULT_FIELDS = ("id", "uuid", "email", "realname", "active", "admin", "status")
     FILTERS = {
@@ -29,6 +30,7 @@ class Command(ListCommand):
         "verified": "email_verified",
         "moderated": "moderated",
         "rejected": "is_rejected",
+        "provider": "auth_providers__module",
     }
 
     def add_arguments(self, parser):
@@ -38,9 +40,16 @@ class Command(ListCommand):
         parser.add_argument("--admin", action="store_true", help="Only administrators")
         parser.add_argument("--pending-moderation", action="store_true", help="Only users waiting for moderation")
         parser.add_argument("--pending-verification", action="store_true", help="Only users with an unverified email")
+        parser.add_argument("--auth-providers", action="store_true", help="Also show each user's login modules")
+
+    def handle(self, *args, **options):
+        if options["auth_providers"]:
+            fields = options["output"].split(",") if options["output"] else list(self.DEFAULT_FIELDS)
+            options["output"] = ",".join(fields if "providers" in fields else fields + ["providers"])
+        super().handle(*args, **options)
 
     def get_queryset(self, options):
-        users = User.objects.order_by("pk")
+        users = User.objects.order_by("pk").prefetch_related("auth_providers")
         if options["active"]:
             users = users.filter(is_active=True)
         if options["inactive"]:
