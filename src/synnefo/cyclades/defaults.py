@@ -66,6 +66,10 @@ GANETI_CREATEINSTANCE_KWARGS = {
 # with the most free memory); a name (e.g. "hail") hands the choice to that Ganeti iallocator.
 # One-node clusters need None: hail refuses every allocation there (see docs/ganeti.md).
 GANETI_IALLOCATOR = None
+# The NICs of a new instance while servers have no networks of their own (networks come with the
+# network service): each dict is a Ganeti NIC; {} takes the cluster's default NIC parameters.
+# Ganeti's default instance policy wants at least one NIC.
+GANETI_DEFAULT_INSTANCE_NICS = [{}]
 # Limits on what a create request may carry.
 CYCLADES_VM_MAX_METADATA = 10
 CYCLADES_VM_MAX_PERSONALITY = 5

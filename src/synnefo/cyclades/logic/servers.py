@@ -234,13 +234,14 @@ def _primary_node(client) -> str | None:
 def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str) -> int:
     kwargs = json.loads(json.dumps(settings.GANETI_CREATEINSTANCE_KWARGS))  # a deep copy
     hvparams = (kwargs.pop("hvparams", None) or {}).get(backend.hypervisor)
-    disk = {"size": flavor.disk * 1024}
+    template = flavor.volume_type.template
+    disks = [] if template == "diskless" else [{"size": flavor.disk * 1024}]
     if flavor.volume_type.provider:
-        disk["provider"] = flavor.volume_type.provider
+        disks[0]["provider"] = flavor.volume_type.provider
     kwargs.update(
         beparams={"vcpus": flavor.cpu, "maxmem": flavor.ram, "minmem": flavor.ram, "auto_balance": True},
         osparams={"config_url": config_url, "img_id": _img_id(image), "img_format": image.disk_format},
-        ip_check=False, name_check=False, start=True, tags=[],
+        ip_check=False, name_check=False, start=True, tags=[], hypervisor=backend.hypervisor,
     )
     if hvparams:
         kwargs["hvparams"] = hvparams
@@ -251,7 +252,8 @@ def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_ur
             kwargs["pnode"] = node
         else:
             kwargs["iallocator"] = settings.GANETI_IALLOCATOR
-        return client.create_instance(vm.backend_vm_id, flavor.volume_type.template, [disk], [], **kwargs)
+        nics = json.loads(json.dumps(settings.GANETI_DEFAULT_INSTANCE_NICS))
+        return client.create_instance(vm.backend_vm_id, template, disks, nics, **kwargs)
     except GanetiConnectionError as exc:
         log.error("server %s: backend %s unreachable: %s", vm.id, backend.id, exc)
         raise faults.ServiceUnavailable("The compute backend is unavailable; try again later") from None

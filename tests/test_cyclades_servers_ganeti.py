@@ -1,0 +1,79 @@
+"""Servers through the compute API on REAL Ganeti (the sandbox cluster), with the real update
+path: snf-ganeti-eventd watching the job queue, RabbitMQ, the dispatcher. Build -> ACTIVE,
+shutdown -> STOPPED, start, reboot, resize, delete -> DELETED, quotas back to zero."""
+
+import json
+
+import pytest
+
+from synnefo.astakos.quotaholder.logic import user_quotas
+from synnefo.cyclades.logic.backends import create_backend
+from synnefo.cyclades.models import Flavor, VirtualMachine, VolumeType
+from tests.compute_helpers import register_image
+from tests.pithos_helpers import Store, small_blocks  # noqa: F401
+from tests.test_cyclades_ganeti_e2e import dispatch_until, eventd, ganeti  # noqa: F401
+
+C = "/cyclades/compute/v2.0"
+
+
+def usage(user, resource):
+    quotas = user_quotas([str(user.uuid)], "cyclades")[str(user.uuid)]
+    return sum(h["usage"] for q in quotas.values() for r, h in q.items() if r == resource)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_server_life_cycle_on_real_ganeti(ganeti, eventd, client, make_user, small_blocks):  # noqa: F811
+    _, log_file = eventd
+    user, _, token = make_user("ganeti-user@example.org")
+    image_id = register_image(client, Store(client, user, token), osfamily="linux")
+    backend = create_backend(ganeti["GANETI_CLUSTER_NAME"], int(ganeti["GANETI_RAPI_PORT"]), ganeti["GANETI_RAPI_USER"],
+                             ganeti["GANETI_RAPI_PASSWORD"], host=ganeti["GANETI_RAPI_HOST"], ca_file=ganeti["GANETI_RAPI_CA"])
+    backend.drained = False
+    backend.save()
+    template = "file" if "file" in backend.disk_templates else "diskless"
+    vt = VolumeType.objects.create(name="Files", disk_template=template)
+    small = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=vt)
+    big = Flavor.objects.create(cpu=2, ram=256, disk=1, volume_type=vt)
+
+    def call(method, path, body=None):
+        return client.generic(method, C + path, data=json.dumps(body) if body is not None else b"",
+                              content_type="application/json", HTTP_X_AUTH_TOKEN=token)
+
+    def status():
+        return call("GET", f"/servers/{sid}").json()["server"]["status"]
+
+    def settle(expected, timeout=90):
+        dispatch_until(lambda: status() == expected and VirtualMachine.objects.get(pk=sid).task is None, timeout)
+        assert status() == expected, log_file.read_text()[-3000:]
+
+    r = call("POST", "/servers", {"server": {"name": "real", "imageRef": image_id, "flavorRef": small.id}})
+    assert r.status_code == 202, r.content
+    sid = r.json()["server"]["id"]
+    rapi = backend.get_client()
+    name = VirtualMachine.objects.get(pk=sid).backend_vm_id
+    try:
+        settle("ACTIVE")
+        instance = rapi.get_instance(name)
+        assert instance["beparams"]["maxmem"] == 128 and instance["os"] == "snf-image+default"
+        assert usage(user, "cyclades.cpu") == 1 and usage(user, "cyclades.vm") == 1
+        assert call("POST", f"/servers/{sid}/action", {"shutdown": {}}).status_code == 202
+        settle("STOPPED")
+        assert usage(user, "cyclades.cpu") == 0
+        assert call("POST", f"/servers/{sid}/action", {"resize": {"flavorRef": big.id}}).status_code == 202
+        settle("STOPPED")
+        assert call("GET", f"/servers/{sid}").json()["server"]["flavor"]["id"] == big.id
+        assert rapi.get_instance(name)["beparams"]["vcpus"] == 2
+        assert call("POST", f"/servers/{sid}/action", {"start": {}}).status_code == 202
+        settle("ACTIVE")
+        assert usage(user, "cyclades.cpu") == 2
+        assert call("POST", f"/servers/{sid}/action", {"reboot": {"type": "HARD"}}).status_code == 202
+        settle("ACTIVE")
+        assert call("DELETE", f"/servers/{sid}").status_code == 204
+        settle("DELETED")
+        for resource in ("cyclades.vm", "cyclades.cpu", "cyclades.ram", "cyclades.total_cpu", "cyclades.disk"):
+            assert usage(user, resource) == 0, resource
+    finally:
+        try:
+            rapi.wait_for_job(rapi.delete_instance(name, shutdown_timeout=0), raise_on_error=False)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
