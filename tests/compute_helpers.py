@@ -14,7 +14,6 @@ from synnefo.cyclades.logic import callbacks
 from synnefo.cyclades.models import Backend, Flavor, VolumeType
 from tests.pithos_helpers import Store
 
-C = "/cyclades/compute/v2.1"
 
 
 class ListPublisher:
@@ -41,11 +40,11 @@ class Cloud:
     applied: int = 0
     results: list = field(default_factory=list)
 
-    def call(self, method, path, body=None, token=None):
+    def call(self, method, path, body=None, token=None, version="v2.0"):
         data = b"" if body is None else json.dumps(body).encode()
         with self.on_commit(execute=True):
-            return self.client.generic(method, C + path, data=data, content_type="application/json",
-                                       HTTP_X_AUTH_TOKEN=token or self.token)
+            return self.client.generic(method, f"/cyclades/compute/{version}" + path, data=data,
+                                       content_type="application/json", HTTP_X_AUTH_TOKEN=token or self.token)
 
     def settle(self, timeout=10.0):
         """Wait for every submitted job to end, then apply the events, as the dispatcher would."""

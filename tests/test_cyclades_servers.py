@@ -46,6 +46,8 @@ def test_life_cycle_with_quotas(cloud):
     assert cloud.call("POST", f"/servers/{sid}/action", {"start": {}}).status_code == 409  # pending task
     cloud.settle()
     assert cloud.call("GET", f"/servers/{sid}").json()["server"]["status"] == "STOPPED"
+    shown = cloud.call("GET", f"/servers/{sid}", version="v2.1").json()["server"]  # Nova's words for openstack
+    assert shown["status"] == "SHUTOFF" and shown["OS-EXT-STS:vm_state"] == "stopped"
     assert usage(cloud, "cyclades.cpu") == 0 and usage(cloud, "cyclades.vm") == 1
     # Resize (stopped): CPUs and RAM only.
     bigger = cloud.flavors[3]
@@ -203,3 +205,33 @@ def test_changes_since_and_the_deployment_parameters(cloud, monkeypatch):
     assert params["img_passwd"] == "Secret-Passw0rd" and '"OSFAMILY": "linux"' in params["img_properties"]
     assert cloud.client.get(path).status_code == 404  # read once
     assert cloud.client.get(path[:-3] + "xyz").status_code == 404
+
+
+def test_keypairs_and_a_server_created_with_one(cloud, make_user, monkeypatch):
+    r = cloud.call("POST", "/os-keypairs", {"keypair": {"name": "laptop"}})
+    assert r.status_code == 200
+    generated = r.json()["keypair"]
+    assert generated["private_key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert generated["public_key"].startswith("ssh-rsa ") and len(generated["fingerprint"].split(":")) == 16
+    imported = cloud.call("POST", "/os-keypairs", {"keypair": {"name": "desk", "public_key": generated["public_key"]}}).json()["keypair"]
+    assert "private_key" not in imported and imported["fingerprint"] == generated["fingerprint"]
+    assert [k["keypair"]["name"] for k in cloud.call("GET", "/os-keypairs").json()["keypairs"]] == ["desk", "laptop"]
+    assert cloud.call("GET", "/os-keypairs/desk").json()["keypair"]["public_key"] == generated["public_key"]
+    for body, status in (({"name": "laptop"}, 409), ({"name": "bad/name"}, 400), ({"name": "x", "public_key": "ssh-rsa nope"}, 400),
+                         ({"name": ""}, 400)):
+        assert cloud.call("POST", "/os-keypairs", {"keypair": body}).status_code == status, body
+    _, _, other = make_user("eve@example.org")
+    assert cloud.call("GET", "/os-keypairs/desk", token=other).status_code == 404
+    assert cloud.call("GET", "/os-keypairs", token=other).json() == {"keypairs": []}
+    # A server with a key: the key goes to snf-image through the one-time parameters.
+    from synnefo.cyclades.logic import servers
+
+    stored = []
+    original = servers._store_params
+    monkeypatch.setattr(servers, "_store_params", lambda *a: stored.append(a) or original(*a))
+    assert create(cloud, key_name="nope").status_code == 400
+    r = create(cloud, key_name="laptop")
+    assert r.status_code == 202 and r.json()["server"]["key_name"] == "laptop"
+    assert stored[-1][-1] == [generated["public_key"]]
+    assert cloud.call("DELETE", "/os-keypairs/laptop").status_code == 202
+    assert cloud.call("DELETE", "/os-keypairs/laptop").status_code == 404

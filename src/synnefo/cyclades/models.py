@@ -224,3 +224,17 @@ class Flavor(models.Model):
     def name(self) -> str:
         """Upstream's name: ``C<cpu>R<ram>D<disk><disk template>``, e.g. ``C1R1024D20drbd``."""
         return f"C{self.cpu}R{self.ram}D{self.disk}{self.volume_type.disk_template}"
+
+
+class Keypair(models.Model):
+    """A user's SSH public key, by name; servers created with it get it as an authorized key."""
+
+    userid = models.CharField(max_length=100, db_index=True)
+    name = models.CharField(max_length=255)
+    public_key = models.TextField()
+    fingerprint = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["userid", "name"], name="cyclades_keypair_name_unique")]

@@ -28,6 +28,8 @@ urlpatterns = [
     re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/metadata/(?P<key>[^/]+)/?$", servers.metadata_item_view),
     re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/ips/?$", servers.ips_view),
     re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/diagnostics/?$", servers.diagnostics_view),
+    re_path(rf"^compute/{V}/os-keypairs/?$", servers.keypairs_view),
+    re_path(rf"^compute/{V}/os-keypairs/(?P<name>[^/]+)/?$", servers.keypair_view),
     re_path(rf"^compute/{V}/(?P<rest>.*)$", compute.unknown),
     re_path(r"^vmapi/v1\.0/server-params/(?P<key>[A-Za-z0-9_-]+)/?$", servers.server_params_view),
 ]

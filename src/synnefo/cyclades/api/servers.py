@@ -12,9 +12,14 @@ from django.utils.dateparse import parse_datetime
 from synnefo.common import faults
 from synnefo.common.api import api_method, get_dict, json_body, render
 from synnefo.cyclades.api.compute import api_root, self_links
-from synnefo.cyclades.logic import servers
-from synnefo.cyclades.models import VirtualMachine
+from synnefo.cyclades.logic import keypairs, servers
+from synnefo.cyclades.models import Keypair, VirtualMachine
 from synnefo.plankton.backend import zulu
+
+
+# Nova's vm_state of each status (OS-EXT-STS), for the OpenStack tools that read it.
+VM_STATE = {"BUILD": "building", "ACTIVE": "active", "REBOOT": "active", "STOPPED": "stopped", "SHUTOFF": "stopped",
+            "RESIZE": "resized", "ERROR": "error", "DELETED": "deleted"}
 
 
 def _bookmark(request, version: str, kind: str, ident) -> list[dict]:
@@ -26,6 +31,8 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
     if not detail:
         return record
     status = servers.api_status(vm)
+    if version == "v2.1" and status == "STOPPED":
+        status = "SHUTOFF"  # Nova's word, what the OpenStack clients and tools wait for
     record.update({
         "status": status,
         "progress": 100 if status not in ("BUILD", "ERROR") else vm.buildpercentage if status == "BUILD" else 0,
@@ -52,6 +59,8 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
         "SNF:task_state": servers.task_state(vm),
         "SNF:rescue": False,
         "OS-EXT-STS:task_state": servers.task_state(vm).lower() or None,
+        "OS-EXT-STS:vm_state": VM_STATE.get(status, "error"),
+        "OS-EXT-STS:power_state": 1 if status in ("ACTIVE", "REBOOT") else 4 if status == "SHUTOFF" else 0,
         "tags": [],
         "diagnostics": [
             {"level": d.level, "created": zulu(d.created.timestamp()), "source": d.source, "message": d.message,
@@ -124,14 +133,13 @@ def create(request, version):
     if networks not in (None, "auto", "none", []):
         raise faults.BadRequest("Networks are not available yet: create the server without 'networks'")
     key_names = body.get("SNF:key_names") or ([body["key_name"]] if body.get("key_name") else [])
-    if key_names:
-        raise faults.BadRequest("Key pairs are not available yet")
     project = body.get("project")
     if project is not None and project != request.api_user.uuid:
         raise faults.Forbidden("Servers can only be created in your own project for now")
     vm, password = servers.create(
         request.api_user.uuid, body.get("name"), _image_ref(body), body.get("flavorRef"),
         metadata=body.get("metadata"), personality=body.get("personality"), password=body.get("adminPass"),
+        key_names=key_names,
     )
     record = server_record(request, version, vm)
     record["adminPass"] = password
@@ -225,3 +233,36 @@ def diagnostics_view(request, version, server_id):
 def server_params_view(request, key):
     """snf-image's one read of a server's secret deployment parameters; the key is the secret."""
     return render(request, servers.read_params(key))
+
+
+# --- key pairs ---------------------------------------------------------------------------------
+
+
+def keypair_record(record, detail: bool = False) -> dict:
+    data = {"name": record.name, "public_key": record.public_key, "fingerprint": record.fingerprint}
+    if detail:
+        data.update({"user_id": record.userid, "created_at": zulu(record.created.timestamp()), "deleted": False,
+                     "id": record.id, "type": "ssh"})
+    return data
+
+
+@api_method(("GET", "POST"), formats=("json", "xml"))
+def keypairs_view(request, version):
+    user = request.api_user.uuid
+    if request.method == "POST":
+        body = get_dict(json_body(request), "keypair")
+        record, private = keypairs.create(user, body.get("name"), body.get("public_key"))
+        data = {**keypair_record(record, detail=True)}
+        if private is not None:
+            data["private_key"] = private  # shown once, never stored
+        return render(request, {"keypair": data}, status=200)
+    return render(request, {"keypairs": [{"keypair": keypair_record(k)} for k in Keypair.objects.filter(userid=user)]})
+
+
+@api_method(("GET", "DELETE"), formats=("json", "xml"))
+def keypair_view(request, version, name):
+    user = request.api_user.uuid
+    if request.method == "DELETE":
+        keypairs.delete(user, name)
+        return HttpResponse(status=202)
+    return render(request, {"keypair": keypair_record(keypairs.get(user, name), detail=True)})

@@ -156,7 +156,10 @@ def boot_image(user: str, image_ref):
 def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, personality=None, password=None,
            key_names=(), project: str | None = None, backend=None) -> tuple[VirtualMachine, str]:
     """Create a server; returns it (BUILD) and its admin password. Refusals change nothing."""
+    from synnefo.cyclades.logic import keypairs
+
     name = check_name(name)
+    keys = keypairs.for_server(user, list(key_names))
     metadata = check_metadata(metadata)
     files = check_personality(personality)
     password = check_password(password)
@@ -180,12 +183,12 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
     with transaction.atomic():
         vm = VirtualMachine.objects.create(name=name, userid=user, project=project or user, backend=backend,
                                            flavor=flavor, imageid=image.id, operstate="BUILD", task="BUILD",
-                                           action="BUILD", key_names=list(key_names))
+                                           action="BUILD", key_names=[k.name for k in keys])
         VirtualMachineMetadata.objects.bulk_create(
             [VirtualMachineMetadata(vm=vm, meta_key=k, meta_value=v) for k, v in metadata.items()])
         # BUILD is accepted at once, as upstream: a failed build stays (ERROR) until deleted.
         quotas.issue(vm, quotas.combined(quotas.offline(flavor), quotas.online(flavor)), "create", accept=True)
-        config_url = _store_params(vm, image, password, files)
+        config_url = _store_params(vm, image, password, files, [k.public_key for k in keys])
         job_id = _submit_create(vm, backend, flavor, image, config_url)
         vm.backendjobid = vm.task_job_id = job_id
         vm.save(update_fields=["backendjobid", "task_job_id"])
@@ -193,12 +196,14 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
     return vm, password
 
 
-def _store_params(vm: VirtualMachine, image, password: str, files: list[dict]) -> str:
+def _store_params(vm: VirtualMachine, image, password: str, files: list[dict], auth_keys: list[str]) -> str:
     key = secrets.token_urlsafe(32)
     params = {
         "img_id": _img_id(image), "img_format": image.disk_format, "img_passwd": password,
         "img_personality": json.dumps(files), "img_properties": json.dumps({k.upper(): v for k, v in image.properties.items()}),
     }
+    if auth_keys:
+        params["auth_keys"] = "\n".join(auth_keys)
     ServerParams.objects.create(digest=hashlib.sha256(key.encode()).hexdigest(), vm=vm, data_encrypted=crypto.encrypt(json.dumps(params)))
     base = (settings.VMAPI_BASE_URL or COMPONENTS["cyclades"].base_url()).rstrip("/")
     return f"{base}/vmapi/v1.0/server-params/{key}"
