@@ -62,7 +62,11 @@ class ObjectVersion(models.Model):
     delete_at = models.FloatField(null=True, blank=True)  # Swift's X-Delete-At (expiring objects)
 
     class Meta:
-        indexes = [models.Index(fields=["container", "cluster", "name"], name="pithos_version_listing")]
+        indexes = [
+            models.Index(fields=["container", "cluster", "name"], name="pithos_version_listing"),
+            # Time travel (``until``): the newest version of a name at or before a moment.
+            models.Index(fields=["container", "name", "mtime"], name="pithos_version_history"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["container", "name"],

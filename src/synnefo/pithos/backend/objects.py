@@ -26,6 +26,7 @@ from django.db.models import Count, F, Sum
 from synnefo.common import faults
 from synnefo.pithos.backend.blocks import get_block_store
 from synnefo.pithos.backend.hashing import merkle
+from synnefo.pithos.backend.history import versions_at
 from synnefo.pithos.models import Account, Container, ObjectVersion, PublicLink, Sharing, SharingMember
 
 logger = logging.getLogger("synnefo.pithos")
@@ -222,14 +223,19 @@ def list_objects(
     limit: int,
     reverse: bool = False,
     visible=None,
+    until: float | None = None,
 ) -> list[ObjectVersion | Subdir]:
     """Current objects in name order after ``marker`` (before it, with ``reverse``); with
     ``delimiter``, names that continue past the delimiter after ``prefix`` fold into one
     ``Subdir`` each (virtual directories). Keyset pagination: each page is index range scans,
-    whatever the container's size."""
+    whatever the container's size. With ``until``, the objects as they were then."""
     results: list[ObjectVersion | Subdir] = []
     cursor, inclusive = marker or "", False
-    base = container.versions.filter(cluster=CURRENT).exclude(delete_at__lte=now()).defer("hashmap", "slo")
+    if until is None:
+        base = container.versions.filter(cluster=CURRENT).exclude(delete_at__lte=now())
+    else:
+        base = versions_at(container, until)
+    base = base.defer("hashmap", "slo")
     if prefix:
         base = base.filter(name__startswith=prefix)
     if end_marker:
