@@ -30,9 +30,35 @@ def pithos_api(methods):
 
 
 def caller(request, required: bool = True) -> ApiUser | None:
+    if not request_token(request):
+        _token_from_form(request)
     if request_token(request) or required:
         return authenticate_request(request)
     return None
+
+
+def _token_from_form(request) -> None:
+    """HTML form uploads may carry the token as the form field ``X-Auth-Token`` (a browser form
+    sets no headers); it then counts as the header."""
+    if request.method != "POST" or not request.META.get("CONTENT_TYPE", "").lower().startswith("multipart/form-data"):
+        return
+    fields, _ = parse_form(request)
+    token = fields.get("X-Auth-Token", "").strip()
+    if token:
+        request.META["HTTP_X_AUTH_TOKEN"] = token
+
+
+def parse_form(request):
+    """(fields, files) of a ``multipart/form-data`` body; 400 when it is malformed."""
+    from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+    from django.http.multipartparser import MultiPartParserError
+
+    try:
+        return request.POST, request.FILES
+    except RequestDataTooBig:
+        raise faults.RequestEntityTooLarge("Form fields too large") from None
+    except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent, ValueError) as exc:
+        raise faults.BadRequest(f"Malformed form upload: {exc}") from None
 
 
 def listing_format(request) -> str:
@@ -122,6 +148,12 @@ def check_object_name(name: str) -> str:
     if any(part in (".", "..") for part in name.split("/")):
         raise faults.BadRequest("Object names may not contain '.' or '..' path segments")
     return name
+
+
+def split_path(value: str) -> tuple[str, str]:
+    """``/container/object`` (as in X-Copy-From, X-Source-Object) -> (container, object); 400 if bad."""
+    container_name, _, name = unquote(value).lstrip("/").partition("/")
+    return check_container_name(container_name), check_object_name(name)
 
 
 def guess_type(name: str) -> str:
