@@ -15,6 +15,7 @@ from synnefo.pithos.api.container import container_access
 from synnefo.pithos.api.object_read import content_response, hashmap_response, object_headers
 from synnefo.pithos.api.util import (
     body_reader,
+    body_readinto,
     caller,
     check_container_name,
     check_object_name,
@@ -204,7 +205,9 @@ def _put_data(request, container, name, user, meta, content_type, extra):
             raise faults.RequestEntityTooLarge("Object larger than the maximum object size")
         if objects.has_local_quota(container):  # refuse before reading the body
             objects.check_quota(container, length - (_current_size(container, name) or 0))
-    hashmap, size, checksum = objects.store_stream(body_reader(request, length), length)
+    hashmap, size, checksum = objects.store_stream(
+        body_reader(request, length), length, readinto=body_readinto(request, length)
+    )
     expected = request.META.get("HTTP_ETAG", "").strip().strip('"').lower()
     if expected and expected != checksum:
         raise faults.UnprocessableEntity("ETag does not match the content")

@@ -12,13 +12,14 @@ to implement ``BlockStore``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from synnefo.pithos.backend.hashing import block_hash
+from synnefo.pithos.backend.hashing import block_hash, strip_nuls
 
 
 class BlockStore(ABC):
@@ -94,19 +95,22 @@ class FileBlockStore(BlockStore):
     def put(self, data: bytes, unsynced: list | None = None) -> bytes:
         if len(data) > self.block_size:
             raise ValueError("block larger than the block size")
-        content = data.rstrip(b"\0") if data[-1:] == b"\0" else data
-        digest = self.hash(content)
+        content = strip_nuls(data)
+        digest = hashlib.new(self.algorithm, content).digest()
         if self.touch(digest):
             return digest
         path = self._path(digest.hex())
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(content)
+            try:
+                view = memoryview(content)
+                while view:
+                    view = view[os.write(fd, view) :]
                 if self.fsync and unsynced is None:
-                    f.flush()
-                    os.fsync(f.fileno())
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
             try:

@@ -8,6 +8,8 @@ may commit a version that uses it.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,75 +32,143 @@ def digests(version: ObjectVersion) -> list[bytes]:
 
 
 
-def store_stream(read, length: int | None, md5: bool = True) -> tuple[bytes, int, str]:
+# Blocks in flight per upload: one being filled from the socket, one being hashed and written,
+# one in the MD5. More buys nothing on two cores; fewer stalls the reader.
+PIPELINE_BUFFERS = 3
+# Block buffers kept for reuse between uploads: a fresh 4 MiB buffer costs a page fault per
+# 4 KiB page on first touch, more than the copy it receives.
+_spare_buffers: list[bytearray] = []
+_spare_lock = threading.Lock()
+SPARE_BUFFERS_MAX = 16
+
+
+def _take_buffer(size: int) -> bytearray:
+    with _spare_lock:
+        while _spare_buffers:
+            buffer = _spare_buffers.pop()
+            if len(buffer) == size:
+                return buffer
+    return bytearray(size)
+
+
+def _give_back(buffers: list[bytearray]) -> None:
+    with _spare_lock:
+        room = SPARE_BUFFERS_MAX - len(_spare_buffers)
+        _spare_buffers.extend(buffers[: max(room, 0)])
+
+
+def readinto_from(read):
+    """A ``readinto(view) -> n`` over a ``read(n) -> bytes`` (one copy into the block buffer)."""
+
+    def readinto(view) -> int:
+        chunk = read(len(view))
+        view[: len(chunk)] = chunk
+        return len(chunk)
+
+    return readinto
+
+
+def store_stream(read, length: int | None, md5: bool = True, readinto=None) -> tuple[bytes, int, str]:
     """Store a request body in blocks as it arrives; return (map, size, md5 hex).
 
-    ``read(n)`` returns up to n bytes, b"" at the end; ``length`` None means "until the end"
-    (chunked transfer encoding). For bodies of more than one block, the MD5 and the flushing of
-    finished blocks to disk run in two worker threads, overlapping the reading and hashing of
-    the next block; either way every block is durable before this returns, so before the
-    caller can commit a version that uses it."""
+    ``read(n)`` returns up to n bytes, b"" at the end; or ``readinto(view)`` fills a memoryview
+    and returns how much it put there (0 at the end), which lets the body land in the block
+    buffer without copies. ``length`` None means "until the end" (chunked transfer encoding).
+
+    Bodies of more than one block go through a pipeline of reused block buffers: while the
+    next block is read from the client, the previous one is hashed and written (one worker),
+    its MD5 computed (another) and its file fsynced (a third; hashlib, file writes and fsync
+    all release the GIL, so these use the second core). Every block is durable (file and
+    directory fsynced) before this returns, so before the caller commits a version using it."""
     store = get_block_store()
     block_size = store.block_size
-    hashmap = bytearray()
+    readinto = readinto or readinto_from(read)
+    if length is not None and length <= block_size:
+        return _store_one_block(store, readinto, length, md5)
     checksum = hashlib.md5(usedforsecurity=False) if md5 else None
-    parallel = length is None or length > block_size  # threads pay off only for several blocks
-    md5_worker = ThreadPoolExecutor(1) if parallel and md5 else None
-    sync_worker = ThreadPoolExecutor(1) if parallel else None
-    md5_done = None
-    syncs = []
-    unsynced: list = []
+    put_worker, sync_worker = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
+    md5_worker = ThreadPoolExecutor(1) if md5 else None
+    in_flight: deque = deque()  # (buffer, put future, md5 future) in block order
+    buffers: list[bytearray] = []
+    syncs: list = []
+    hashmap = bytearray()
     size = 0
-    buffer = bytearray()
-    remaining = length
 
-    def flush():
-        nonlocal md5_done, size, buffer
-        data = bytes(buffer)
-        if md5_worker is not None:
-            if md5_done is not None:
-                md5_done.result()
-            md5_done = md5_worker.submit(checksum.update, data)
-        elif checksum is not None:
-            checksum.update(data)
-        written = len(unsynced)
-        hashmap.extend(store.put(data, unsynced))
-        if sync_worker is not None and len(unsynced) > written:
-            syncs.append(sync_worker.submit(store.sync, unsynced[written:]))
-        size += len(data)
-        buffer = bytearray()
+    def put(view):
+        written: list = []
+        digest = store.put(view, written)
+        if written:
+            syncs.append(sync_worker.submit(store.sync, written))
+        return digest
 
-    try:
-        while remaining is None or remaining > 0:
-            want = block_size - len(buffer) if remaining is None else min(block_size - len(buffer), remaining)
-            try:
-                chunk = read(want)
-            except OSError:  # the client went away mid-body (gunicorn raises an IOError)
-                raise faults.BadRequest("Upload interrupted") from None
-            if not chunk:
-                if remaining is not None and remaining > 0:
-                    raise faults.BadRequest("Request body shorter than Content-Length")
-                break
-            buffer += chunk
-            if remaining is not None:
-                remaining -= len(chunk)
-            if len(buffer) == block_size:
-                flush()
-            if size + len(buffer) > settings.PITHOS_MAX_OBJECT_SIZE:
-                raise faults.RequestEntityTooLarge("Object larger than the maximum object size")
-        if buffer:
-            flush()
+    def retire_oldest() -> bytearray:
+        buffer, put_done, md5_done = in_flight.popleft()
+        hashmap.extend(put_done.result())
         if md5_done is not None:
             md5_done.result()
-        if sync_worker is None:
-            store.sync(unsynced)
+        return buffer
+
+    try:
+        while True:
+            if len(buffers) < PIPELINE_BUFFERS:
+                buffer = _take_buffer(block_size)
+                buffers.append(buffer)
+            else:
+                buffer = retire_oldest()
+            view = memoryview(buffer)
+            want = block_size if length is None else min(block_size, length - size)
+            filled = _fill(readinto, view, want)
+            if length is not None and filled < want:
+                raise faults.BadRequest("Request body shorter than Content-Length")
+            if not filled:
+                break
+            if size + filled > settings.PITHOS_MAX_OBJECT_SIZE:
+                raise faults.RequestEntityTooLarge("Object larger than the maximum object size")
+            block = view[:filled]
+            md5_done = md5_worker.submit(checksum.update, block) if md5_worker is not None else None
+            in_flight.append((buffer, put_worker.submit(put, block), md5_done))
+            size += filled
+            if filled < want or (length is not None and size == length):
+                break
+        while in_flight:
+            retire_oldest()
+        put_worker.shutdown(wait=True)  # no more syncs are submitted after this
         for done in syncs:
             done.result()
     finally:
-        for worker in (md5_worker, sync_worker):
+        for worker in (put_worker, md5_worker, sync_worker):
             if worker is not None:
                 worker.shutdown(wait=True)
+        _give_back(buffers)
     return bytes(hashmap), size, checksum.hexdigest() if checksum else ""
+
+
+def _fill(readinto, view, want: int) -> int:
+    """Read until ``want`` bytes are in ``view`` or the body ends; how many arrived."""
+    filled = 0
+    while filled < want:
+        try:
+            n = readinto(view[filled:want])
+        except OSError:  # the client went away mid-body (gunicorn raises an IOError)
+            raise faults.BadRequest("Upload interrupted") from None
+        if not n:
+            break
+        filled += n
+    return filled
+
+
+def _store_one_block(store, readinto, length: int, md5: bool) -> tuple[bytes, int, str]:
+    """A body of at most one block: read it whole, store it, make it durable."""
+    buffer = bytearray(length)
+    if _fill(readinto, memoryview(buffer), length) < length:
+        raise faults.BadRequest("Request body shorter than Content-Length")
+    checksum = hashlib.md5(buffer, usedforsecurity=False).hexdigest() if md5 else ""
+    if not length:
+        return b"", 0, checksum
+    unsynced: list = []
+    digest = store.put(buffer, unsynced)
+    store.sync(unsynced)
+    return digest, length, checksum
 
 
 def store_blocks(read, length: int) -> list[str]:

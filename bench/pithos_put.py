@@ -1,0 +1,123 @@
+"""The object upload path in-process: a request body through a real socket, gunicorn's body
+reader and Django's stream, into the block store (``data.store_stream``), durable at the end.
+
+No HTTP parsing, database or quota: this isolates the per-byte work of a PUT (socket reads,
+copies, MD5, SHA-256, block files, fsyncs), the part that decides large-upload throughput.
+A client thread sends random data (fresh in every 4 MiB block, so nothing deduplicates) over a
+socketpair; the main thread reads it as gunicorn's sync/gthread workers would.
+
+    .venv/bin/python bench/pithos_put.py [--mib 256] [--repeat 3] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+MiB = 1024 * 1024
+DIRECT = True  # read the socket into the block buffers, as the PUT view does (--copying: not)
+
+
+def setup(block_dir: str):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    import django
+    from django.conf import settings
+
+    django.setup()
+    settings.PITHOS_BACKEND_BLOCK_PATH = block_dir
+    from synnefo.pithos.backend.blocks import reset_block_store
+
+    reset_block_store()
+
+
+def body_reader(sock: socket.socket, length: int):
+    """``read(n)`` as a Django view sees it under gunicorn (with synnefo's 1 MiB recv)."""
+    from django.core.handlers.wsgi import LimitedStream
+    from gunicorn.http.body import Body, LengthReader
+    from gunicorn.http.unreader import SocketUnreader
+
+    import synnefo.webproject.gunicorn_config  # noqa: F401 (sets gunicorn's recv size)
+
+    body = Body(LengthReader(SocketUnreader(sock), length))
+    return LimitedStream(body, length), body
+
+
+def upload(length: int, payload: bytearray) -> float:
+    """One upload of ``length`` bytes; MB/s from first byte sent to blocks durable."""
+    from synnefo.pithos.backend import data
+
+    server, client = socket.socketpair()
+    for s in (server, client):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * MiB)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * MiB)
+    view = memoryview(payload)
+
+    def send():
+        sent = 0
+        while sent < length:
+            n = min(len(view), length - sent)
+            view[:8] = os.urandom(8)  # new content in every block
+            client.sendall(view[:n])
+            sent += n
+
+    sender = threading.Thread(target=send)
+    start = time.perf_counter()
+    sender.start()
+    stream, body = body_reader(server, length)
+    readinto = None
+    if DIRECT:
+        from synnefo.pithos.api.util import socket_readinto
+
+        readinto = socket_readinto(body, length)
+    _, size, _ = data.store_stream(stream.read, length, readinto=readinto)
+    elapsed = time.perf_counter() - start
+    sender.join()
+    server.close()
+    client.close()
+    assert size == length
+    return length / elapsed / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mib", type=int, default=256, help="upload size (MiB)")
+    parser.add_argument("--repeat", type=int, default=3, help="uploads; the median is printed")
+    parser.add_argument("--profile", action="store_true", help="cProfile one upload, top 25 by own time")
+    parser.add_argument("--copying", action="store_true", help="read through gunicorn's buffers (the old path)")
+    parser.add_argument("--workdir", type=Path, help="where the block store goes (default: system temp dir)")
+    args = parser.parse_args()
+    global DIRECT
+    DIRECT = not args.copying
+    with tempfile.TemporaryDirectory(prefix="pithos-put-", dir=args.workdir) as tmp:
+        setup(tmp)
+        payload = bytearray(os.urandom(4 * MiB))
+        length = args.mib * MiB
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            rate = upload(length, payload)
+            profiler.disable()
+            print(f"profiled upload: {rate:.1f} MB/s")
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            return
+        rates = sorted(upload(length, payload) for _ in range(args.repeat))
+        load = os.getloadavg()[0]
+        print(f"store_stream via socket, {args.mib} MiB: median {rates[len(rates) // 2]:.1f} MB/s "
+              f"(runs: {', '.join(f'{r:.1f}' for r in rates)}; load average {load:.1f})")
+
+
+if __name__ == "__main__":
+    main()
