@@ -6,7 +6,7 @@ copies, MD5, SHA-256, block files, fsyncs), the part that decides large-upload t
 A client thread sends random data (fresh in every 4 MiB block, so nothing deduplicates) over a
 socketpair; the main thread reads it as gunicorn's sync/gthread workers would.
 
-    .venv/bin/python bench/pithos_put.py [--mib 256] [--repeat 3] [--profile]
+    .venv/bin/python bench/pithos_put.py [--mib 256] [--repeat 3] [--profile] [--copying] [--buffered-io]
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ MiB = 1024 * 1024
 DIRECT = True  # read the socket into the block buffers, as the PUT view does (--copying: not)
 
 
-def setup(block_dir: str):
+def setup(block_dir: str, direct_io: bool = True):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     import django
     from django.conf import settings
 
     django.setup()
     settings.PITHOS_BACKEND_BLOCK_PATH = block_dir
+    settings.PITHOS_BACKEND_DIRECT_IO = direct_io
     from synnefo.pithos.backend.blocks import reset_block_store
 
     reset_block_store()
@@ -52,8 +53,9 @@ def body_reader(sock: socket.socket, length: int):
     return LimitedStream(body, length), body
 
 
-def upload(length: int, payload: bytearray) -> float:
-    """One upload of ``length`` bytes; MB/s from first byte sent to blocks durable."""
+def upload(length: int, payload: bytearray) -> tuple[float, float]:
+    """One upload of ``length`` bytes: (MB/s from first byte sent to blocks durable, CPU
+    seconds per GiB of this process: the server side plus the sender's sendall)."""
     from synnefo.pithos.backend import data
 
     server, client = socket.socketpair()
@@ -71,7 +73,7 @@ def upload(length: int, payload: bytearray) -> float:
             sent += n
 
     sender = threading.Thread(target=send)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     sender.start()
     stream, body = body_reader(server, length)
     readinto = None
@@ -82,10 +84,11 @@ def upload(length: int, payload: bytearray) -> float:
     _, size, _ = data.store_stream(stream.read, length, readinto=readinto)
     elapsed = time.perf_counter() - start
     sender.join()
+    cpu = time.process_time() - cpu
     server.close()
     client.close()
     assert size == length
-    return length / elapsed / 1e6
+    return length / elapsed / 1e6, cpu / (length / 2**30)
 
 
 def main() -> None:
@@ -93,13 +96,14 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=256, help="upload size (MiB)")
     parser.add_argument("--repeat", type=int, default=3, help="uploads; the median is printed")
     parser.add_argument("--profile", action="store_true", help="cProfile one upload, top 25 by own time")
+    parser.add_argument("--buffered-io", action="store_true", help="PITHOS_BACKEND_DIRECT_IO = False")
     parser.add_argument("--copying", action="store_true", help="read through gunicorn's buffers (the old path)")
     parser.add_argument("--workdir", type=Path, help="where the block store goes (default: system temp dir)")
     args = parser.parse_args()
     global DIRECT
     DIRECT = not args.copying
     with tempfile.TemporaryDirectory(prefix="pithos-put-", dir=args.workdir) as tmp:
-        setup(tmp)
+        setup(tmp, direct_io=not args.buffered_io)
         payload = bytearray(os.urandom(4 * MiB))
         length = args.mib * MiB
         if args.profile:
@@ -108,15 +112,19 @@ def main() -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
-            rate = upload(length, payload)
+            rate, _ = upload(length, payload)
             profiler.disable()
             print(f"profiled upload: {rate:.1f} MB/s")
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
             return
-        rates = sorted(upload(length, payload) for _ in range(args.repeat))
+        runs = [upload(length, payload) for _ in range(args.repeat)]
+        rates = sorted(rate for rate, _ in runs)
+        cpu = sorted(c for _, c in runs)[len(runs) // 2]
         load = os.getloadavg()[0]
-        print(f"store_stream via socket, {args.mib} MiB: median {rates[len(rates) // 2]:.1f} MB/s "
-              f"(runs: {', '.join(f'{r:.1f}' for r in rates)}; load average {load:.1f})")
+        mode = ("copying" if args.copying else "direct read") + (", buffered io" if args.buffered_io else ", O_DIRECT")
+        print(f"store_stream via socket ({mode}), {args.mib} MiB: median {rates[len(rates) // 2]:.1f} MB/s "
+              f"(runs: {', '.join(f'{r:.1f}' for r in rates)}); CPU {cpu:.2f} s/GiB (median, all threads, sender "
+              f"included); load average {load:.1f}")
 
 
 if __name__ == "__main__":

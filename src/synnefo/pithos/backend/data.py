@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from synnefo.common import faults
-from synnefo.pithos.backend.blocks import get_block_store
+from synnefo.pithos.backend.blocks import aligned_buffer, get_block_store
 from synnefo.pithos.models import ObjectVersion
 
 
@@ -37,21 +37,24 @@ def digests(version: ObjectVersion) -> list[bytes]:
 PIPELINE_BUFFERS = 3
 # Block buffers kept for reuse between uploads: a fresh 4 MiB buffer costs a page fault per
 # 4 KiB page on first touch, more than the copy it receives.
-_spare_buffers: list[bytearray] = []
+_spare_buffers: list = []
 _spare_lock = threading.Lock()
 SPARE_BUFFERS_MAX = 16
+# Single-block bodies from this size on use a pooled aligned buffer (smaller ones a plain one).
+ONE_BLOCK_POOLED = 64 * 1024
 
 
-def _take_buffer(size: int) -> bytearray:
+def _take_buffer(size: int):
+    """A page-aligned block buffer (the block store may write from it with O_DIRECT)."""
     with _spare_lock:
         while _spare_buffers:
             buffer = _spare_buffers.pop()
             if len(buffer) == size:
                 return buffer
-    return bytearray(size)
+    return aligned_buffer(size)
 
 
-def _give_back(buffers: list[bytearray]) -> None:
+def _give_back(buffers: list) -> None:
     with _spare_lock:
         room = SPARE_BUFFERS_MAX - len(_spare_buffers)
         _spare_buffers.extend(buffers[: max(room, 0)])
@@ -89,19 +92,19 @@ def store_stream(read, length: int | None, md5: bool = True, readinto=None) -> t
     put_worker, sync_worker = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
     md5_worker = ThreadPoolExecutor(1) if md5 else None
     in_flight: deque = deque()  # (buffer, put future, md5 future) in block order
-    buffers: list[bytearray] = []
+    buffers: list = []
     syncs: list = []
     hashmap = bytearray()
     size = 0
 
-    def put(view):
+    def put(view, buffer):
         written: list = []
-        digest = store.put(view, written)
+        digest = store.put(view, written, aligned=buffer)
         if written:
             syncs.append(sync_worker.submit(store.sync, written))
         return digest
 
-    def retire_oldest() -> bytearray:
+    def retire_oldest():
         buffer, put_done, md5_done = in_flight.popleft()
         hashmap.extend(put_done.result())
         if md5_done is not None:
@@ -126,7 +129,7 @@ def store_stream(read, length: int | None, md5: bool = True, readinto=None) -> t
                 raise faults.RequestEntityTooLarge("Object larger than the maximum object size")
             block = view[:filled]
             md5_done = md5_worker.submit(checksum.update, block) if md5_worker is not None else None
-            in_flight.append((buffer, put_worker.submit(put, block), md5_done))
+            in_flight.append((buffer, put_worker.submit(put, block, buffer), md5_done))
             size += filled
             if filled < want or (length is not None and size == length):
                 break
@@ -159,16 +162,22 @@ def _fill(readinto, view, want: int) -> int:
 
 def _store_one_block(store, readinto, length: int, md5: bool) -> tuple[bytes, int, str]:
     """A body of at most one block: read it whole, store it, make it durable."""
-    buffer = bytearray(length)
-    if _fill(readinto, memoryview(buffer), length) < length:
-        raise faults.BadRequest("Request body shorter than Content-Length")
-    checksum = hashlib.md5(buffer, usedforsecurity=False).hexdigest() if md5 else ""
-    if not length:
-        return b"", 0, checksum
-    unsynced: list = []
-    digest = store.put(buffer, unsynced)
-    store.sync(unsynced)
-    return digest, length, checksum
+    pooled = length >= ONE_BLOCK_POOLED
+    buffer = _take_buffer(store.block_size) if pooled else bytearray(length)
+    try:
+        view = memoryview(buffer)[:length]
+        if _fill(readinto, view, length) < length:
+            raise faults.BadRequest("Request body shorter than Content-Length")
+        checksum = hashlib.md5(view, usedforsecurity=False).hexdigest() if md5 else ""
+        if not length:
+            return b"", 0, checksum
+        unsynced: list = []
+        digest = store.put(view, unsynced, aligned=buffer if pooled else None)
+        store.sync(unsynced)
+        return digest, length, checksum
+    finally:
+        if pooled:
+            _give_back([buffer])
 
 
 def store_blocks(read, length: int) -> list[str]:
