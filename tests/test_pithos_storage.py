@@ -110,3 +110,17 @@ def test_direct_io_falls_back_where_refused(tmp_path, monkeypatch):
     digest = store.put(memoryview(buffer)[:5], aligned=buffer)
     assert store.get(digest) == b"hello" and store.direct_io is False
     assert store.get(store.put(b"again")) == b"again"
+
+
+def test_prefetch_is_a_harmless_hint(tmp_path, monkeypatch):
+    store = FileBlockStore(tmp_path, 8, "sha256")
+    digest = store.put(b"abc")
+    store.prefetch([digest, b"\1" * 32])  # a missing block is skipped
+    from synnefo.pithos.backend import data
+
+    asked = []
+    monkeypatch.setattr(data, "get_block_store", lambda: store)
+    monkeypatch.setattr(store, "prefetch", lambda digests: asked.extend(digests))
+    hashes = [store.put(bytes([65 + i]) * 8) for i in range(5)]
+    assert b"".join(data.read_range(hashes, 40, 8, 32)) == b"BBBBBBBBCCCCCCCCDDDDDDDD"
+    assert asked == hashes[1:4]  # the blocks of the range, each asked for once, none past it

@@ -253,14 +253,22 @@ def md5_of_blocks(hashes: list[bytes], size: int) -> str:
     return checksum.hexdigest()
 
 
+# Blocks of a range read asked ahead of the one being sent (the kernel reads them meanwhile).
+READ_AHEAD_BLOCKS = 2
+
+
 def read_range(hashes: list[bytes], size: int, start: int, end: int) -> Iterator[bytes]:
     """The bytes [start, end) of an object with map ``hashes`` and ``size``."""
     store = get_block_store()
     block_size = store.block_size
     index = start // block_size
     position = index * block_size
+    last = min(len(hashes), -(-end // block_size))  # one past the last block of the range
+    store.prefetch(hashes[index : min(index + READ_AHEAD_BLOCKS, last)])
     while position < end and index < len(hashes):
         length = min(block_size, size - position)
+        if index + READ_AHEAD_BLOCKS < last:  # keep the disk busy while this block goes out
+            store.prefetch([hashes[index + READ_AHEAD_BLOCKS]])
         block = store.read(hashes[index], length)
         lo = max(start - position, 0)
         hi = min(end - position, length)
