@@ -6,7 +6,7 @@ copies, MD5, SHA-256, block files, fsyncs), the part that decides large-upload t
 A client thread sends random data (fresh in every 4 MiB block, so nothing deduplicates) over a
 socketpair; the main thread reads it as gunicorn's sync/gthread workers would.
 
-    .venv/bin/python bench/pithos_put.py [--mib 256] [--repeat 3] [--profile] [--copying] [--buffered-io]
+    .venv/bin/python bench/pithos_put.py [--mib 256] [--repeat 3] [--streams 1] [--profile] [--copying] [--buffered-io]
 """
 
 from __future__ import annotations
@@ -91,11 +91,27 @@ def upload(length: int, payload: bytearray) -> tuple[float, float]:
     return length / elapsed / 1e6, cpu / (length / 2**30)
 
 
+def parallel(streams: int, length: int) -> tuple[float, float]:
+    """``streams`` uploads at once, each in its own thread as gunicorn's gthread workers run
+    them: (aggregate MB/s, CPU seconds per GiB)."""
+    payloads = [bytearray(os.urandom(4 * MiB)) for _ in range(streams)]
+    start, cpu = time.perf_counter(), time.process_time()
+    threads = [threading.Thread(target=upload, args=(length, payload)) for payload in payloads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    total = streams * length
+    return total / elapsed / 1e6, cpu / (total / 2**30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mib", type=int, default=256, help="upload size (MiB)")
     parser.add_argument("--repeat", type=int, default=3, help="uploads; the median is printed")
     parser.add_argument("--profile", action="store_true", help="cProfile one upload, top 25 by own time")
+    parser.add_argument("--streams", type=int, default=1, help="concurrent uploads of --mib each (aggregate MB/s)")
     parser.add_argument("--buffered-io", action="store_true", help="PITHOS_BACKEND_DIRECT_IO = False")
     parser.add_argument("--copying", action="store_true", help="read through gunicorn's buffers (the old path)")
     parser.add_argument("--workdir", type=Path, help="where the block store goes (default: system temp dir)")
@@ -117,12 +133,13 @@ def main() -> None:
             print(f"profiled upload: {rate:.1f} MB/s")
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
             return
-        runs = [upload(length, payload) for _ in range(args.repeat)]
+        runs = [parallel(args.streams, length) if args.streams > 1 else upload(length, payload) for _ in range(args.repeat)]
         rates = sorted(rate for rate, _ in runs)
         cpu = sorted(c for _, c in runs)[len(runs) // 2]
         load = os.getloadavg()[0]
         mode = ("copying" if args.copying else "direct read") + (", buffered io" if args.buffered_io else ", O_DIRECT")
-        print(f"store_stream via socket ({mode}), {args.mib} MiB: median {rates[len(rates) // 2]:.1f} MB/s "
+        what = f"{args.streams} x {args.mib} MiB" if args.streams > 1 else f"{args.mib} MiB"
+        print(f"store_stream via socket ({mode}), {what}: median {rates[len(rates) // 2]:.1f} MB/s "
               f"(runs: {', '.join(f'{r:.1f}' for r in rates)}); CPU {cpu:.2f} s/GiB (median, all threads, sender "
               f"included); load average {load:.1f}")
 
