@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from synnefo.common import faults
 from synnefo.pithos.api.util import (
     body_reader,
+    body_readinto,
     caller,
     check_container_name,
     content_length,
@@ -150,7 +151,7 @@ def _upload_blocks(request, container):
     """Pithos hashmap protocol: store the body's blocks, answer their hashes (kamaki checks
     that the first equals the hash it computed)."""
     length = content_length(request)
-    hashes = objects.store_blocks(body_reader(request, length), length)
+    hashes = objects.store_blocks(body_reader(request, length), length, readinto=body_readinto(request, length))
     if listing_format(request) == "json":
         return HttpResponse(json.dumps(hashes), status=202, content_type="application/json; charset=utf-8")
     return HttpResponse(("\n".join(hashes) + "\n").encode(), status=202, content_type="text/plain; charset=utf-8")

@@ -181,9 +181,9 @@ def _store_one_block(store, readinto, length: int, md5: bool) -> tuple[bytes, in
             _give_back([buffer])
 
 
-def store_blocks(read, length: int) -> list[str]:
+def store_blocks(read, length: int, readinto=None) -> list[str]:
     """Container POST: split a body into blocks, store them, return their hex hashes."""
-    hashmap, _, _ = store_stream(read, length, md5=False)
+    hashmap, _, _ = store_stream(read, length, md5=False, readinto=readinto)
     return [digest.hex() for digest in split_map(hashmap)]
 
 
