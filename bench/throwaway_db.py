@@ -23,5 +23,10 @@ def throwaway_database(database: str):
     try:
         yield connection
     finally:
+        if connection.vendor == "postgresql":
+            # Threads of the benchmark (dispatchers, simulated clusters) may still hold sessions.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                               " WHERE datname = current_database() AND pid <> pg_backend_pid()")
         connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0)

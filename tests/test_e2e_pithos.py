@@ -241,3 +241,61 @@ def test_statistics_stay_exact_under_concurrent_writers(node, swift):
     headers, listing = swift.get_container("busy", full_listing=True)
     assert int(headers["x-container-object-count"]) == len(listing) == 3 + 8 * 12
     assert int(headers["x-container-bytes-used"]) == sum(o["bytes"] for o in listing)
+
+
+def test_large_puts_on_one_keepalive_connection_and_pipelined(node, swift):
+    """Multi-block bodies are read straight from gunicorn's socket: the connection must stay
+    usable afterwards, also with the next request already sent behind the body."""
+    import http.client
+    import socket
+
+    swift.put_container("direct")
+    token = swift.get_auth()[1]
+    base = f"/v1/{node.credentials['uuid']}/direct"
+    bodies = [os.urandom(9 * 1024 * 1024 + 123), os.urandom(4 * 1024 * 1024), b"\0" * (5 * 1024 * 1024)]
+    conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=120)
+    for i, body in enumerate(bodies):
+        conn.request("PUT", f"{base}/o{i}", body=body, headers={"X-Auth-Token": token})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 201 and response.getheader("ETag") == hashlib.md5(body).hexdigest()
+    conn.close()
+    # Two PUTs sent at once on one socket, then read both answers.
+    first, second = os.urandom(6 * 1024 * 1024), b"after"
+    request = "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: {token}\r\nContent-Length: {n}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", node.port), timeout=120) as sock:
+        sock.sendall(
+            request.format(path=f"{base}/p1", token=token, n=len(first)).encode() + first
+            + request.format(path=f"{base}/p2", token=token, n=len(second)).encode() + second
+        )
+        answers = b""
+        while answers.count(b"HTTP/1.1 201") < 2:
+            chunk = sock.recv(65536)
+            assert chunk, answers
+            answers += chunk
+    for name, body in [("o0", bodies[0]), ("o1", bodies[1]), ("o2", bodies[2]), ("p1", first), ("p2", second)]:
+        headers, content = swift.get_object("direct", name)
+        assert content == body and headers["etag"] == hashlib.md5(body).hexdigest()
+
+
+def test_html_form_upload(node):
+    """A browser-style form upload (multipart/form-data from requests) with the token as a
+    form field, then as a query parameter; a form without the file is refused."""
+    auth = requests.get(f"{node.url}/auth/v1.0", headers={"X-Auth-User": node.credentials["email"],
+                                                          "X-Auth-Key": node.credentials["password"]})
+    token, storage = auth.headers["X-Auth-Token"], auth.headers["X-Storage-Url"]
+    pithos = storage.replace("/v1/", "/pithos/object-store/v1/")
+    assert requests.put(f"{pithos}/forms", headers={"X-Auth-Token": token}).status_code == 201
+    data = os.urandom(5 * 1024 * 1024)
+    r = requests.post(f"{pithos}/forms/photo.jpg", files={"X-Object-Data": ("photo.jpg", data, "image/jpeg")},
+                      data={"X-Auth-Token": token})
+    assert r.status_code == 201, r.text
+    assert r.headers["ETag"] == hashlib.md5(data).hexdigest()
+    r = requests.post(f"{pithos}/forms/note.txt", params={"X-Auth-Token": token},
+                      files={"X-Object-Data": ("note.txt", b"hello form")})
+    assert r.status_code == 201, r.text
+    assert requests.post(f"{pithos}/forms/bad", files={"other": ("a", b"x")}, data={"X-Auth-Token": token}).status_code == 400
+    got = requests.get(f"{pithos}/forms/photo.jpg", headers={"X-Auth-Token": token})
+    assert got.content == data and got.headers["Content-Type"] == "image/jpeg"
+    listing = requests.get(f"{pithos}/forms?format=json", headers={"X-Auth-Token": token}).json()
+    assert [entry["name"] for entry in listing] == ["note.txt", "photo.jpg"]

@@ -66,3 +66,61 @@ def test_merkle_known_values():
     left = hashlib.sha256(h[0] + h[1]).digest()
     right = hashlib.sha256(h[2] + bytes(32)).digest()
     assert merkle(h, "sha256") == hashlib.sha256(left + right).digest()
+
+
+@pytest.mark.parametrize("length", [1, 4095, 4096, 5000, 8192])
+def test_direct_io_blocks_have_exact_content(tmp_path, length):
+    """O_DIRECT writes whole 4 KiB pages from the aligned buffer and cuts the file back: the
+    block file holds exactly the content (trailing NULs stripped), whatever the buffer holds
+    past it."""
+    from synnefo.pithos.backend.blocks import aligned_buffer
+
+    store = FileBlockStore(tmp_path, 8192, "sha256", direct_io=True)
+    buffer = aligned_buffer(8192)
+    buffer[:] = b"\xff" * 8192  # garbage past the content must not reach the file
+    content = os.urandom(length - 1) + b"x" if length > 1 else b"x"
+    buffer[:length] = content
+    padded = memoryview(buffer)[: min(length + 3, 8192)]
+    if length + 3 <= 8192:
+        buffer[length : length + 3] = b"\0\0\0"  # trailing NULs: stripped from the stored block
+    digest = store.put(padded, aligned=buffer)
+    assert digest == hashlib.sha256(content).digest()
+    assert store.direct_io  # the filesystem of the test's temp dir took O_DIRECT
+    assert store.get(digest) == content
+    assert not [p for p in tmp_path.rglob(".tmp-*")]
+
+
+def test_direct_io_falls_back_where_refused(tmp_path, monkeypatch):
+    """A filesystem that refuses O_DIRECT (tmpfs answers EINVAL) gets normal writes."""
+    import errno
+
+    from synnefo.pithos.backend.blocks import aligned_buffer
+
+    real_open = os.open
+
+    def no_direct(path, flags, *args):
+        if flags & getattr(os, "O_DIRECT", 0):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", no_direct)
+    store = FileBlockStore(tmp_path, 8192, "sha256", direct_io=True)
+    buffer = aligned_buffer(8192)
+    buffer[:5] = b"hello"
+    digest = store.put(memoryview(buffer)[:5], aligned=buffer)
+    assert store.get(digest) == b"hello" and store.direct_io is False
+    assert store.get(store.put(b"again")) == b"again"
+
+
+def test_prefetch_is_a_harmless_hint(tmp_path, monkeypatch):
+    store = FileBlockStore(tmp_path, 8, "sha256")
+    digest = store.put(b"abc")
+    store.prefetch([digest, b"\1" * 32])  # a missing block is skipped
+    from synnefo.pithos.backend import data
+
+    asked = []
+    monkeypatch.setattr(data, "get_block_store", lambda: store)
+    monkeypatch.setattr(store, "prefetch", lambda digests: asked.extend(digests))
+    hashes = [store.put(bytes([65 + i]) * 8) for i in range(5)]
+    assert b"".join(data.read_range(hashes, 40, 8, 32)) == b"BBBBBBBBCCCCCCCCDDDDDDDD"
+    assert asked == hashes[1:4]  # the blocks of the range, each asked for once, none past it

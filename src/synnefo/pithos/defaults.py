@@ -17,6 +17,13 @@ PITHOS_BACKEND_BLOCK_PATH = None
 # kernel (faster; a power loss may lose recently acknowledged data).
 PITHOS_BACKEND_FSYNC = "always"
 
+# Write uploaded blocks with O_DIRECT (from the upload's buffer straight to the disk, no copy
+# into the page cache): on virtual machines the copy into fresh page-cache pages costs more CPU
+# than the hashing (docs/performance.md). Filesystems that refuse O_DIRECT (tmpfs) get normal
+# writes automatically. Durability is the same either way (see PITHOS_BACKEND_FSYNC). Blocks
+# written this way are not in the page cache, so the first read of them comes from the disk.
+PITHOS_BACKEND_DIRECT_IO = True
+
 # Compute the MD5 of objects uploaded by hashmap, so their ETag is the MD5 as for plain uploads
 # (Swift clients verify downloads against it). Costs a read of the new blocks at upload.
 PITHOS_UPDATE_MD5 = True

@@ -65,6 +65,8 @@ class ObjectVersion(models.Model):
         indexes = [
             models.Index(fields=["container", "cluster", "name"], name="pithos_version_listing"),
             models.Index(fields=["uuid", "cluster"], name="pithos_version_uuid"),
+            # Time travel (``until``): the newest version of a name at or before a moment.
+            models.Index(fields=["container", "name", "mtime"], name="pithos_version_history"),
         ]
         constraints = [
             models.UniqueConstraint(

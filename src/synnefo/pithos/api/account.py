@@ -21,7 +21,7 @@ from synnefo.pithos.api.util import (
     put_meta_headers,
     render_listing,
 )
-from synnefo.pithos.backend import objects
+from synnefo.pithos.backend import history, objects
 from synnefo.pithos.models import Sharing, SharingMember
 
 
@@ -39,9 +39,13 @@ def service_root(request):
     return render_listing(request, listing_format(request), names, records, "accounts", "account")
 
 
-def _account_headers(response, account_name: str) -> None:
+def _account_headers(response, account_name: str, until: float | None = None) -> None:
     account = objects.get_account(account_name)
-    usage = objects.account_usage(account_name)
+    if until is None:
+        usage = objects.account_usage(account_name)
+    else:
+        usage = history.account_stats_at(account_name, until)
+        response["X-Account-Until-Timestamp"] = http_date(usage["until_timestamp"] or min(account.modified, until))
     response["X-Account-Container-Count"] = str(usage["containers"])
     response["X-Account-Object-Count"] = str(usage["objects"])
     response["X-Account-Bytes-Used"] = str(usage["bytes"])
@@ -78,24 +82,39 @@ def account_view(request, account: str):
                 raise faults.Forbidden("Not allowed")
             return _shared_containers(request, user.uuid, account)
         response = HttpResponse(status=204)
-        _account_headers(response, account)
+        _account_headers(response, account, history.parse_until(request.GET.get("until")))
         return response
+    until = history.parse_until(request.GET.get("until"))
     limit = list_limit(request)
-    containers = objects.list_containers(account, request.GET.get("marker"), limit, request.GET.get("prefix", ""))
+    marker, prefix = request.GET.get("marker"), request.GET.get("prefix", "")
+    if until is None:
+        containers = objects.list_containers(account, marker, limit, prefix)
+    else:
+        containers = history.containers_at(account, until, marker, limit, prefix)
     fmt = listing_format(request)
-    records = [
-        {
-            "name": c.name,
-            "count": c.object_count,
-            "bytes": c.bytes_used,
-            "last_modified": iso_date(c.modified),
-            "x_container_policy": {"quota": str(c.quota), "versioning": c.versioning},
-        }
-        for c in containers
-    ]
+    records = [_container_record(c, until) for c in containers]
     response = render_listing(request, fmt, [c.name for c in containers], records, "account", "container", name=account)
-    _account_headers(response, account)
+    _account_headers(response, account, until)
     return response
+
+
+def _container_record(container, until: float | None) -> dict:
+    record = {
+        "name": container.name,
+        "count": container.object_count,
+        "bytes": container.bytes_used,
+        "last_modified": iso_date(container.modified),
+        "x_container_policy": {"quota": str(container.quota), "versioning": container.versioning},
+    }
+    if until is not None:
+        stats = history.container_stats_at(container, until)
+        record.update(
+            count=stats["objects"],
+            bytes=stats["bytes"],
+            last_modified=iso_date(stats["until_timestamp"]),
+            x_container_until_timestamp=f"{stats['until_timestamp']:.6f}",
+        )
+    return record
 
 
 def _groups_from_headers(request) -> dict | None:

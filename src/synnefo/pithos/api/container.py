@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from synnefo.common import faults
 from synnefo.pithos.api.util import (
     body_reader,
+    body_readinto,
     caller,
     check_container_name,
     content_length,
@@ -24,7 +25,7 @@ from synnefo.pithos.api.util import (
     put_meta_headers,
     render_listing,
 )
-from synnefo.pithos.backend import objects
+from synnefo.pithos.backend import history, objects
 
 
 def container_access(request, account: str, name: str, access: str):
@@ -50,9 +51,16 @@ def _world_readable(container, access: str) -> bool:
     return access == "read" and ".r:*" in entries and ".rlistings" in entries
 
 
-def container_headers(response, container) -> None:
-    response["X-Container-Object-Count"] = str(container.object_count)
-    response["X-Container-Bytes-Used"] = str(container.bytes_used)
+def container_headers(response, container, until_stats: dict | None = None) -> None:
+    """The container's headers; with ``until_stats`` (``history.container_stats_at``) the
+    counts as of then and ``X-Container-Until-Timestamp``, the last change up to then."""
+    if until_stats is None:
+        response["X-Container-Object-Count"] = str(container.object_count)
+        response["X-Container-Bytes-Used"] = str(container.bytes_used)
+    else:
+        response["X-Container-Object-Count"] = str(until_stats["objects"])
+        response["X-Container-Bytes-Used"] = str(until_stats["bytes"])
+        response["X-Container-Until-Timestamp"] = http_date(until_stats["until_timestamp"])
     response["X-Container-Block-Size"] = str(settings.PITHOS_BACKEND_BLOCK_SIZE)
     response["X-Container-Block-Hash"] = settings.PITHOS_BACKEND_HASH_ALGORITHM
     response["X-Container-Policy-Versioning"] = container.versioning
@@ -90,11 +98,17 @@ def container_view(request, account: str, container: str):
         return _put(request, account, name)
     if method in ("GET", "HEAD"):
         user, found, owner = container_access(request, account, name, "read")
+        until = history.parse_until(request.GET.get("until"))
+        stats = None
+        if until is not None:
+            if found.created > until:
+                raise faults.ItemNotFound("Container did not exist at that time")
+            stats = history.container_stats_at(found, until)
         if method == "HEAD":
             response = HttpResponse(status=204)
         else:
-            response = _listing(request, found, owner, user)
-        container_headers(response, found)
+            response = _listing(request, found, owner, user, until)
+        container_headers(response, found, stats)
         return response
     user, found, owner = container_access(request, account, name, "write")
     if not owner:
@@ -137,23 +151,19 @@ def _upload_blocks(request, container):
     """Pithos hashmap protocol: store the body's blocks, answer their hashes (kamaki checks
     that the first equals the hash it computed)."""
     length = content_length(request)
-    hashes = objects.store_blocks(body_reader(request, length), length)
+    hashes = objects.store_blocks(body_reader(request, length), length, readinto=body_readinto(request, length))
     if listing_format(request) == "json":
         return HttpResponse(json.dumps(hashes), status=202, content_type="application/json; charset=utf-8")
     return HttpResponse(("\n".join(hashes) + "\n").encode(), status=202, content_type="text/plain; charset=utf-8")
 
 
 def _delete(request, container, user):
-    until = request.GET.get("until")
+    until = history.parse_until(request.GET.get("until"))  # refuse a bad one before deleting anything
     if "delimiter" in request.GET:
         for version in list(container.versions.filter(cluster=objects.CURRENT)):
             objects.delete_object(container, version.name, user)
         container.refresh_from_db()
     if until is not None:
-        try:
-            until = float(until)
-        except ValueError:
-            raise faults.BadRequest("Invalid until") from None
         objects.purge_history(container, until)
         container.refresh_from_db()
         if container.object_count == 0:
@@ -164,7 +174,7 @@ def _delete(request, container, user):
     return HttpResponse(status=204)
 
 
-def _listing(request, container, owner: bool, user):
+def _listing(request, container, owner: bool, user, until: float | None = None):
     params = request.GET
     prefix = params.get("prefix", "")
     delimiter = params.get("delimiter") or None
@@ -200,6 +210,7 @@ def _listing(request, container, owner: bool, user):
         limit=list_limit(request),
         reverse=params.get("reverse", "").lower() in ("true", "1", "yes", "on"),
         visible=visible if checks else None,
+        until=until,
     )
     records, names = [], []
     for entry in entries:

@@ -10,10 +10,12 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from synnefo.common import faults
+from synnefo.pithos.api import object_update
 from synnefo.pithos.api.container import container_access
 from synnefo.pithos.api.object_read import content_response, hashmap_response, object_headers
 from synnefo.pithos.api.util import (
     body_reader,
+    body_readinto,
     caller,
     check_container_name,
     check_object_name,
@@ -23,6 +25,7 @@ from synnefo.pithos.api.util import (
     http_date,
     meta_from_headers,
     pithos_api,
+    split_path as _split_path,
 )
 from synnefo.pithos.backend import objects
 
@@ -202,7 +205,9 @@ def _put_data(request, container, name, user, meta, content_type, extra):
             raise faults.RequestEntityTooLarge("Object larger than the maximum object size")
         if objects.has_local_quota(container):  # refuse before reading the body
             objects.check_quota(container, length - (_current_size(container, name) or 0))
-    hashmap, size, checksum = objects.store_stream(body_reader(request, length), length)
+    hashmap, size, checksum = objects.store_stream(
+        body_reader(request, length), length, readinto=body_readinto(request, length)
+    )
     expected = request.META.get("HTTP_ETAG", "").strip().strip('"').lower()
     if expected and expected != checksum:
         raise faults.UnprocessableEntity("ETag does not match the content")
@@ -308,13 +313,6 @@ def _put_slo(request, container, name, user, meta, content_type, extra):
     )
 
 
-def _split_path(value: str) -> tuple[str, str]:
-    from urllib.parse import unquote
-
-    container_name, _, name = unquote(value).lstrip("/").partition("/")
-    return check_container_name(container_name), check_object_name(name)
-
-
 def _copy_to_destination(request, container, name, user, move):
     destination = request.META.get("HTTP_DESTINATION")
     if not destination:
@@ -355,9 +353,14 @@ def _copy(request, src_account, src_container_name, src_name, dst_container, dst
 
 
 def _post(request, container, name, owner, user):
+    if object_update.is_form_upload(request):
+        response = object_update.form_upload(request, container, name, user)
+        if owner:
+            _apply_sharing_and_public(request, container, name)
+        return response
     version = objects.get_version(container, name)
-    if request.META.get("HTTP_CONTENT_RANGE") or request.META.get("HTTP_X_OBJECT_BYTES"):
-        return _update_data(request, container, name, version, user)
+    if any(request.META.get(h) for h in ("HTTP_CONTENT_RANGE", "HTTP_X_OBJECT_BYTES", "HTTP_X_SOURCE_OBJECT")):
+        return object_update.update_data(request, container, name, version, user)
     meta = meta_from_headers(request, "Object")
     replace = "update" not in request.GET
     if meta or replace:
@@ -373,57 +376,6 @@ def _post(request, container, name, owner, user):
     elif request.META.get("HTTP_X_OBJECT_SHARING") is not None or request.META.get("HTTP_X_OBJECT_PUBLIC") is not None:
         raise faults.Forbidden("Only the owner may change sharing")
     return HttpResponse(status=202)
-
-
-PARTIAL_UPDATE_LIMIT_BLOCKS = 16
-
-
-def _update_data(request, container, name, version, user):
-    """Pithos partial update: ``Content-Range: bytes START-END/*`` writes the body there,
-    ``bytes */*`` appends it, ``X-Object-Bytes: N`` truncates (or extends with zeros) to N."""
-    length = content_length(request)
-    limit = PARTIAL_UPDATE_LIMIT_BLOCKS * settings.PITHOS_BACKEND_BLOCK_SIZE
-    if length is None or length > limit:
-        raise faults.RequestEntityTooLarge(f"A partial update carries at most {limit} bytes with a Content-Length")
-    data = request.read(length) if length else b""
-    if len(data) != length:
-        raise faults.BadRequest("Upload interrupted")
-    start = None
-    spec = request.META.get("HTTP_CONTENT_RANGE", "").strip()
-    if spec:
-        unit, _, rest = spec.partition(" ")
-        span, _, total = rest.partition("/")
-        if unit != "bytes" or total != "*" or not span:
-            raise faults.BadRequest("Content-Range must be 'bytes START-END/*' or 'bytes */*'")
-        if span != "*":
-            first, _, last = span.partition("-")
-            try:
-                start = int(first)
-                if last and int(last) - start + 1 != len(data):
-                    raise faults.BadRequest("Content-Range does not match the body length")
-            except ValueError:
-                raise faults.BadRequest("Invalid Content-Range") from None
-            if start < 0 or start > version.size:
-                raise faults.RangeNotSatisfiable("Content-Range starts past the end of the object")
-    new_size = None
-    if request.META.get("HTTP_X_OBJECT_BYTES"):
-        try:
-            new_size = int(request.META["HTTP_X_OBJECT_BYTES"])
-        except ValueError:
-            raise faults.BadRequest("Invalid X-Object-Bytes") from None
-        if new_size < 0:
-            raise faults.BadRequest("Invalid X-Object-Bytes")
-    hashmap, size = objects.patched_map(version, start, data, new_size)
-    checksum = objects.md5_of_blocks(objects.split_map(hashmap), size) if settings.PITHOS_UPDATE_MD5 else ""
-    new = objects.commit_version(
-        container, name, hashmap=hashmap, size=size, checksum=checksum, content_type=version.content_type,
-        user=user.uuid, meta=version.meta, content_encoding=version.content_encoding,
-        content_disposition=version.content_disposition,
-    )
-    response = HttpResponse(status=204)
-    response["ETag"] = new.checksum or objects.object_hash(new)
-    response["X-Object-Version"] = str(new.pk)
-    return response
 
 
 def _apply_sharing_and_public(request, container, name) -> None:

@@ -11,10 +11,15 @@ from __future__ import annotations
 import hashlib
 
 
-def block_hash(data: bytes, algorithm: str) -> bytes:
-    if data[-1:] == b"\0":  # stripping copies the block: only when there is something to strip
-        data = data.rstrip(b"\0")
-    return hashlib.new(algorithm, data).digest()
+def block_hash(data: bytes | bytearray | memoryview, algorithm: str) -> bytes:
+    return hashlib.new(algorithm, strip_nuls(data)).digest()
+
+
+def strip_nuls(data: bytes | bytearray | memoryview):
+    """``data`` without its trailing NUL bytes; ``data`` itself (no copy) when it has none."""
+    if data[-1:] != b"\0":
+        return data
+    return bytes(data).rstrip(b"\0")
 
 
 def merkle(hashes: list[bytes], algorithm: str) -> bytes:
