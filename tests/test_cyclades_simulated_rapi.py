@@ -293,3 +293,103 @@ def test_a_busy_port_is_a_clear_error(tmp_path):
                                 env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
+
+
+# -- the backend of the service: backend-add --simulated, `synnefo up`'s bootstrap -------------------
+
+
+@pytest.fixture
+def node_service(service, settings):
+    """The service as this node's own (the settings name its directory, port and cluster)."""
+    settings.SIMULATED_GANETI_DIR = str(service.files.directory)
+    settings.SIMULATED_GANETI_PORT = service.server.port
+    settings.SIMULATED_GANETI_CLUSTER_NAME = "sim.test"
+    return service
+
+
+@pytest.mark.django_db
+def test_backend_add_simulated_points_at_the_running_service(node_service):
+    from django.core.management import call_command
+
+    from synnefo.cyclades.models import Backend
+
+    call_command("backend-add", "--simulated", stdout=None)
+    backend = Backend.objects.get()
+    assert (backend.clustername, backend.host, backend.port, backend.username) == (
+        "sim.test", "127.0.0.1", node_service.server.port, RAPI_USER)
+    assert backend.password == node_service.files.password() and backend.ca_file == str(node_service.files.cert)
+    assert backend.drained and backend.mtotal > 0 and not backend.insecure
+    client = backend.get_client()
+    assert isinstance(client, GanetiRapiClient)  # the real client: nothing simulated on this side
+    wait(client, create(client))
+    from synnefo.cyclades.logic.backends import update_status
+
+    assert update_status(backend).pinst_cnt == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("args, message", [
+    (["--clustername", "other"], "named 'sim.test'"),
+    (["--user", "u", "--pass", "p"], "do not give them"),
+    (["--insecure"], "do not give them"),
+    (["--simulated-in-process"], "not allowed with argument"),
+])
+def test_backend_add_simulated_refuses_contradicting_options(node_service, args, message):
+    from django.core.management import CommandError, call_command
+
+    from synnefo.cyclades.models import Backend
+
+    with pytest.raises(CommandError) as refused:
+        call_command("backend-add", "--simulated", *args, stdout=None, stderr=None)
+    assert message in str(refused.value)
+    assert not Backend.objects.exists()
+
+
+@pytest.mark.django_db
+def test_backend_add_simulated_without_a_service_says_how_to_start_one(tmp_path, settings):
+    from django.core.management import CommandError, call_command
+
+    from synnefo.cyclades.models import Backend
+
+    settings.SIMULATED_GANETI_DIR = str(tmp_path / "none")
+    with pytest.raises(CommandError, match="synnefo up"):
+        call_command("backend-add", "--simulated", stdout=None)
+    settings.SIMULATED_GANETI_DIR = str(tmp_path / "stopped")
+    ServiceFiles(tmp_path / "stopped").ensure()  # files of a service that is not running
+    settings.SIMULATED_GANETI_PORT = free_port()
+    with pytest.raises(CommandError, match="Cannot use the cluster's RAPI"):
+        call_command("backend-add", "--simulated", "--port", str(settings.SIMULATED_GANETI_PORT), stdout=None)
+    assert not Backend.objects.exists()
+
+
+@pytest.mark.django_db
+def test_synnefo_up_bootstrap_adds_then_keeps_and_migrates_the_simulated_backend(node_service, capsys):
+    from synnefo.cli import bootstrap_simulated_backend, wants_simulated_service
+    from synnefo.cyclades.models import Backend
+
+    assert wants_simulated_service()
+    bootstrap_simulated_backend()  # a fresh node: added, undrained
+    backend = Backend.objects.get()
+    assert backend.host == "127.0.0.1" and not backend.drained and "added the simulated" in capsys.readouterr().out
+    # A data directory of before the service: the backend named the in-process cluster.
+    Backend.objects.update(host="simulated", username="", password_encrypted="", ca_file="", port=5080)
+    bootstrap_simulated_backend()
+    backend = Backend.objects.get()
+    assert (backend.host, backend.port, backend.username, backend.ca_file) == (
+        "127.0.0.1", node_service.server.port, RAPI_USER, str(node_service.files.cert))
+    assert backend.password == node_service.files.password() and "now uses the shared" in capsys.readouterr().out
+    assert not backend.drained and backend.get_client().get_info()["name"] == "sim.test"
+
+
+@pytest.mark.django_db
+def test_synnefo_up_leaves_real_backends_alone(node_service, settings):
+    from synnefo.cli import bootstrap_simulated_backend, wants_simulated_service
+    from synnefo.cyclades.models import Backend
+
+    Backend.objects.create(clustername="ganeti.example.org", port=5080)
+    assert not wants_simulated_service()  # a node with only real clusters runs no simulated one
+    bootstrap_simulated_backend()
+    assert list(Backend.objects.values_list("clustername", flat=True)) == ["ganeti.example.org"]
+    settings.SYNNEFO_UP_SIMULATED_BACKEND = False
+    Backend.objects.all().delete()
+    assert not wants_simulated_service()

@@ -117,11 +117,31 @@ def test_wrong_password_is_a_clean_401(node):
     assert r.status_code == 401 and r.json()["error"]["code"] == 401
 
 
+def test_the_simulated_cluster_is_one_rapi_service_that_every_process_sees(node):
+    (backend,) = json.loads(snf_manage(node, "backend-list", "-o", "clustername,host,port,pinst_cnt", "--output-format", "json"))
+    assert (backend["clustername"], backend["host"], backend["port"]) == ("simulated.local", "127.0.0.1", node.simulated_port)
+    assert backend["pinst_cnt"] == 0
+    # An instance created through the real RAPI client (as a web worker would)...
+    client = node.simulated_client()
+    job = client.create_instance("snf-e2e-1", "file", [{"size": 1024}], [], os_type="snf-image+default",
+                                 beparams={"maxmem": 256, "vcpus": 1})
+    assert client.wait_for_job(job)["status"] == "success"
+    client.close()
+    # ...is seen by another process, through the backend's stored address, user, password and CA.
+    snf_manage(node, "backend-update-status")
+    (backend,) = json.loads(snf_manage(node, "backend-list", "-o", "clustername,host,port,pinst_cnt", "--output-format", "json"))
+    assert backend["pinst_cnt"] == 1
+
+
 def test_ctrl_c_stops_every_process_and_a_restart_keeps_the_state(node):
+    client = node.simulated_client()
+    instances = client.get_instances()
+    client.close()
     assert node.stop() == 0
     assert "synnefo: stopped" in "".join(node.output)
-    with socket.socket() as s:
-        assert s.connect_ex(("127.0.0.1", node.port)) != 0, "the web server still listens"
+    for port in (node.port, node.simulated_port):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"
     # Second start on the same data directory: no new administrator, same token works.
     credentials = dict(node.credentials)
     node.output.clear()
@@ -131,6 +151,10 @@ def test_ctrl_c_stops_every_process_and_a_restart_keeps_the_state(node):
     r = requests.post(f"{node.url}/astakos/identity/v2.0/tokens", json={"auth": {"token": {"id": credentials["token"]}}})
     assert r.status_code == 200
     node.credentials.update(credentials)
+    # The simulated cluster kept its instances (saved in the data directory).
+    client = node.simulated_client()
+    assert client.get_instances() == instances
+    client.close()
 
 
 def snf_manage(node, *args) -> str:
