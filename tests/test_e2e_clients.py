@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -121,16 +122,31 @@ def test_the_simulated_cluster_is_one_rapi_service_that_every_process_sees(node)
     (backend,) = json.loads(snf_manage(node, "backend-list", "-o", "clustername,host,port,pinst_cnt", "--output-format", "json"))
     assert (backend["clustername"], backend["host"], backend["port"]) == ("simulated.local", "127.0.0.1", node.simulated_port)
     assert backend["pinst_cnt"] == 0
-    # An instance created through the real RAPI client (as a web worker would)...
+    # A VM record (as the compute API makes), then its instance created through the real RAPI
+    # client with the backend's stored address, user, password and CA (as a web worker would)...
+    name = snf_manage(node, "shell", "--no-imports", "-c", "from synnefo.cyclades.models import Backend, VirtualMachine; "
+                      "print(VirtualMachine.objects.create(backend=Backend.objects.get()).backend_vm_id)").strip()
+    client = snf_manage(node, "shell", "--no-imports", "-c", "from synnefo.cyclades.models import Backend; "
+                        "c = Backend.objects.get().get_client(); print(type(c).__name__, c.base_url)").split()
+    assert client == ["GanetiRapiClient", f"https://127.0.0.1:{node.simulated_port}"]
     client = node.simulated_client()
-    job = client.create_instance("snf-e2e-1", "file", [{"size": 1024}], [], os_type="snf-image+default",
+    job = client.create_instance(name, "file", [{"size": 1024}], [], os_type="snf-image+default",
                                  beparams={"maxmem": 256, "vcpus": 1})
     assert client.wait_for_job(job)["status"] == "success"
     client.close()
-    # ...is seen by another process, through the backend's stored address, user, password and CA.
+    # ...is seen by another process (snf-manage reads the cluster through the service)...
     snf_manage(node, "backend-update-status")
     (backend,) = json.loads(snf_manage(node, "backend-list", "-o", "clustername,host,port,pinst_cnt", "--output-format", "json"))
     assert backend["pinst_cnt"] == 1
+    # ...and the service's job events reached the node's dispatcher, which applied them.
+    state = ""
+    for _ in range(30):
+        state = snf_manage(node, "shell", "--no-imports", "-c", "from synnefo.cyclades.models import VirtualMachine; "
+                           "vm = VirtualMachine.objects.get(); print(vm.operstate, vm.backendjobid)").split()
+        if state[0] == "STARTED":
+            break
+        time.sleep(0.5)
+    assert state == ["STARTED", str(job)]
 
 
 def test_ctrl_c_stops_every_process_and_a_restart_keeps_the_state(node):
