@@ -147,6 +147,11 @@ def test_the_simulated_cluster_is_one_rapi_service_that_every_process_sees(node)
             break
         time.sleep(0.5)
     assert state == ["STARTED", str(job)]
+    # snf-dispatcher --status-check's round trip (RAPI dry-run tag job -> event -> AMQP) works too.
+    check = subprocess.run([sys.executable, "-c", "from synnefo.cyclades.dispatcher import main; main()", "--status-check"],
+                           env=node.env, capture_output=True, text=True, timeout=60)
+    # (Its "dispatcher" entry is not about the cluster: the embedded transport counts no consumers.)
+    assert json.loads(check.stdout)["clusters"] == {"simulated.local": {"RAPI": "ok", "eventd": "ok"}}, check.stderr
 
 
 def test_ctrl_c_stops_every_process_and_a_restart_keeps_the_state(node):

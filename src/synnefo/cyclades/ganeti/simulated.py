@@ -24,6 +24,7 @@ OS, a disabled disk template, an instance or network that exists / does not exis
 
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
 import json
@@ -235,11 +236,12 @@ class SimulatedCluster:
             ops = job["ops"]
             from synnefo.cyclades.ganeti.eventd import job_status
 
-            return {"id": job["id"], "status": job_status([o["status"] for o in ops]),
-                    "summary": [f"{o['input']['OP_ID'][3:]}" for o in ops], "ops": [o["input"] for o in ops],
-                    "opstatus": [o["status"] for o in ops], "opresult": [o["result"] for o in ops],
-                    "oplog": [o["log"] for o in ops], "received_ts": job["received_timestamp"],
-                    "start_ts": job["start_timestamp"], "end_ts": job["end_timestamp"]}
+            # Copies: the job thread changes them while an answer is serialized elsewhere.
+            return copy.deepcopy({"id": job["id"], "status": job_status([o["status"] for o in ops]),
+                                  "summary": [f"{o['input']['OP_ID'][3:]}" for o in ops], "ops": [o["input"] for o in ops],
+                                  "opstatus": [o["status"] for o in ops], "opresult": [o["result"] for o in ops],
+                                  "oplog": [o["log"] for o in ops], "received_ts": job["received_timestamp"],
+                                  "start_ts": job["start_timestamp"], "end_ts": job["end_timestamp"]})
 
     # -- state -------------------------------------------------------------------------------
 
@@ -293,7 +295,7 @@ class SimulatedRapiClient:
 
     def get_instances(self, bulk=False):
         with self.cluster._lock:
-            insts = [dict(i) for i in self.cluster.instances.values()]
+            insts = copy.deepcopy(list(self.cluster.instances.values()))
         return insts if bulk else [{"id": i["name"], "uri": f"/2/instances/{i['name']}"} for i in insts]
 
     def get_instance(self, name):
@@ -301,7 +303,7 @@ class SimulatedRapiClient:
             inst = self.cluster.instances.get(name)
             if inst is None:
                 raise GanetiApiError("Not Found", 404, "Nothing matches the given URI")
-            return dict(inst)
+            return copy.deepcopy(inst)
 
     def create_instance(self, name, disk_template, disks, nics, *, dry_run=False, **kwargs):
         c = self.cluster
@@ -469,7 +471,7 @@ class SimulatedRapiClient:
 
     def get_networks(self, bulk=False):
         with self.cluster._lock:
-            nets = [dict(n) for n in self.cluster.networks.values()]
+            nets = copy.deepcopy(list(self.cluster.networks.values()))
         return nets if bulk else [{"name": n["name"], "uri": f"/2/networks/{n['name']}"} for n in nets]
 
     def get_network(self, name):
@@ -477,7 +479,7 @@ class SimulatedRapiClient:
             net = self.cluster.networks.get(name)
             if net is None:
                 raise GanetiApiError("Not Found", 404, "Nothing matches the given URI")
-            return dict(net)
+            return copy.deepcopy(net)
 
     def _network_job(self, op_id, name, change, extra=None, dry_run=False):
         c = self.cluster
