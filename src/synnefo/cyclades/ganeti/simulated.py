@@ -12,8 +12,8 @@ The state lives in the process that holds the cluster. Two ways to use it:
 - ``snf-ganeti-simulated`` (``simulated_rapi.py``, started by ``synnefo up``) holds ONE cluster
   and serves it over HTTPS as a Ganeti RAPI, so every web worker, snf-manage and the dispatcher
   see the same cluster through the real :class:`GanetiRapiClient`. It gives ``state_file``: the
-  instances, networks, tags and jobs are written there (atomically) on every change and read
-  back at start.
+  instances, networks, tags and jobs are written there (atomically, see simulated_state.py)
+  on every change and read back at start.
 - In-process, for unit tests and benchmarks: a backend whose ``host`` is ``simulated``
   (``snf-manage backend-add --simulated-in-process``) gets a :class:`SimulatedRapiClient` over
   this process's registry (:func:`client_for`); other processes do not see its instances.
@@ -27,9 +27,7 @@ from __future__ import annotations
 import copy
 import heapq
 import itertools
-import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -37,6 +35,7 @@ from pathlib import Path
 
 from synnefo.cyclades.ganeti.eventd import messages_for_job
 from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiRapiClient
+from synnefo.cyclades.ganeti.simulated_state import StateFile
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +81,12 @@ class SimulatedCluster:
         self._wake = threading.Condition(self._lock)
         self._stopped = False
         self.state_file = Path(state_file) if state_file else None
-        if self.state_file and self.state_file.exists():
-            self._load()
-        else:
-            self._save()
+        self._state = StateFile(self.state_file, self._snapshot, self._lock) if self.state_file else None
+        if self._state:
+            saved = self._state.read()
+            if saved is not None:
+                self._load(saved)
+            self._state.start()
         self._thread = threading.Thread(target=self._run, name=f"simulated-ganeti-{name}", daemon=True)
         self._thread.start()
 
@@ -107,8 +108,10 @@ class SimulatedCluster:
             duration = DURATIONS.get(op_id, DEFAULT_DURATION) * self.speed
             for step, fraction in (("waiting", 0.05), ("running", 0.15), ("final", 1.0)):
                 heapq.heappush(self._timeline, (now + duration * fraction, next(self._seq), job_id, step))
-            self._save()
+            version = self._changed()
             self._wake.notify()
+        if self._state:
+            self._state.wait(version)  # the job id we answer is on disk
         return job_id
 
     def _run(self) -> None:
@@ -129,6 +132,8 @@ class SimulatedCluster:
             self._stopped = True
             self._wake.notify()
         self._thread.join(timeout=10)
+        if self._state:
+            self._state.close()
 
     def cancel(self, job_id: int) -> list:
         """Ganeti's answer to a cancel: a job not yet running ends ``canceled``."""
@@ -144,7 +149,7 @@ class SimulatedCluster:
             job["_apply"] = None
             self._emit(job["id"])
             self._archive()
-            self._save()
+            self._changed()
             return [True, f"Job {job_id} canceled"]
 
     def _advance(self, job_id: int, step: str) -> None:
@@ -174,7 +179,7 @@ class SimulatedCluster:
         self._emit(job_id)
         if step == "final":
             self._archive()
-            self._save()
+            self._changed()
 
     def _emit(self, job_id: int) -> None:
         if self.publisher is None:
@@ -193,26 +198,20 @@ class SimulatedCluster:
 
     # -- persistence -------------------------------------------------------------------------
 
-    def _save(self) -> None:
-        """Write the whole state to ``state_file`` atomically (temporary file, fsync, rename):
-        a crash leaves the previous state or the new one, never half of one."""
-        if self.state_file is None:
-            return
-        state = {"version": STATE_VERSION, "cluster": self.name, "next_job_id": self._next_id,
-                 "instances": self.instances, "networks": self.networks, "tags": self.tags,
-                 "jobs": [{k: v for k, v in j.items() if not k.startswith("_")} for j in self.jobs.values()]}
-        tmp = self.state_file.with_name(f".{self.state_file.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(state, f, separators=(",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_file)
+    def _changed(self) -> int:
+        """Note a change of the state (lock held): ``state_file`` is rewritten soon after (see
+        simulated_state.py). Returns the version to wait for."""
+        return self._state.changed() if self._state else 0
 
-    def _load(self) -> None:
-        """Read the saved state. Jobs that were pending when the service stopped cannot finish
-        (their effect was never applied): they end in ``error`` now, and their events say so."""
-        state = json.loads(self.state_file.read_text())
+    def _snapshot(self) -> dict:
+        return {"version": STATE_VERSION, "cluster": self.name, "next_job_id": self._next_id,
+                "instances": self.instances, "networks": self.networks, "tags": self.tags,
+                "jobs": [{k: v for k, v in j.items() if not k.startswith("_")} for j in self.jobs.values()]}
+
+    def _load(self, state: dict) -> None:
+        """Take the saved state. Jobs that were pending when the service stopped cannot finish
+        (their effect was never applied, or not saved): they end in ``error`` now, and their
+        events say so."""
         if state.get("version") != STATE_VERSION or state.get("cluster") != self.name:
             raise ValueError(f"{self.state_file}: not a version {STATE_VERSION} state of cluster {self.name}")
         self.instances, self.networks, self.tags = state["instances"], state["networks"], state["tags"]
@@ -226,7 +225,6 @@ class SimulatedCluster:
                         op["status"], op["result"], op["end_timestamp"] = "error", ["OpExecError", [RESTARTED]], now
                 job["end_timestamp"] = now
                 self._emit(job["id"])
-        self._save()
 
     def job_status(self, job_id: int) -> dict:
         with self._lock:
