@@ -393,3 +393,14 @@ def test_synnefo_up_leaves_real_backends_alone(node_service, settings):
     settings.SYNNEFO_UP_SIMULATED_BACKEND = False
     Backend.objects.all().delete()
     assert not wants_simulated_service()
+
+
+def test_an_answered_job_id_is_already_on_disk(tmp_path):
+    svc = Service(tmp_path / "sim", speed=1000)  # jobs stay pending
+    try:
+        client = svc.client()
+        job = create(client)
+        saved = json.loads(svc.files.state_file.read_text())
+        assert [j["id"] for j in saved["jobs"]] == [job] and saved["next_job_id"] == job + 1
+    finally:
+        svc.stop()

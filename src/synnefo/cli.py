@@ -236,7 +236,9 @@ def up(args) -> int:
         f"synnefo: serving {', '.join(settings.SYNNEFO_COMPONENTS)} on {base}/\n"
         f"  identity (Keystone v3): {base}/astakos/identity/v3   (Astakos v2.0: {base}/astakos/identity/v2.0)\n"
         f"  object store (Swift):   {base}/v1/<uuid>   (v1 auth: {base}/auth/v1.0)\n"
-        "synnefo: Ctrl-C stops",
+        + (f"  Ganeti RAPI (SIMULATED): https://127.0.0.1:{settings.SIMULATED_GANETI_PORT}   (backend "
+           f"{settings.SIMULATED_GANETI_CLUSTER_NAME})\n" if running else "")
+        + "synnefo: Ctrl-C stops",
         flush=True,
     )
     return serve({"web": _gunicorn_command(settings), "dispatcher": _dispatcher_command()}, running)
