@@ -301,7 +301,7 @@ def route(method: str, path: str):
 class RapiHandler(BaseHTTPRequestHandler):
     server_version = "SimulatedGanetiRAPI/1"
     protocol_version = "HTTP/1.1"  # keep-alive: the client keeps its connections open
-    timeout = 60  # an idle keep-alive connection is closed after this many seconds
+    timeout = 120  # an idle keep-alive connection is closed after this many seconds
     # Headers and body are two writes: with Nagle's algorithm and the client's delayed ACK each
     # answer would wait ~40 ms (bench/simulated_rapi.py: 89 req/s instead of hundreds).
     disable_nagle_algorithm = True
