@@ -404,3 +404,22 @@ def test_an_answered_job_id_is_already_on_disk(tmp_path):
         assert [j["id"] for j in saved["jobs"]] == [job] and saved["next_job_id"] == job + 1
     finally:
         svc.stop()
+
+
+def test_synnefo_up_stops_with_the_reason_when_the_simulated_cluster_cannot_start(tmp_path):
+    import socket
+
+    from tests.live import make_node
+
+    node, cleanup = make_node(tmp_path, "sqlite")
+    try:
+        with socket.socket() as taken:  # something else holds the simulated cluster's port
+            taken.bind(("127.0.0.1", node.simulated_port))
+            taken.listen()
+            result = subprocess.run([sys.executable, "-m", "synnefo.cli", "up", "--bind", f"127.0.0.1:{node.port}"],
+                                    env=node.env, capture_output=True, text=True, timeout=120)
+    finally:
+        cleanup()
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{node.simulated_port}" in result.stderr
+    assert "did not start" in result.stderr and "Ctrl-C stops" not in result.stdout
