@@ -372,13 +372,17 @@ def test_synnefo_up_bootstrap_adds_then_keeps_and_migrates_the_simulated_backend
     backend = Backend.objects.get()
     assert backend.host == "127.0.0.1" and not backend.drained and "added the simulated" in capsys.readouterr().out
     # A data directory of before the service: the backend named the in-process cluster.
-    Backend.objects.update(host="simulated", username="", password_encrypted="", ca_file="", port=5080)
+    Backend.objects.update(host="simulated", username="", password_encrypted="", ca_file="", port=5080, mtotal=0)
+    Backend.objects.create(clustername="bench1", host="simulated")
     bootstrap_simulated_backend()
-    backend = Backend.objects.get()
+    backend = Backend.objects.get(clustername="sim.test")
     assert (backend.host, backend.port, backend.username, backend.ca_file) == (
         "127.0.0.1", node_service.server.port, RAPI_USER, str(node_service.files.cert))
-    assert backend.password == node_service.files.password() and "now uses the shared" in capsys.readouterr().out
+    assert backend.password == node_service.files.password() and backend.mtotal > 0  # statistics re-read
+    out = capsys.readouterr().out
+    assert "now uses the shared" in out and "warning: backends bench1 are in-process" in out
     assert not backend.drained and backend.get_client().get_info()["name"] == "sim.test"
+    assert Backend.objects.get(clustername="bench1").host == "simulated"  # left alone
 
 
 @pytest.mark.django_db

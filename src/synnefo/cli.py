@@ -113,14 +113,21 @@ def bootstrap_simulated_backend() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+    from synnefo.cyclades.ganeti.simulated import SIMULATED_HOST
     from synnefo.cyclades.ganeti.simulated_rapi import backend_fields
+    from synnefo.cyclades.logic.backends import update_status
     from synnefo.cyclades.models import Backend
 
     name = settings.SIMULATED_GANETI_CLUSTER_NAME
     fields = backend_fields()
+    in_process = Backend.objects.filter(host=SIMULATED_HOST).exclude(clustername=name)
+    if in_process.exists():
+        print(f"synnefo: warning: backends {', '.join(in_process.values_list('clustername', flat=True))} are "
+              "in-process simulated clusters (for tests): each web worker sees its own instances", flush=True)
     backend = Backend.objects.filter(clustername=name).first()
     if backend is not None:
-        legacy = backend.host == "simulated"
+        legacy = backend.host == SIMULATED_HOST
         if legacy or backend.ca_file == fields["ca_file"]:
             changed = {k: v for k, v in fields.items() if getattr(backend, k) != v}
             if changed:
@@ -128,6 +135,10 @@ def bootstrap_simulated_backend() -> None:
                     setattr(backend, key, value)
                 backend.insecure = False
                 backend.save()
+                try:
+                    update_status(backend)  # the statistics of the cluster it now reaches
+                except GanetiApiError as exc:
+                    print(f"synnefo: warning: cannot read the simulated cluster's status: {exc}", flush=True)
             if legacy:
                 print(f"synnefo: the simulated backend '{name}' now uses the shared simulated cluster "
                       f"(snf-ganeti-simulated on 127.0.0.1:{fields['port']})", flush=True)
