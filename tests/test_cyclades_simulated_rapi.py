@@ -383,6 +383,10 @@ def test_synnefo_up_bootstrap_adds_then_keeps_and_migrates_the_simulated_backend
     assert "now uses the shared" in out and "warning: backends bench1 are in-process" in out
     assert not backend.drained and backend.get_client().get_info()["name"] == "sim.test"
     assert Backend.objects.get(clustername="bench1").host == "simulated"  # left alone
+    # The data directory moved: the certificate's path is updated.
+    Backend.objects.filter(pk=backend.pk).update(ca_file="/old/place/ganeti-simulated/rapi.pem")
+    bootstrap_simulated_backend()
+    assert Backend.objects.get(pk=backend.pk).ca_file == str(node_service.files.cert)
 
 
 @pytest.mark.django_db

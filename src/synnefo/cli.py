@@ -108,8 +108,8 @@ def bootstrap_simulated_backend() -> None:
     """Point the simulated backend at the running snf-ganeti-simulated service: on a node
     without Ganeti backends add it (clearly named as such), so the all-in-one node runs the
     whole compute path with no Ganeti installed; a backend of an older data directory (host
-    ``simulated``, the in-process cluster) is moved to the service; a changed port or password
-    is written to the backend."""
+    ``simulated``, the in-process cluster) is moved to the service; a changed port, password or
+    certificate path (a moved data directory) is written to the backend."""
     from django.conf import settings
     from django.core.management import call_command
 
@@ -128,7 +128,9 @@ def bootstrap_simulated_backend() -> None:
     backend = Backend.objects.filter(clustername=name).first()
     if backend is not None:
         legacy = backend.host == SIMULATED_HOST
-        if legacy or backend.ca_file == fields["ca_file"]:
+        # Ours: the in-process one of old, or the service's (also after the data directory moved).
+        ours = backend.ca_file == fields["ca_file"] or (backend.host, backend.username) == (fields["host"], fields["username"])
+        if legacy or ours:
             changed = {k: v for k, v in fields.items() if getattr(backend, k) != v}
             if changed:
                 for key, value in changed.items():
