@@ -153,6 +153,8 @@ def test_authentication_is_required_on_every_path_and_a_refusal_changes_nothing(
             with pytest.raises(GanetiApiError) as refused:
                 call()
             assert refused.value.code == 401
+    r = requests.post(service.url + "/2/instances", data="not json", verify=str(service.files.cert))
+    assert r.status_code == 401  # not 415: the body of a stranger is not looked at
     r = requests.get(service.url + "/2/info", verify=str(service.files.cert))
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Basic")
     assert r.json() == {"code": 401, "message": "Unauthorized", "explain": "Authentication required: RAPI user and password"}

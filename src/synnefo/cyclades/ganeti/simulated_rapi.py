@@ -325,8 +325,9 @@ class RapiHandler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         try:
-            body = self._read_body()
-            self._authenticate()
+            raw = self._read_body()
+            self._authenticate()  # before looking at the body: a stranger learns nothing from it
+            body = self._parse_body(raw)
             url = urlsplit(self.path)
             handler, match = route(method, url.path)
             query = parse_qs(url.query, keep_blank_values=True)
@@ -353,7 +354,9 @@ class RapiHandler(BaseHTTPRequestHandler):
                     length -= len(self.rfile.read(min(length, 65536)) or b"\0" * length)
             self.close_connection = True
             raise RapiError(413, "Request Entity Too Large", f"The body is limited to {MAX_BODY} bytes")
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def _parse_body(self, raw: bytes):
         if not raw:
             return None
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
