@@ -32,6 +32,7 @@ class LiveNode:
     data_dir: Path
     settings_dir: Path
     port: int
+    simulated_port: int = 0  # snf-ganeti-simulated's (SIMULATED_GANETI_PORT)
     process: subprocess.Popen | None = None
     output: list[str] = field(default_factory=list)
     credentials: dict[str, str] = field(default_factory=dict)
@@ -46,6 +47,14 @@ class LiveNode:
         env.update(SYNNEFO_DATA_DIR=str(self.data_dir), SYNNEFO_SETTINGS_DIR=str(self.settings_dir))
         env.pop("DJANGO_SETTINGS_MODULE", None)
         return env
+
+    def simulated_client(self):
+        """The real RAPI client on the node's simulated cluster, with the node's own credentials."""
+        from synnefo.cyclades.ganeti.rapi import GanetiRapiClient
+
+        files = self.data_dir / "ganeti-simulated"
+        password = (files / "rapi-password").read_text().strip()
+        return GanetiRapiClient("127.0.0.1", self.simulated_port, "synnefo", password, ca_file=str(files / "rapi.pem"))
 
     def start(self, timeout: float = 60) -> None:
         command = [sys.executable, "-m", "synnefo.cli", "up", "--bind", f"127.0.0.1:{self.port}"]
@@ -89,7 +98,8 @@ def make_node(tmp: Path, database: str) -> tuple[LiveNode, callable]:
     """A node (not started) and the cleanup to call when done with it."""
     data_dir, settings_dir = tmp / "data", tmp / "etc"
     settings_dir.mkdir(parents=True)
-    conf = ["SYNNEFO_WEB_WORKERS = 2\n"]
+    simulated_port = free_port()
+    conf = ["SYNNEFO_WEB_WORKERS = 2\n", f"SIMULATED_GANETI_PORT = {simulated_port}\n"]
     cleanup = lambda: None  # noqa: E731
     if database == "postgresql":
         import psycopg
@@ -109,4 +119,4 @@ def make_node(tmp: Path, database: str) -> tuple[LiveNode, callable]:
             f"'USER': {pg['user']!r}, 'PASSWORD': {pg['password']!r}}}}}\n"
         )
     (settings_dir / "50-test.conf").write_text("".join(conf))
-    return LiveNode(data_dir, settings_dir, free_port()), cleanup
+    return LiveNode(data_dir, settings_dir, free_port(), simulated_port), cleanup

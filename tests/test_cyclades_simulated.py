@@ -73,7 +73,7 @@ def test_failures_are_ganeti_like():
 
 @pytest.mark.django_db
 def test_backend_add_simulated():
-    call_command("backend-add", "--clustername", f"sim-{uuid.uuid4().hex[:6]}", "--simulated", stdout=None)
+    call_command("backend-add", "--clustername", f"sim-{uuid.uuid4().hex[:6]}", "--simulated-in-process", stdout=None)
     backend = Backend.objects.get()
     assert backend.host == "simulated" and backend.drained and backend.mtotal > 0
     assert "drbd" in backend.disk_templates
@@ -98,7 +98,7 @@ def test_scale_hundreds_of_backends_thousands_of_messages():
                 name = f"{tag}-cluster{i}"
                 simulated._clusters[name] = SimulatedCluster(name, speed=0.02, publisher=publisher,
                                                              mem_per_node=16384, cpus_per_node=8)
-                call_command("backend-add", "--clustername", name, "--simulated", stdout=None)
+                call_command("backend-add", "--clustername", name, "--simulated-in-process", stdout=None)
             Backend.objects.update(drained=False)
             vms = []
             for i in range(vms_n):

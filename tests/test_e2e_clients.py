@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,11 +118,52 @@ def test_wrong_password_is_a_clean_401(node):
     assert r.status_code == 401 and r.json()["error"]["code"] == 401
 
 
+def test_the_simulated_cluster_is_one_rapi_service_that_every_process_sees(node):
+    (backend,) = json.loads(snf_manage(node, "backend-list", "-o", "clustername,host,port,pinst_cnt", "--output-format", "json"))
+    assert (backend["clustername"], backend["host"], backend["port"]) == ("simulated.local", "127.0.0.1", node.simulated_port)
+    assert backend["pinst_cnt"] == 0
+    # A VM record (as the compute API makes), then its instance created through the real RAPI
+    # client with the backend's stored address, user, password and CA (as a web worker would)...
+    name = snf_manage(node, "shell", "--no-imports", "-c", "from synnefo.cyclades.models import Backend, VirtualMachine; "
+                      "print(VirtualMachine.objects.create(backend=Backend.objects.get()).backend_vm_id)").strip()
+    client = snf_manage(node, "shell", "--no-imports", "-c", "from synnefo.cyclades.models import Backend; "
+                        "c = Backend.objects.get().get_client(); print(type(c).__name__, c.base_url)").split()
+    assert client == ["GanetiRapiClient", f"https://127.0.0.1:{node.simulated_port}"]
+    client = node.simulated_client()
+    job = client.create_instance(name, "file", [{"size": 1024}], [], os_type="snf-image+default",
+                                 beparams={"maxmem": 256, "vcpus": 1})
+    assert client.wait_for_job(job)["status"] == "success"
+    client.close()
+    # ...is seen by another process (snf-manage reads the cluster through the service)...
+    snf_manage(node, "backend-update-status")
+    (backend,) = json.loads(snf_manage(node, "backend-list", "-o", "clustername,host,port,pinst_cnt", "--output-format", "json"))
+    assert backend["pinst_cnt"] == 1
+    # ...and the service's job events reached the node's dispatcher, which applied them.
+    state = ""
+    for _ in range(30):
+        state = snf_manage(node, "shell", "--no-imports", "-c", "from synnefo.cyclades.models import VirtualMachine; "
+                           "vm = VirtualMachine.objects.get(); print(vm.operstate, vm.backendjobid)").split()
+        if state[0] == "STARTED":
+            break
+        time.sleep(0.5)
+    assert state == ["STARTED", str(job)]
+    # snf-dispatcher --status-check's round trip (RAPI dry-run tag job -> event -> AMQP) works too.
+    check = subprocess.run([sys.executable, "-c", "from synnefo.cyclades.dispatcher import main; main()", "--status-check"],
+                           env=node.env, capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert json.loads(check.stdout) == {"dispatcher": "unknown",  # the embedded transport counts no consumers
+                                        "clusters": {"simulated.local": {"RAPI": "ok", "eventd": "ok"}}}
+
+
 def test_ctrl_c_stops_every_process_and_a_restart_keeps_the_state(node):
+    client = node.simulated_client()
+    instances = client.get_instances()
+    client.close()
     assert node.stop() == 0
     assert "synnefo: stopped" in "".join(node.output)
-    with socket.socket() as s:
-        assert s.connect_ex(("127.0.0.1", node.port)) != 0, "the web server still listens"
+    for port in (node.port, node.simulated_port):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"
     # Second start on the same data directory: no new administrator, same token works.
     credentials = dict(node.credentials)
     node.output.clear()
@@ -131,6 +173,10 @@ def test_ctrl_c_stops_every_process_and_a_restart_keeps_the_state(node):
     r = requests.post(f"{node.url}/astakos/identity/v2.0/tokens", json={"auth": {"token": {"id": credentials["token"]}}})
     assert r.status_code == 200
     node.credentials.update(credentials)
+    # The simulated cluster kept its instances (saved in the data directory).
+    client = node.simulated_client()
+    assert client.get_instances() == instances
+    client.close()
 
 
 def snf_manage(node, *args) -> str:
@@ -188,3 +234,47 @@ def test_images_through_the_openstack_cli_and_kamakis_calls(node, tmp_path):
     r = requests.get(f"{node.url}/pithos/object-store/v1/{uuid}/images/img1", headers={"X-Auth-Token": token})
     assert r.status_code == 404
 
+
+
+def test_servers_through_the_openstack_cli(node, tmp_path):
+    disk = tmp_path / "tiny.img"
+    disk.write_bytes(b"\0" * 1024 + os.urandom(1024))
+    image = openstack_cli(node, "image", "create", "--file", str(disk), "--disk-format", "raw", "tiny")
+    if not any(f["Name"] == "C1R1024D20drbd" for f in openstack_cli(node, "flavor", "list")):
+        snf_manage(node, "volume-type-create", "--name", "Standard", "--disk-template", "drbd")
+        snf_manage(node, "flavor-create", "1", "1024", "20", "1")
+    flavor = [f for f in openstack_cli(node, "flavor", "list") if f["Name"] == "C1R1024D20drbd"][0]
+    openstack_cli(node, "keypair", "create", "--public-key", str(_public_key(tmp_path)), "k1")
+    server = openstack_cli(node, "server", "create", "--flavor", str(flavor["ID"]), "--image", image["id"],
+                           "--key-name", "k1", "--wait", "s1")
+    assert server["status"] == "ACTIVE" and server["name"] == "s1"
+    listed = openstack_cli(node, "server", "list")
+    assert [(s["Name"], s["Status"], s["Image"], s["Flavor"]) for s in listed] == [("s1", "ACTIVE", "tiny", flavor["Name"])]
+    openstack_cli(node, "server", "stop", server["id"], output=False)
+    _wait_for(lambda: openstack_cli(node, "server", "show", server["id"])["status"] == "SHUTOFF")
+    # kamaki reads Synnefo's own word on v2.0.
+    r = requests.get(f"{node.url}/cyclades/compute/v2.0/servers/{server['id']}", headers={"X-Auth-Token": node.credentials["token"]})
+    assert r.json()["server"]["status"] == "STOPPED"
+    openstack_cli(node, "server", "start", server["id"], output=False)
+    _wait_for(lambda: openstack_cli(node, "server", "show", server["id"])["status"] == "ACTIVE")
+    openstack_cli(node, "server", "delete", "--wait", server["id"], output=False)
+    assert openstack_cli(node, "server", "list") == []
+
+
+def _public_key(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    path = tmp_path / "id.pub"
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    path.write_bytes(key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH))
+    return path
+
+
+def _wait_for(predicate, timeout=60):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)

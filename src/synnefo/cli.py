@@ -1,8 +1,9 @@
 """``synnefo``: run an all-in-one node.
 
 ``synnefo up`` prepares the data directory (database migrations, a first administrator on an
-empty database) and serves every component on ``SYNNEFO_BIND`` with gunicorn, until Ctrl-C or
-SIGTERM stops every process it started.
+empty database), starts the simulated Ganeti cluster's RAPI service (snf-ganeti-simulated) when
+the node uses it, and serves every component on ``SYNNEFO_BIND`` with gunicorn beside
+snf-dispatcher, until Ctrl-C or SIGTERM stops every process it started.
 """
 
 from __future__ import annotations
@@ -58,22 +59,104 @@ def bootstrap_admin(data_dir: Path) -> None:
     )
 
 
-def bootstrap_simulated_backend() -> None:
-    """On a node without Ganeti backends, add the simulated cluster (clearly named as such),
-    so the all-in-one node runs the whole compute path with no Ganeti installed."""
+def wants_simulated_service() -> bool:
+    """Run snf-ganeti-simulated when the node uses (or is about to add) the simulated backend."""
     from django.conf import settings
-    from django.core.management import call_command
 
     from synnefo.cyclades.models import Backend
 
-    if not settings.SYNNEFO_UP_SIMULATED_BACKEND or Backend.objects.exists():
+    if not settings.SYNNEFO_UP_SIMULATED_BACKEND:
+        return False
+    return not Backend.objects.exists() or Backend.objects.filter(clustername=settings.SIMULATED_GANETI_CLUSTER_NAME).exists()
+
+
+def start_simulated_service(timeout: float = 30) -> subprocess.Popen | None:
+    """Start snf-ganeti-simulated and wait until it answers RAPI with our credentials (so the
+    backend check below talks to it, not to whatever else holds the port). None if it failed."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiRapiClient
+    from synnefo.cyclades.ganeti.simulated_rapi import backend_fields, files_from_settings
+
+    files = files_from_settings()
+    files.ensure()  # before the child starts: both would create them otherwise
+    fields = backend_fields(files)
+    process = subprocess.Popen(_simulated_command())
+    client = GanetiRapiClient(fields["host"], fields["port"], fields["username"], fields["password"],
+                              ca_file=fields["ca_file"], retries=0, connect_timeout=1, timeout=5)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                client.get_version()
+                return process
+            except GanetiApiError as exc:
+                if exc.code is not None:  # something answered, but not our service
+                    print(f"synnefo: 127.0.0.1:{fields['port']} is not this node's simulated cluster: {exc}",
+                          file=sys.stderr, flush=True)
+                    break
+                time.sleep(0.2)
+    finally:
+        client.close()
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=10)
+    print("synnefo: the simulated Ganeti cluster (snf-ganeti-simulated) did not start; see above "
+          "(SIMULATED_GANETI_PORT sets its port)", file=sys.stderr, flush=True)
+    return None
+
+
+def bootstrap_simulated_backend() -> None:
+    """Point the simulated backend at the running snf-ganeti-simulated service: on a node
+    without Ganeti backends add it (clearly named as such), so the all-in-one node runs the
+    whole compute path with no Ganeti installed; a backend of an older data directory (host
+    ``simulated``, the in-process cluster) is moved to the service; a changed port, password or
+    certificate path (a moved data directory) is written to the backend."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+    from synnefo.cyclades.ganeti.simulated import SIMULATED_HOST
+    from synnefo.cyclades.ganeti.simulated_rapi import backend_fields
+    from synnefo.cyclades.logic.backends import update_status
+    from synnefo.cyclades.models import Backend
+
+    name = settings.SIMULATED_GANETI_CLUSTER_NAME
+    fields = backend_fields()
+    in_process = Backend.objects.filter(host=SIMULATED_HOST).exclude(clustername=name)
+    if in_process.exists():
+        print(f"synnefo: warning: backends {', '.join(in_process.values_list('clustername', flat=True))} are "
+              "in-process simulated clusters (for tests): each web worker sees its own instances", flush=True)
+    backend = Backend.objects.filter(clustername=name).first()
+    if backend is not None:
+        legacy = backend.host == SIMULATED_HOST
+        # Ours: the in-process one of old, or the service's (also after the data directory moved).
+        ours = backend.ca_file == fields["ca_file"] or (backend.host, backend.username) == (fields["host"], fields["username"])
+        if legacy or ours:
+            changed = {k: v for k, v in fields.items() if getattr(backend, k) != v}
+            if changed:
+                for key, value in changed.items():
+                    setattr(backend, key, value)
+                backend.insecure = False
+                backend.save()
+                try:
+                    update_status(backend)  # the statistics of the cluster it now reaches
+                except GanetiApiError as exc:
+                    print(f"synnefo: warning: cannot read the simulated cluster's status: {exc}", flush=True)
+            if legacy:
+                print(f"synnefo: the simulated backend '{name}' now uses the shared simulated cluster "
+                      f"(snf-ganeti-simulated on 127.0.0.1:{fields['port']})", flush=True)
+        return
+    if Backend.objects.exists():
         return
     quiet = io.StringIO()
-    call_command("backend-add", "--clustername", "simulated.local", "--simulated", stdout=quiet)
-    backend = Backend.objects.get(clustername="simulated.local")
+    call_command("backend-add", "--simulated", stdout=quiet)
+    backend = Backend.objects.get(clustername=name)
     call_command("backend-modify", str(backend.pk), "--drained=False", stdout=quiet)
-    print("synnefo: added the simulated Ganeti backend 'simulated.local' (no VMs really run; "
+    print(f"synnefo: added the simulated Ganeti backend '{name}' (no VMs really run; "
           "see docs/ganeti.md to attach a real cluster)", flush=True)
+
+
+def _simulated_command() -> list[str]:
+    return [sys.executable, "-c", "from synnefo.cyclades.ganeti.simulated_rapi import main; main()"]
 
 
 def _dispatcher_command() -> list[str]:
@@ -104,8 +187,9 @@ def _gunicorn_command(settings) -> list[str]:
     ]
 
 
-def serve(commands: dict[str, list[str]]) -> int:
-    """Run the processes; when one exits or a signal comes, stop all of them."""
+def serve(commands: dict[str, list[str]], running: dict[str, subprocess.Popen] | None = None) -> int:
+    """Run the processes (beside the ``running`` ones); when one exits or a signal comes, stop
+    all of them."""
     stopping = False
 
     def stop(signum, frame):
@@ -114,7 +198,8 @@ def serve(commands: dict[str, list[str]]) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+    children = dict(running or {})
+    children.update({name: subprocess.Popen(cmd) for name, cmd in commands.items()})
     code = 0
     while not stopping:
         exited = {name: p.returncode for name, p in children.items() if p.poll() is not None}
@@ -152,16 +237,24 @@ def up(args) -> int:
     print(f"synnefo: data directory {data_dir}", flush=True)
     migrate()
     bootstrap_admin(data_dir)
-    bootstrap_simulated_backend()
+    running = {}
+    if wants_simulated_service():
+        simulated = start_simulated_service()
+        if simulated is None:
+            return 1
+        running["simulated-ganeti"] = simulated
+        bootstrap_simulated_backend()
     base = f"http://{settings.SYNNEFO_BIND}"
     print(
         f"synnefo: serving {', '.join(settings.SYNNEFO_COMPONENTS)} on {base}/\n"
         f"  identity (Keystone v3): {base}/astakos/identity/v3   (Astakos v2.0: {base}/astakos/identity/v2.0)\n"
         f"  object store (Swift):   {base}/v1/<uuid>   (v1 auth: {base}/auth/v1.0)\n"
-        "synnefo: Ctrl-C stops",
+        + (f"  Ganeti RAPI (SIMULATED): https://127.0.0.1:{settings.SIMULATED_GANETI_PORT}   (backend "
+           f"{settings.SIMULATED_GANETI_CLUSTER_NAME})\n" if running else "")
+        + "synnefo: Ctrl-C stops",
         flush=True,
     )
-    return serve({"web": _gunicorn_command(settings), "dispatcher": _dispatcher_command()})
+    return serve({"web": _gunicorn_command(settings), "dispatcher": _dispatcher_command()}, running)
 
 
 def main(argv: list[str] | None = None) -> None:

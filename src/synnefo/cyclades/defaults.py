@@ -87,3 +87,16 @@ VMAPI_BASE_URL = None
 VMAPI_RESET_PARAMS = True
 # Drop parameters never fetched after this many seconds (the build failed or was cancelled).
 VMAPI_PARAMS_LIFETIME = 24 * 3600
+
+# --- The simulated Ganeti cluster (snf-ganeti-simulated; see docs/ganeti.md) --------------
+# `synnefo up` runs it beside gunicorn as ONE RAPI service on 127.0.0.1, so every web worker
+# sees the same SIMULATED cluster; the bootstrapped backend `simulated.local` points at it.
+
+# Its port on 127.0.0.1 (a real Ganeti RAPI listens on 5080; this stays clear of it).
+SIMULATED_GANETI_PORT = 5180
+# The cluster's name (the backend's clustername; eventd's messages carry it).
+SIMULATED_GANETI_CLUSTER_NAME = "simulated.local"
+# Job duration factor: 1 = Ganeti-like (create 1.5 s, other instance jobs 0.8 s), 0.1 = 10x faster.
+SIMULATED_GANETI_SPEED = 1.0
+# Where its certificate, RAPI password and saved state live. None: <data dir>/ganeti-simulated.
+SIMULATED_GANETI_DIR = None

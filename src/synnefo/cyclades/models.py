@@ -22,7 +22,7 @@ class Backend(models.Model):
     HYPERVISORS = [("kvm", "kvm"), ("xen-pvm", "xen-pvm"), ("xen-hvm", "xen-hvm"), ("fake", "fake")]
 
     clustername = models.CharField(max_length=255, unique=True, help_text="Ganeti cluster name (as in eventd's messages)")
-    host = models.CharField(max_length=255, blank=True, default="", help_text="RAPI address when not the cluster name")  # "simulated": see ganeti/simulated.py
+    host = models.CharField(max_length=255, blank=True, default="", help_text="RAPI address when not the cluster name")  # "simulated": in-process cluster, see ganeti/simulated.py
     port = models.PositiveIntegerField(default=5080)
     username = models.CharField(max_length=128, blank=True, default="")
     password_encrypted = models.TextField(blank=True, default="")

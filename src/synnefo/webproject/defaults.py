@@ -45,7 +45,8 @@ DEFAULT_FROM_EMAIL = "Synnefo <no-reply@localhost>"
 SYNNEFO_BIND = None  # default: 127.0.0.1:8000 (the SYNNEFO_BIND environment variable too)
 SYNNEFO_WEB_WORKERS = None  # default: 2 x cores
 SYNNEFO_WEB_THREADS = 4
-# `synnefo up` adds the simulated Ganeti backend when the database has no backend at all.
+# `synnefo up` runs the simulated Ganeti cluster's RAPI service (snf-ganeti-simulated) and adds
+# it as backend `simulated.local` when the database has no backend at all (see docs/ganeti.md).
 SYNNEFO_UP_SIMULATED_BACKEND = True
 
 DEBUG = False
