@@ -100,6 +100,8 @@ def test_a_failed_build_is_error_until_deleted(cloud, settings):
     cloud.settle()
     shown = cloud.call("GET", f"/servers/{sid}").json()["server"]
     assert shown["status"] == "ERROR"
+    (diagnostic,) = shown["diagnostics"]
+    assert diagnostic["level"] == "ERROR" and "no-such-os" in diagnostic["details"]
     assert cloud.call("POST", f"/servers/{sid}/action", {"start": {}}).status_code == 400
     assert usage(cloud, "cyclades.vm") == 1
     assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
@@ -235,3 +237,23 @@ def test_keypairs_and_a_server_created_with_one(cloud, make_user, monkeypatch):
     assert stored[-1][-1] == [generated["public_key"]]
     assert cloud.call("DELETE", "/os-keypairs/laptop").status_code == 202
     assert cloud.call("DELETE", "/os-keypairs/laptop").status_code == 404
+
+
+def test_build_progress_and_diagnostics_from_snf_image(cloud):
+    from synnefo.cyclades.logic import callbacks
+
+    sid = create(cloud).json()["server"]["id"]
+    name = f"snf-{sid}"
+    for msg in ({"type": "image-copy-progress", "progress": 42.5, "position": 1, "total": 2},
+                {"type": "image-helper", "subtype": "task-start", "task": "FixPartitionTable"},
+                {"type": "image-warning", "messages": ["no swap partition"]},
+                {"type": "image-error", "messages": ["disk full"], "stderr": "dd: error"}):
+        with cloud.on_commit(execute=True):
+            callbacks.apply_progress({**msg, "instance": name, "event_time": [1_800_000_000, 0]})
+    shown = cloud.call("GET", f"/servers/{sid}").json()["server"]
+    assert shown["progress"] == 42
+    levels = sorted((d["level"], d["source"], d["message"]) for d in shown["diagnostics"])
+    assert levels == [("ERROR", "image-error", "disk full"), ("INFO", "image-helper-task-start", "task-start FixPartitionTable"),
+                      ("WARNING", "image-warning", "no swap partition")]
+    assert [d["details"] for d in shown["diagnostics"] if d["level"] == "ERROR"] == ["dd: error"]
+    assert cloud.call("GET", f"/servers/{sid}/diagnostics").json() == shown["diagnostics"]

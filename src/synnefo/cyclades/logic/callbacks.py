@@ -18,7 +18,7 @@ import logging
 
 from django.conf import settings
 
-from synnefo.cyclades.models import Backend, VirtualMachine
+from synnefo.cyclades.models import Backend, VirtualMachine, VirtualMachineDiagnostic
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,8 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
     elif opcode == "OP_INSTANCE_CREATE":
         vm.operstate = "ERROR"
         vm.backendtime = etime
+        VirtualMachineDiagnostic.objects.create(vm=vm, level="ERROR", source="ganeti-create", source_date=etime,
+                                                message="The server could not be built", details=vm.backendlogmsg or "")
     removed = opcode == "OP_INSTANCE_REMOVE" and (success or instance_missing(vm))
     if ours:
         if vm.task == "BUILD" or vm.serial is None:
@@ -169,8 +171,32 @@ def apply_progress(msg: dict) -> str:
             vm.buildpercentage = percent
             vm.save(update_fields=["buildpercentage", "updated"])
         return f"applied: VM {vm_id} build {percent}%"
-    log.info("VM %s deployment %s: %s", vm_id, msg["type"], msg.get("messages") or msg.get("subtype") or "")
-    return f"logged: VM {vm_id} {msg['type']}"
+    level, source, message, details = _diagnostic(msg)
+    VirtualMachineDiagnostic.objects.create(vm=vm, level=level, source=source[:100], message=message[:255],
+                                            details=details, source_date=_event_date(msg))
+    vm.save(update_fields=["updated"])  # clients polling with changes-since see the new diagnostic
+    return f"applied: VM {vm_id} diagnostic {level} {source}"
+
+
+def _diagnostic(msg: dict) -> tuple[str, str, str, str]:
+    """(level, source, message, details) of an snf-image message (SYNNEFO.md 1.5)."""
+    kind = msg["type"]
+    messages = msg.get("messages") or []
+    text = " ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
+    if kind == "image-helper":
+        subtype = str(msg.get("subtype") or "info")
+        level = {"error": "ERROR", "warning": "WARNING"}.get(subtype, "INFO")
+        task = msg.get("task")
+        return level, f"image-helper-{subtype}", text or (f"{subtype} {task}" if task else subtype), ""
+    level = {"image-error": "ERROR", "image-warning": "WARNING"}.get(kind, "DEBUG" if kind == "image-info" else "INFO")
+    return level, kind, text or kind, str(msg.get("stderr") or "")
+
+
+def _event_date(msg: dict):
+    try:
+        return merge_time(msg["event_time"]) if "event_time" in msg else None
+    except BadMessage:
+        return None
 
 
 def apply_network_status(msg: dict) -> str:
