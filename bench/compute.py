@@ -75,7 +75,18 @@ def add_backend(publisher, speed: float):
     simulated._clusters[name] = cluster
     backend = Backend.objects.create(clustername=name, host=simulated.SIMULATED_HOST, drained=False, hypervisor="fake")
     call_command("backend-update-status", str(backend.id), stdout=io.StringIO())
-    return backend
+    return cluster
+
+
+def drain(cluster) -> None:
+    """Wait until every job of the cluster has ended and published its events."""
+    from synnefo.cyclades.ganeti import simulated
+
+    rapi = simulated.SimulatedRapiClient(cluster)
+    for job_id in list(cluster.jobs):
+        rapi.wait_for_job(job_id, timeout=120, interval=0.01, raise_on_error=False)
+    time.sleep(0.2)
+    simulated._clusters.pop(cluster.name, None)
 
 
 def create_all(client, token, image, flavor, n: int) -> list[float]:
@@ -111,7 +122,7 @@ def run_through_dispatcher(n: int, speed: float) -> tuple[float, list[float]]:
         setup = amqp.AMQPClient()
         setup.ensure()
         client, user, token, image, flavor = setup_cloud(n)
-        add_backend(_LockedPublisher(amqp.AMQPClient()), speed)
+        cluster = add_backend(_LockedPublisher(amqp.AMQPClient()), speed)
         dispatcher = Dispatcher(client=amqp.AMQPClient(), prefetch_count=20)
         done = threading.Event()
         thread = threading.Thread(target=lambda: dispatcher.run(until=done.is_set), daemon=True)
@@ -120,6 +131,7 @@ def run_through_dispatcher(n: int, speed: float) -> tuple[float, list[float]]:
         latencies = create_all(client, token, image, flavor, n)
         wait_active(user, n, timeout=600)
         elapsed = time.perf_counter() - start
+        drain(cluster)
         done.set()
         thread.join(30)
         channel = setup.connection.default_channel
@@ -149,11 +161,13 @@ class DirectApply:
 
 def run_bypassing_dispatcher(n: int, speed: float) -> tuple[float, list[float]]:
     client, user, token, image, flavor = setup_cloud(n)
-    add_backend(DirectApply(), speed)
+    cluster = add_backend(DirectApply(), speed)
     start = time.perf_counter()
     latencies = create_all(client, token, image, flavor, n)
     wait_active(user, n, timeout=600)
-    return time.perf_counter() - start, latencies
+    elapsed = time.perf_counter() - start
+    drain(cluster)
+    return elapsed, latencies
 
 
 def listing(count: int) -> tuple[float, float]:

@@ -126,15 +126,16 @@ def check_password(password) -> str:
     return password
 
 
-def create_flavor(flavor_ref) -> Flavor:
+def usable_flavor(flavor_ref, *, creating: bool) -> Flavor:
+    """The flavor a user may give a server: live and public (and allowing creation, to create)."""
     try:
         flavor = get_flavor(flavor_ref, include_deleted=False)
     except FlavorError:
         raise faults.BadRequest(f"Flavor {flavor_ref} does not exist") from None
-    if not flavor.allow_create:
-        raise faults.Forbidden(f"Flavor {flavor.id} is only available for resizing")
     if not flavor.public:
         raise faults.BadRequest(f"Flavor {flavor_ref} does not exist")
+    if creating and not flavor.allow_create:
+        raise faults.Forbidden(f"Flavor {flavor.id} is only available for resizing")
     return flavor
 
 
@@ -163,7 +164,7 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
     metadata = check_metadata(metadata)
     files = check_personality(personality)
     password = check_password(password)
-    flavor = create_flavor(flavor_ref)
+    flavor = usable_flavor(flavor_ref, creating=True)
     image = boot_image(user, image_ref)
     if image.size > flavor.disk * quotas.GiB:
         raise faults.BadRequest(f"Image {image.id} ({image.size} bytes) is larger than the flavor's {flavor.disk} GiB disk")
@@ -343,12 +344,7 @@ def reboot(user: str, server_id, reboot_type: str = "SOFT") -> VirtualMachine:
 @transaction.atomic
 def resize(user: str, server_id, flavor_ref) -> VirtualMachine:
     vm = get_server(user, server_id, for_update=True)
-    try:
-        flavor = get_flavor(flavor_ref, include_deleted=False)
-    except FlavorError:
-        raise faults.BadRequest(f"Flavor {flavor_ref} does not exist") from None
-    if not flavor.public:
-        raise faults.BadRequest(f"Flavor {flavor_ref} does not exist")
+    flavor = usable_flavor(flavor_ref, creating=False)
     validate_action(vm, "RESIZE")
     old = vm.flavor
     if flavor.id == old.id:
