@@ -147,13 +147,13 @@ def test_modify_actions_resize_suspend(cloud):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--flavor", "4"), "Cannot resize"),            # running: resize needs STOPPED
+    (("--flavor", "BIGGER"), "Cannot resize"),            # running: resize needs STOPPED
     (("--flavor", "9999"), "9999"),
     (("--suspended", "perhaps"), "True or False"),
     (("--action", "explode"), "invalid choice"),
     (("--user", "nobody@example.org"), "No user"),
     (("--name", "x" * 300), "limited"),
-    (("--flavor", "4", "--action", "start"), "one after the other"),
+    (("--flavor", "BIGGER", "--action", "start"), "one after the other"),
     (("--name", "new", "--action", "start"), "Cannot start"),   # already running: the rename is undone too
     ((), "Nothing to change"),
 ])
@@ -161,6 +161,7 @@ def test_bad_modifications_change_nothing(cloud, args, message):
     vm, _ = make_server(cloud)
     jobs = len(cloud.cluster.jobs)
     before = VirtualMachine.objects.filter(pk=vm.id).values().get()
+    args = [str(cloud.flavors[3].id) if a == "BIGGER" else a for a in args]
     with pytest.raises(CommandError, match=message):
         run(cloud, "server-modify", str(vm.id), *args)
     assert VirtualMachine.objects.filter(pk=vm.id).values().get() == before
