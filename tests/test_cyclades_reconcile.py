@@ -169,17 +169,20 @@ def test_parallel_reconciles_each_backend(cloud):
     other = simulated.SimulatedCluster(name, speed=0.01, publisher=ListPublisher())
     simulated._clusters[name] = other
     try:
-        Backend.objects.create(clustername=name, host=simulated.SIMULATED_HOST, hypervisor="fake")
-        sid = create(cloud)
+        Backend.objects.create(clustername=name, host=simulated.SIMULATED_HOST, hypervisor="fake", drained=True)
+        sid, elsewhere = create(cloud), create(cloud)
         with transaction.atomic():  # as the dispatcher applies events
             cloud.settle()
         del cloud.cluster.instances[f"snf-{sid}"]
         simulated.SimulatedRapiClient(other).create_instance("snf-99999", "drbd", [], [{}], beparams={"vcpus": 1})
+        simulated.SimulatedRapiClient(other).create_instance(f"snf-{elsewhere}", "drbd", [], [{}], beparams={"vcpus": 1})
         for job_id in list(other.jobs):
             simulated.SimulatedRapiClient(other).wait_for_job(job_id, interval=0.01)
         report = run(cloud, "--parallel", "--fix-all")
         assert f"== Backend {cloud.backend.id}" in report and f"({name})" in report
         assert "snf-99999: Ganeti instance, no such server (Ganeti STARTED) -> FIXED" in report
+        assert f"snf-{elsewhere}: Ganeti instance, its server lives on backend {cloud.backend.id}" in report
+        assert not VirtualMachine.objects.get(pk=elsewhere).deleted
         assert VirtualMachine.objects.get(pk=sid).deleted
         assert usage(cloud.user) == expected_usage(cloud.user)
     finally:

@@ -288,13 +288,21 @@ def reconcile_backend(backend: Backend, fix=()) -> BackendReport:
         for vm_id, instance in sorted(ours.items()):
             if vm_id not in live_ids:
                 name = instance["name"]
-                deleted = VirtualMachine.objects.filter(pk=vm_id, deleted=True).exists()
-                why = "its server is deleted" if deleted else "no such server"
+                why = _orphan_reason(vm_id)
                 found(Finding("orphan", name, f"Ganeti instance, {why} (Ganeti {ganeti_state(instance)})", None),
                       lambda name=name: f"removal job {client.delete_instance(name, shutdown_timeout=0)}")
     except GanetiApiError as exc:
         report.errors.append(f"RAPI failed: {exc}")
     return report
+
+
+def _orphan_reason(vm_id: int) -> str:
+    other = VirtualMachine.objects.filter(pk=vm_id).values_list("deleted", "backend_id").first()
+    if other is None:
+        return "no such server"
+    if other[0]:
+        return "its server is deleted"
+    return f"its server lives on backend {other[1]}"
 
 
 def _compare(vm: VirtualMachine, instance: dict | None, jobs: _Jobs, found) -> None:
@@ -322,9 +330,21 @@ def _compare(vm: VirtualMachine, instance: dict | None, jobs: _Jobs, found) -> N
               lambda: fix_unsynced_flavor(vm.id, cpu, ram))
 
 
+def _guarded(backend: Backend, fix) -> BackendReport:
+    """One backend's reconciliation; an unexpected failure is that backend's error, not the end
+    of the others'."""
+    try:
+        return reconcile_backend(backend, fix)
+    except Exception as exc:  # noqa: BLE001 - reported, and logged with its traceback
+        log.exception("reconciliation of backend %s failed", backend.id)
+        report = BackendReport(backend.id, backend.clustername)
+        report.errors.append(f"reconciliation failed: {type(exc).__name__}: {exc}")
+        return report
+
+
 def _in_thread(backend_id: int, fix) -> BackendReport:
     try:
-        return reconcile_backend(Backend.objects.get(pk=backend_id), fix)
+        return _guarded(Backend.objects.get(pk=backend_id), fix)
     finally:
         connections.close_all()  # this thread's connections
 
@@ -346,5 +366,5 @@ def reconcile(backends, fix=(), parallel: bool = False) -> list[BackendReport]:
                 reports[backend.id] = report
     else:
         for backend in todo:
-            reports[backend.id] = reconcile_backend(backend, fix)
+            reports[backend.id] = _guarded(backend, fix)
     return [reports[b.id] for b in backends]

@@ -1,10 +1,15 @@
-"""reconcile-servers against REAL Ganeti (the sandbox cluster): a build whose events never
-arrived, an instance removed with `gnt-instance remove` and one created by hand through RAPI
-are reported, then fixed (the stale server DELETED with its quota back, the orphan removed)."""
+"""Server administration against REAL Ganeti (the sandbox cluster).
+
+reconcile-servers: a build whose events never arrived, an instance removed with
+`gnt-instance remove` and one created by hand through RAPI are reported, then fixed (the stale
+server DELETED with its quota back, the orphan removed). server-import: a stopped instance made
+outside Synnefo is renamed to <prefix><id> by Ganeti and becomes a STOPPED server with its quota.
+"""
 
 import io
 import subprocess
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -37,9 +42,10 @@ def remove_quietly(rapi, name):
         pass  # already gone
 
 
-@pytest.mark.django_db(transaction=True)
-def test_reconcile_on_real_ganeti(ganeti, client, make_user, small_blocks, settings):  # noqa: F811
-    # A prefix of our own: other instances of the shared sandbox are not ours to reconcile.
+@pytest.fixture
+def real(ganeti, client, make_user, small_blocks, settings):  # noqa: F811
+    """A user with an image, a flavor and the sandbox as a backend. A prefix of our own: the
+    other instances of the shared sandbox are not ours to reconcile."""
     settings.BACKEND_PREFIX_ID = f"r{uuid.uuid4().hex[:6]}-"
     user, _, token = make_user("reconcile@example.org")
     image_id = register_image(client, Store(client, user, token), osfamily="linux")
@@ -47,7 +53,13 @@ def test_reconcile_on_real_ganeti(ganeti, client, make_user, small_blocks, setti
                              ganeti["GANETI_RAPI_PASSWORD"], host=ganeti["GANETI_RAPI_HOST"], ca_file=ganeti["GANETI_RAPI_CA"])
     template = "file" if "file" in backend.disk_templates else "diskless"
     flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=VolumeType.objects.create(name="F", disk_template=template))
-    rapi = backend.get_client()
+    return SimpleNamespace(user=user, image_id=image_id, backend=backend, flavor=flavor, rapi=backend.get_client(),
+                           prefix=settings.BACKEND_PREFIX_ID, template=template)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reconcile_on_real_ganeti(ganeti, real, settings):  # noqa: F811
+    user, image_id, backend, flavor, rapi = real.user, real.image_id, real.backend, real.flavor, real.rapi
     vm, _ = servers.create(str(user.uuid), "real", image_id, flavor.id, backend=backend)
     name = vm.backend_vm_id
     orphan = f"{settings.BACKEND_PREFIX_ID}{vm.id + 1000}"
@@ -90,3 +102,32 @@ def test_reconcile_on_real_ganeti(ganeti, client, make_user, small_blocks, setti
     finally:
         remove_quietly(rapi, name)
         remove_quietly(rapi, orphan)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_on_real_ganeti(ganeti, real):  # noqa: F811
+    legacy = f"legacy-{uuid.uuid4().hex[:6]}"
+    disks = [{"size": 1024}] if real.template == "file" else []
+    job = real.rapi.create_instance(
+        legacy, real.template, disks, [{"link": ganeti["GANETI_NIC_LINK"], "mode": "bridged"}], os_type="snf-image+default",
+        osparams={"img_id": "debian", "img_format": "diskdump", "img_properties": "{}"},
+        beparams={"maxmem": 128, "minmem": 128, "vcpus": 1}, hypervisor="fake", pnode=ganeti["GANETI_NODE_NAME"],
+        name_check=False, ip_check=False, start=False)
+    renamed = None
+    try:
+        real.rapi.wait_for_job(job, timeout=120)
+        out = io.StringIO()
+        call_command("server-import", legacy, "--backend-id", str(real.backend.id), "--user", real.user.email,
+                     "--image", real.image_id, "--flavor", str(real.flavor.id), stdout=out)
+        vm = VirtualMachine.objects.get(name=legacy)
+        renamed = vm.backend_vm_id
+        assert f"as server {vm.id}" in out.getvalue() and vm.operstate == "STOPPED" and vm.userid == str(real.user.uuid)
+        assert real.rapi.get_instance(renamed)["admin_state"] == "down"
+        with pytest.raises(GanetiApiError):
+            real.rapi.get_instance(legacy)
+        assert usage(real.user, "cyclades.vm") == 1 and usage(real.user, "cyclades.cpu") == 0
+        assert "in sync" in reconcile("--backend-id", str(real.backend.id))
+    finally:
+        remove_quietly(real.rapi, legacy)
+        if renamed:
+            remove_quietly(real.rapi, renamed)
