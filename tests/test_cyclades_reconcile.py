@@ -187,3 +187,28 @@ def test_parallel_reconciles_each_backend(cloud):
         assert usage(cloud.user) == expected_usage(cloud.user)
     finally:
         simulated._clusters.pop(name, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lost_events_of_finished_and_vanished_jobs(cloud):
+    # Real commits: each fix's commissions are resolved when it commits, before the next fix
+    # (in a test transaction they would all wait for the end of the test).
+    stopped, deleted = create(cloud), create(cloud)
+    with transaction.atomic():
+        cloud.settle()
+    assert cloud.call("POST", f"/servers/{stopped}/action", {"os-stop": None}).status_code == 202
+    assert cloud.call("DELETE", f"/servers/{deleted}").status_code == 204
+    lose_events(cloud)
+    stop_job = VirtualMachine.objects.get(pk=stopped).task_job_id
+    del cloud.cluster.jobs[stop_job]  # archived: Ganeti no longer knows it
+    report = run(cloud)
+    assert f"task STOP, job {stop_job} not known to Ganeti" in report
+    assert f"server {deleted} snf-{deleted}: task DESTROY, job" in report
+    report = run(cloud, "--fix-all")
+    vm = VirtualMachine.objects.get(pk=stopped)
+    # The vanished job counts as failed (its commission rejected), then Ganeti's state is taken.
+    assert vm.operstate == "STOPPED" and vm.task is None and vm.serial is None
+    assert VirtualMachine.objects.get(pk=deleted).deleted
+    assert usage(cloud.user) == expected_usage(cloud.user)
+    assert usage(cloud.user)["cyclades.vm"] == 1 and usage(cloud.user)["cyclades.cpu"] == 0
+    assert "in sync" in run(cloud)

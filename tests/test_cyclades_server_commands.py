@@ -123,6 +123,14 @@ def test_inspect_compares_database_and_ganeti(cloud):
     assert "reconcile-servers reports it as stale" in run(cloud, "server-inspect", str(vm.id))
     with pytest.raises(CommandError, match="No server"):
         run(cloud, "server-inspect", "9999")
+    cloud.backend.offline = True
+    cloud.backend.save()
+    with pytest.raises(CommandError, match="Cannot read backend"):
+        run(cloud, "server-inspect", str(vm.id))
+    with pytest.raises(CommandError, match="offline"):
+        run(cloud, "server-create", "--name", "x", "--user", cloud.user.email, "--image", cloud.image_id,
+            "--flavor", str(cloud.flavors[0].id), "--backend-id", str(cloud.backend.id))
+    assert VirtualMachine.objects.count() == 1
 
 
 def test_modify_actions_resize_suspend(cloud):
