@@ -212,3 +212,19 @@ def test_lost_events_of_finished_and_vanished_jobs(cloud):
     assert usage(cloud.user) == expected_usage(cloud.user)
     assert usage(cloud.user)["cyclades.vm"] == 1 and usage(cloud.user)["cyclades.cpu"] == 0
     assert "in sync" in run(cloud)
+
+
+def test_changes_after_the_bulk_snapshot_are_not_drift(cloud, monkeypatch):
+    stopped = create(cloud)
+    cloud.settle()
+    rapi = simulated.SimulatedRapiClient(cloud.cluster)
+    old_snapshot = rapi.get_instances(bulk=True)
+    # Since that snapshot: a shutdown through the API, applied, and a new server, built.
+    cloud.call("POST", f"/servers/{stopped}/action", {"os-stop": None})
+    built = create(cloud)
+    cloud.settle()
+    monkeypatch.setattr(simulated.SimulatedRapiClient, "get_instances", lambda self, bulk=False: old_snapshot)
+    report = run(cloud, "--fix-all")
+    assert "in sync" in report, report
+    assert VirtualMachine.objects.get(pk=stopped).operstate == "STOPPED"
+    assert not VirtualMachine.objects.get(pk=built).deleted

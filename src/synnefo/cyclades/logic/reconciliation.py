@@ -26,7 +26,9 @@ instances named ``BACKEND_PREFIX_ID<id>``):
   SET_PARAMS with those beparams (needs a flavor of that shape with the same disk and volume
   type; otherwise it is reported as not fixable).
 
-Servers whose pending job is still running are skipped (their event is on its way).
+Servers whose pending job is still running are skipped (their event is on its way). A server
+that looks drifted in the bulk snapshot is read again alone before it is reported, so events
+applied while the snapshot was taken are not mistaken for drift.
 """
 
 from __future__ import annotations
@@ -275,7 +277,9 @@ def reconcile_backend(backend: Backend, fix=()) -> BackendReport:
             job = jobs.get(vm.task_job_id)
             found(Finding("pending_task", vm.backend_vm_id, f"task {vm.task}, job {vm.task_job_id} {_describe(job)}", vm.id),
                   lambda vm=vm, job=job: fix_pending_task(vm.id, job))
-        # 2. The database against Ganeti.
+        # 2. The database against Ganeti. The bulk read is a snapshot: a server whose drift could
+        #    come from events applied since (or a job that ended since) is read again, alone,
+        #    and only drift that is still there is reported.
         live = list(_live(backend))
         for vm in live:
             if vm.task and jobs.running(vm.task_job_id):
@@ -283,14 +287,21 @@ def reconcile_backend(backend: Backend, fix=()) -> BackendReport:
                 continue
             if vm.task and vm.task != "BUILD":
                 continue  # a pending task left unfixed above: reported there
-            _compare(vm, ours.get(vm.id), jobs, found)
+            if not _compare(vm, ours.get(vm.id), jobs):
+                continue
+            vm = _live(backend).filter(pk=vm.id).first()
+            fresh = _Jobs(client)
+            if vm is None or (vm.task and fresh.running(vm.task_job_id)):
+                continue
+            for finding, action in _compare(vm, _instance(client, vm.backend_vm_id), fresh):
+                found(finding, action)
         live_ids = {vm.id for vm in live}
         for vm_id, instance in sorted(ours.items()):
             if vm_id not in live_ids:
                 name = instance["name"]
                 why = _orphan_reason(vm_id)
                 found(Finding("orphan", name, f"Ganeti instance, {why} (Ganeti {ganeti_state(instance)})", None),
-                      lambda name=name: f"removal job {client.delete_instance(name, shutdown_timeout=0)}")
+                      lambda name=name: _delete_orphan(client, name))
     except GanetiApiError as exc:
         report.errors.append(f"RAPI failed: {exc}")
     return report
@@ -305,29 +316,49 @@ def _orphan_reason(vm_id: int) -> str:
     return f"its server lives on backend {other[1]}"
 
 
-def _compare(vm: VirtualMachine, instance: dict | None, jobs: _Jobs, found) -> None:
+def _instance(client, name: str) -> dict | None:
+    try:
+        return client.get_instance(name)
+    except GanetiApiError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+def _compare(vm: VirtualMachine, instance: dict | None, jobs: _Jobs) -> list[tuple[Finding, object]]:
+    """The drift between a server and its instance (None: missing), each with its fix."""
     name = vm.backend_vm_id
     if instance is None:
         if vm.operstate == "BUILD":
             job_id = vm.task_job_id if vm.task == "BUILD" else vm.backendjobid
             job = jobs.get(job_id)
             if job is None or job.get("status") != "success":
-                found(Finding("build_error", name, f"BUILD, creation job {job_id} {_describe(job)}, no instance", vm.id),
-                      lambda: fix_build_error(vm.id))
-                return
+                return [(Finding("build_error", name, f"BUILD, creation job {job_id} {_describe(job)}, no instance", vm.id),
+                         lambda: fix_build_error(vm.id))]
         elif vm.operstate == "ERROR" and vm.action != "DESTROY":
-            return  # a failed build has no instance: nothing to reconcile until it is deleted
-        found(Finding("stale", name, f"{vm.operstate} in the database, no Ganeti instance", vm.id), lambda: fix_stale(vm.id))
-        return
+            return []  # a failed build has no instance: nothing to reconcile until it is deleted
+        return [(Finding("stale", name, f"{vm.operstate} in the database, no Ganeti instance", vm.id),
+                 lambda: fix_stale(vm.id))]
+    drift = []
     state = ganeti_state(instance)
     if vm.operstate != state:
-        found(Finding("unsynced", name, f"database {vm.operstate}, Ganeti {state} ({instance.get('status', '?')})", vm.id),
-              lambda: fix_unsynced(vm.id, state))
+        drift.append((Finding("unsynced", name, f"database {vm.operstate}, Ganeti {state} ({instance.get('status', '?')})",
+                              vm.id), lambda: fix_unsynced(vm.id, state)))
     cpu, ram = ganeti_shape(instance)
     if vm.flavor is not None and cpu is not None and ram is not None and (vm.flavor.cpu, vm.flavor.ram) != (cpu, ram):
-        found(Finding("unsynced_flavor", name, f"flavor {vm.flavor.id} ({vm.flavor.cpu} CPUs, {vm.flavor.ram} MiB), "
-                                               f"Ganeti {cpu} CPUs, {ram} MiB", vm.id),
-              lambda: fix_unsynced_flavor(vm.id, cpu, ram))
+        drift.append((Finding("unsynced_flavor", name, f"flavor {vm.flavor.id} ({vm.flavor.cpu} CPUs, {vm.flavor.ram} MiB), "
+                                                       f"Ganeti {cpu} CPUs, {ram} MiB", vm.id),
+                      lambda: fix_unsynced_flavor(vm.id, cpu, ram)))
+    return drift
+
+
+def _delete_orphan(client, name: str) -> str:
+    try:
+        return f"removal job {client.delete_instance(name, shutdown_timeout=0)}"
+    except GanetiApiError as exc:
+        if exc.code == 404:
+            return "already gone"
+        raise
 
 
 def _guarded(backend: Backend, fix) -> BackendReport:
