@@ -127,6 +127,12 @@ def test_import_on_real_ganeti(ganeti, real):  # noqa: F811
             real.rapi.get_instance(legacy)
         assert usage(real.user, "cyclades.vm") == 1 and usage(real.user, "cyclades.cpu") == 0
         assert "in sync" in reconcile("--backend-id", str(real.backend.id))
+        out = io.StringIO()
+        call_command("server-inspect", str(vm.id), "--jobs", stdout=out)
+        rows = {line.split()[0]: line.split() for line in out.getvalue().splitlines() if line.split()}
+        assert rows["state"][1:3] == ["STOPPED", "STOPPED"] and rows["state"][-1] == "yes"
+        assert rows["cpu"][1:] == ["1", "1", "yes"] and rows["nic.links"][1] == ganeti["GANETI_NIC_LINK"]
+        assert "INSTANCE_RENAME" in out.getvalue()  # the job that made it ours
     finally:
         remove_quietly(real.rapi, legacy)
         if renamed:

@@ -91,6 +91,8 @@ def test_list_and_show(cloud, make_user):
     assert len(run(cloud, "server-list", "--backend-id", cloud.backend.clustername, "--no-headers").splitlines()) == 2
     other, _, _ = make_user("bob@example.org")
     assert run(cloud, "server-list", "-u", "bob@example.org", "--no-headers") == ""
+    assert run(cloud, "server-list", "-p", str(cloud.user.uuid), "-o", "id", "--no-headers").split() == [str(vm.id), str(second.id)]
+    assert run(cloud, "server-list", "-p", str(other.uuid), "--no-headers") == ""
     assert run(cloud, "server-list", "--filter-by", f"id={vm.id}", "-o", "name", "--no-headers").split() == ["s1"]
     with pytest.raises(CommandError, match="Bad filter"):
         run(cloud, "server-list", "--filter-by", "colour=red")

@@ -83,7 +83,8 @@ def instance_jobs(client, name: str) -> list[list]:
     """The jobs still in Ganeti's queue that act on the instance."""
     rows = []
     for job in client.get_jobs(bulk=True):
-        if any(isinstance(op, dict) and name in (op.get("instance_name"), op.get("name")) for op in job.get("ops") or []):
+        if any(isinstance(op, dict) and name in (op.get("instance_name"), op.get("name"), op.get("new_name"))
+               for op in job.get("ops") or []):
             rows.append([job.get("id"), job.get("status"), ",".join(job.get("summary") or []), _ts(job.get("received_ts")),
                          _ts(job.get("end_ts"))])
     return rows

@@ -32,6 +32,7 @@ class Command(ListCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("-u", "--user", help="Only this user's servers (id, uuid or email)")
+        parser.add_argument("-p", "--project", help="Only servers of this project (uuid)")
         parser.add_argument("-d", "--deleted", action="store_true", help="Include deleted servers")
         parser.add_argument("--display-mails", action="store_true", help="Show owners' emails instead of uuids")
         parser.add_argument("--suspended", action="store_true", help="Only suspended servers")
@@ -51,6 +52,8 @@ class Command(ListCommand):
             found = found.filter(deleted=False)
         if options["user"]:
             found = found.filter(userid=user_uuid(options["user"]))
+        if options["project"]:
+            found = found.filter(project=options["project"])
         if options["suspended"]:
             found = found.filter(suspended=True)
         if options["backend_id"]:
