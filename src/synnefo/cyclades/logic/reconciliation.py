@@ -34,6 +34,7 @@ applied while the snapshot was taken are not mistaken for drift.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -151,6 +152,7 @@ def simulate(vm: VirtualMachine, opcode: str, status: str, job_id: int = 0, job_
 
 
 def _atomic(fn):
+    @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         if connection.vendor == "sqlite":
             with _sqlite_writes, transaction.atomic():
