@@ -246,3 +246,27 @@ def test_remove(cloud):
     assert usage(cloud.user, "cyclades.vm") == 0 and usage(cloud.user, "cyclades.cpu") == 0
     with pytest.raises(CommandError, match="deleted"):
         run(cloud, "server-remove", str(first.id))
+
+
+def test_owner_change_of_a_stopped_server_moves_only_what_it_holds(cloud, make_user):
+    vm, _ = make_server(cloud)
+    run(cloud, "server-modify", str(vm.id), "--action", "stop", "--wait", "True")
+    bob, _, _ = make_user("bob@example.org")
+    run(cloud, "server-modify", str(vm.id), "--user", str(bob.uuid), "--suspended", "True")
+    vm.refresh_from_db()
+    assert vm.userid == str(bob.uuid) and vm.suspended
+    assert usage(bob, "cyclades.vm") == 1 and usage(bob, "cyclades.total_cpu") == 1 and usage(bob, "cyclades.cpu") == 0
+    assert all(usage(cloud.user, r) == 0 for r in ("cyclades.vm", "cyclades.total_cpu", "cyclades.cpu", "cyclades.disk"))
+    # Removed: the quota returns to its new owner; a deleted server cannot be modified.
+    run(cloud, "server-remove", str(vm.id), "--wait", "True")
+    assert usage(bob, "cyclades.vm") == 0
+    with pytest.raises(CommandError, match="deleted"):
+        run(cloud, "server-modify", str(vm.id), "--name", "again")
+
+
+def test_a_failed_build_is_removed(cloud, settings):
+    settings.GANETI_CREATEINSTANCE_KWARGS = {"os": "no-such-os+default"}
+    vm, out = make_server(cloud, wait=True)
+    assert out.rstrip().endswith(f"Server {vm.id}: ERROR")
+    out = run(cloud, "server-remove", str(vm.id), "--wait", "True")
+    assert VirtualMachine.objects.get(pk=vm.id).deleted and usage(cloud.user, "cyclades.vm") == 0
