@@ -4,10 +4,13 @@ reconcile-servers: a build whose events never arrived, an instance removed with
 `gnt-instance remove` and one created by hand through RAPI are reported, then fixed (the stale
 server DELETED with its quota back, the orphan removed). server-import: a stopped instance made
 outside Synnefo is renamed to <prefix><id> by Ganeti and becomes a STOPPED server with its quota.
+server-create/modify/remove --wait follow the jobs while the real update path (eventd,
+RabbitMQ, the dispatcher) applies them.
 """
 
 import io
 import subprocess
+import threading
 import uuid
 from types import SimpleNamespace
 
@@ -15,13 +18,15 @@ import pytest
 from django.core.management import call_command
 
 from synnefo.astakos.quotaholder.logic import user_quotas
+from synnefo.common import amqp
+from synnefo.cyclades.dispatcher import Dispatcher
 from synnefo.cyclades.ganeti.rapi import GanetiApiError
 from synnefo.cyclades.logic import servers
 from synnefo.cyclades.logic.backends import create_backend
 from synnefo.cyclades.models import Flavor, VirtualMachine, VolumeType
 from tests.compute_helpers import register_image
 from tests.pithos_helpers import Store, small_blocks  # noqa: F401
-from tests.test_cyclades_ganeti_e2e import ganeti  # noqa: F401
+from tests.test_cyclades_ganeti_e2e import eventd, ganeti  # noqa: F401
 
 
 def usage(user, resource):
@@ -43,10 +48,14 @@ def remove_quietly(rapi, name):
 
 
 @pytest.fixture
-def real(ganeti, client, make_user, small_blocks, settings):  # noqa: F811
-    """A user with an image, a flavor and the sandbox as a backend. A prefix of our own: the
-    other instances of the shared sandbox are not ours to reconcile."""
+def own_prefix(settings):
+    """A prefix of our own: the other instances of the shared sandbox are not ours to reconcile."""
     settings.BACKEND_PREFIX_ID = f"r{uuid.uuid4().hex[:6]}-"
+
+
+@pytest.fixture
+def real(ganeti, client, make_user, small_blocks, settings):  # noqa: F811
+    """A user with an image, a flavor and the sandbox as a backend."""
     user, _, token = make_user("reconcile@example.org")
     image_id = register_image(client, Store(client, user, token), osfamily="linux")
     backend = create_backend(ganeti["GANETI_CLUSTER_NAME"], int(ganeti["GANETI_RAPI_PORT"]), ganeti["GANETI_RAPI_USER"],
@@ -58,7 +67,7 @@ def real(ganeti, client, make_user, small_blocks, settings):  # noqa: F811
 
 
 @pytest.mark.django_db(transaction=True)
-def test_reconcile_on_real_ganeti(ganeti, real, settings):  # noqa: F811
+def test_reconcile_on_real_ganeti(ganeti, own_prefix, real, settings):  # noqa: F811
     user, image_id, backend, flavor, rapi = real.user, real.image_id, real.backend, real.flavor, real.rapi
     vm, _ = servers.create(str(user.uuid), "real", image_id, flavor.id, backend=backend)
     name = vm.backend_vm_id
@@ -105,7 +114,7 @@ def test_reconcile_on_real_ganeti(ganeti, real, settings):  # noqa: F811
 
 
 @pytest.mark.django_db(transaction=True)
-def test_import_on_real_ganeti(ganeti, real):  # noqa: F811
+def test_import_on_real_ganeti(ganeti, own_prefix, real):  # noqa: F811
     legacy = f"legacy-{uuid.uuid4().hex[:6]}"
     disks = [{"size": 1024}] if real.template == "file" else []
     job = real.rapi.create_instance(
@@ -137,3 +146,42 @@ def test_import_on_real_ganeti(ganeti, real):  # noqa: F811
         remove_quietly(real.rapi, legacy)
         if renamed:
             remove_quietly(real.rapi, renamed)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wait_follows_the_real_update_path(ganeti, eventd, real):  # noqa: F811
+    from django.db import connections
+
+    stop = threading.Event()
+
+    def dispatch():
+        try:
+            Dispatcher(client=amqp.AMQPClient(), reconnect_timeout=120).run(until=stop.is_set)
+        finally:
+            connections.close_all()
+
+    dispatcher = threading.Thread(target=dispatch, daemon=True)
+    dispatcher.start()
+    name = None
+    try:
+        out = io.StringIO()
+        call_command("server-create", "--name", "waited", "--user", real.user.email, "--image", real.image_id,
+                     "--flavor", str(real.flavor.id), "--backend-id", str(real.backend.id), "--wait", "True",
+                     "--wait-timeout", "180", stdout=out)
+        vm = VirtualMachine.objects.get(name="waited")
+        name = vm.backend_vm_id
+        assert out.getvalue().rstrip().endswith(f"Server {vm.id}: ACTIVE"), out.getvalue()
+        assert f"server {vm.id}: BUILD" in out.getvalue()
+        call_command("server-modify", str(vm.id), "--action", "stop", "--wait", "True", stdout=io.StringIO())
+        vm.refresh_from_db()
+        assert vm.operstate == "STOPPED" and vm.task is None and usage(real.user, "cyclades.cpu") == 0
+        out = io.StringIO()
+        call_command("server-remove", str(vm.id), "--wait", "True", stdout=out)
+        vm.refresh_from_db()
+        assert vm.deleted and f"server {vm.id}: DELETED" in out.getvalue()
+        assert usage(real.user, "cyclades.vm") == 0
+    finally:
+        stop.set()
+        dispatcher.join(30)
+        if name:
+            remove_quietly(real.rapi, name)
