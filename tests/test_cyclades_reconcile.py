@@ -228,3 +228,12 @@ def test_changes_after_the_bulk_snapshot_are_not_drift(cloud, monkeypatch):
     assert "in sync" in report, report
     assert VirtualMachine.objects.get(pk=stopped).operstate == "STOPPED"
     assert not VirtualMachine.objects.get(pk=built).deleted
+
+
+def test_a_simulated_cluster_of_another_process_is_not_reconciled(cloud):
+    sid = create(cloud)
+    cloud.settle()
+    simulated._clusters.pop(cloud.backend.clustername)  # as seen from another process
+    report = run(cloud, "--fix-all")
+    assert "skipped the whole backend: a simulated cluster is only known to the process running it" in report
+    assert not VirtualMachine.objects.get(pk=sid).deleted

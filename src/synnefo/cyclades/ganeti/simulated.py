@@ -341,5 +341,11 @@ class _LockedPublisher:
             self.client.publish(key, msg)
 
 
+def runs_here(name: str) -> bool:
+    """Whether this process simulates that cluster (another process sees an empty one)."""
+    with _clusters_lock:
+        return name in _clusters
+
+
 def client_for(name: str) -> SimulatedRapiClient:
     return SimulatedRapiClient(cluster_for(name))

@@ -244,8 +244,15 @@ def _live(backend: Backend):
 
 def reconcile_backend(backend: Backend, fix=()) -> BackendReport:
     """Compare one backend with the database; apply the fixes named in ``fix`` (keys of FIXES)."""
+    from synnefo.cyclades.ganeti import simulated
+
     fix_kinds = {kind for name in fix for kind in FIXES[name]}
     report = BackendReport(backend.id, backend.clustername)
+    if backend.host == simulated.SIMULATED_HOST and not simulated.runs_here(backend.clustername):
+        # Its instances live in the memory of the process that simulates it (synnefo up): seen
+        # from here it is empty, and every server would look stale.
+        report.skipped.append("the whole backend: a simulated cluster is only known to the process running it")
+        return report
     try:
         client = backend.get_client()
         instances = client.get_instances(bulk=True)
