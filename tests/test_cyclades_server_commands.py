@@ -270,3 +270,19 @@ def test_a_failed_build_is_removed(cloud, settings):
     assert out.rstrip().endswith(f"Server {vm.id}: ERROR")
     out = run(cloud, "server-remove", str(vm.id), "--wait", "True")
     assert VirtualMachine.objects.get(pk=vm.id).deleted and usage(cloud.user, "cyclades.vm") == 0
+
+
+def test_a_simulated_cluster_of_another_process_is_refused(cloud):
+    vm, _ = make_server(cloud)
+    simulated._clusters.pop(cloud.backend.clustername)  # as seen from another process
+    jobs = len(cloud.cluster.jobs)
+    for args in (("server-modify", str(vm.id), "--action", "stop"), ("server-remove", str(vm.id)),
+                 ("server-inspect", str(vm.id)),
+                 ("server-create", "--name", "x", "--user", cloud.user.email, "--image", cloud.image_id, "--flavor",
+                  str(cloud.flavors[0].id), "--backend-id", str(cloud.backend.id)),
+                 ("server-import", "legacy", "--backend-id", str(cloud.backend.id), "--user", cloud.user.email,
+                  "--image", cloud.image_id, "--flavor", str(cloud.flavors[0].id))):
+        with pytest.raises(CommandError, match="known only to the process that runs it"):
+            run(cloud, *args)
+    assert len(cloud.cluster.jobs) == jobs and VirtualMachine.objects.count() == 1
+    assert "renamed to 'renamed'" in run(cloud, "server-modify", str(vm.id), "--name", "renamed")  # database only

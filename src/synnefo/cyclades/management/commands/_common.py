@@ -73,3 +73,13 @@ def add_wait_argument(parser, what: str) -> None:
     parser.add_argument("--wait", default="False", metavar="True|False", help=f"Wait until {what} (default False)")
     parser.add_argument("--wait-timeout", type=float, default=600, metavar="SECONDS",
                         help="Give up waiting after this long (default 600)")
+
+
+def refuse_simulated_elsewhere(backend) -> None:
+    """A simulated cluster lives in the memory of the process running it (``synnefo up``): from
+    snf-manage it would be a new, empty one, and jobs sent there would act on nothing."""
+    from synnefo.cyclades.ganeti import simulated
+
+    if backend is not None and backend.host == simulated.SIMULATED_HOST and not simulated.runs_here(backend.clustername):
+        raise CommandError(f"Backend {backend.id} is a simulated cluster, known only to the process that runs it "
+                           "(synnefo up): act on its servers through the API")

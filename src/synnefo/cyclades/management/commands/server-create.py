@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 
 from synnefo.cyclades.logic import server_admin, servers
 from synnefo.cyclades.management.commands._common import (add_wait_argument, get_backend, parse_bool, refusals,
-                                                          user_uuid)
+                                                          refuse_simulated_elsewhere, user_uuid)
 
 
 class Command(BaseCommand):
@@ -22,6 +22,7 @@ class Command(BaseCommand):
         wait = parse_bool(o["wait"])
         user = user_uuid(o["user"])
         backend = get_backend(o["backend_id"]) if o["backend_id"] else None
+        refuse_simulated_elsewhere(backend)
         with refusals():
             vm, password = servers.create(user, o["name"], o["image"], o["flavor"], password=o["password"], backend=backend)
         self.stdout.write(f"Server {vm.id} ({vm.name}) of {user}: flavor {vm.flavor_id}, image {vm.imageid}, "

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from synnefo.cyclades.logic import server_admin
-from synnefo.cyclades.management.commands._common import get_backend, refusals, user_uuid
+from synnefo.cyclades.management.commands._common import get_backend, refusals, refuse_simulated_elsewhere, user_uuid
 
 
 class Command(BaseCommand):
@@ -17,6 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         backend = get_backend(o["backend_id"])
+        refuse_simulated_elsewhere(backend)
         user = user_uuid(o["user"])
         with refusals():
             vm = server_admin.import_instance(o["instance_name"], backend, user, o["image"], o["flavor"])

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from synnefo.common.management import print_dict, print_rows
 from synnefo.cyclades.ganeti.rapi import GanetiApiError
-from synnefo.cyclades.management.commands._common import get_server
+from synnefo.cyclades.management.commands._common import get_server, refuse_simulated_elsewhere
 from synnefo.cyclades.management.commands._servers import instance_jobs, server_details, side_by_side
 
 
@@ -25,6 +25,7 @@ class Command(BaseCommand):
         print_dict(self.stdout, details)
         if vm.backend is None:
             raise CommandError(f"Server {vm.id} has no backend: nothing to inspect in Ganeti")
+        refuse_simulated_elsewhere(vm.backend)
         name = vm.backend_vm_id
         self.stdout.write(f"== Ganeti: instance {name} on backend {vm.backend_id} ({vm.backend.clustername})")
         try:

@@ -4,7 +4,7 @@ from django.db import transaction
 from synnefo.cyclades.logic import server_admin
 from synnefo.cyclades.logic.flavors import FlavorError, get_flavor
 from synnefo.cyclades.management.commands._common import (add_wait_argument, get_server, parse_bool, refusals,
-                                                          user_uuid)
+                                                          refuse_simulated_elsewhere, user_uuid)
 
 
 class Command(BaseCommand):
@@ -34,6 +34,8 @@ class Command(BaseCommand):
                 raise CommandError("--flavor and --action are two Ganeti jobs: run them one after the other")
         if all(o[k] is None for k in ("name", "user", "suspended", "flavor", "action")):
             raise CommandError("Nothing to change")
+        if o["flavor"] is not None or o["action"]:
+            refuse_simulated_elsewhere(vm.backend)
         done = []
         with refusals(), transaction.atomic():
             # Unsuspend before the action, suspend after it: a suspended server refuses actions.

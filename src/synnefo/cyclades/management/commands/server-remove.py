@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from synnefo.cyclades.logic import server_admin, servers
-from synnefo.cyclades.management.commands._common import add_wait_argument, get_server, parse_bool, refusals
+from synnefo.cyclades.management.commands._common import (add_wait_argument, get_server, parse_bool, refusals,
+                                                          refuse_simulated_elsewhere)
 
 
 class Command(BaseCommand):
@@ -15,6 +16,7 @@ class Command(BaseCommand):
         wait = parse_bool(o["wait"])
         found = [get_server(ident) for ident in o["server_ids"]]  # every id checked before anything is removed
         for vm in found:
+            refuse_simulated_elsewhere(vm.backend)
             with refusals():
                 servers.validate_action(vm, "DESTROY")
         failed = 0
