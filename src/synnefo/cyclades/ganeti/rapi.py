@@ -205,6 +205,11 @@ class GanetiRapiClient:
     def modify_instance(self, name: str, **kwargs) -> int:
         return self._request("PUT", f"/2/instances/{name}/modify", None, kwargs)
 
+    def rename_instance(self, name: str, new_name: str, ip_check: bool = False, name_check: bool = False) -> int:
+        """Ganeti renames only stopped instances (the job fails otherwise)."""
+        body = {"new_name": new_name, "ip_check": ip_check, "name_check": name_check}
+        return self._request("PUT", f"/2/instances/{name}/rename", None, body)
+
     def get_instance_console(self, name: str) -> dict:
         return self._get(f"/2/instances/{name}/console")
 

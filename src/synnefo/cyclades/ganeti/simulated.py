@@ -384,6 +384,19 @@ class SimulatedRapiClient:
 
         return self._instance_job("OP_INSTANCE_REMOVE", name, change, dry_run=dry_run)
 
+    def rename_instance(self, name, new_name, ip_check=False, name_check=False):
+        c = self.cluster
+
+        def change(inst):
+            if inst["admin_state"] != "down":
+                raise GanetiApiError(f"Instance '{name}' is running, can't rename")
+            if new_name in c.instances:
+                raise GanetiApiError(f"Instance '{new_name}' is already in the cluster")
+            c.instances[new_name] = dict(c.instances.pop(name), name=new_name)
+            return new_name
+
+        return self._instance_job("OP_INSTANCE_RENAME", name, change, {"new_name": new_name})
+
     def modify_instance(self, name, **kwargs):
         def change(inst):
             changes = []
@@ -576,6 +589,12 @@ class _LockedPublisher:
     def publish(self, key, msg):
         with self.lock:
             self.client.publish(key, msg)
+
+
+def runs_here(name: str) -> bool:
+    """Whether this process simulates that cluster (another process sees an empty one)."""
+    with _clusters_lock:
+        return name in _clusters
 
 
 def client_for(name: str) -> SimulatedRapiClient:

@@ -90,6 +90,7 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
     from synnefo.cyclades.logic import quotas
 
     old_state = vm.operstate
+    old_flavor = vm.flavor if vm.flavor_id else None
     ours = vm.task_job_id is not None and vm.task_job_id == msg["jobId"]
     success = status == "success"
     if success:
@@ -118,6 +119,8 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
         quotas.issue(vm, release, "removed outside the API", accept=True, force=True)
     elif success and vm.operstate != old_state:
         quotas.charge_unrequested_change(vm, old_state, vm.operstate)
+    elif success and old_flavor is not None and vm.flavor_id != old_flavor.id:
+        quotas.charge_unrequested_resize(vm, old_flavor, vm.flavor)
     if removed:
         vm.deleted, vm.operstate = True, "DESTROYED"
         vm.backendtime = etime

@@ -96,3 +96,13 @@ def charge_unrequested_change(vm: VirtualMachine, old_state: str, new_state: str
     sign = 1 if now else -1
     serial = issue(vm, scaled(online(vm.flavor), sign), f"{old_state}->{new_state} (not requested)", accept=True, force=True)
     log.info("VM %s went %s -> %s outside the API; commission %s", vm.id, old_state, new_state, serial)
+
+
+def charge_unrequested_resize(vm: VirtualMachine, old: Flavor, new: Flavor) -> None:
+    """CPUs or RAM changed outside the API (``gnt-instance modify -B``, or reconciliation of
+    it): charge the difference, online resources too while the server runs or may run."""
+    delta = combined(scaled(offline(new), 1), scaled(offline(old), -1))
+    if vm.operstate in ONLINE_STATES:
+        delta = combined(delta, online(new), scaled(online(old), -1))
+    serial = issue(vm, delta, f"resize {old.id}->{new.id} (not requested)", accept=True, force=True)
+    log.info("VM %s changed flavor %s -> %s outside the API; commission %s", vm.id, old.id, new.id, serial)
