@@ -257,3 +257,24 @@ def test_build_progress_and_diagnostics_from_snf_image(cloud):
                       ("WARNING", "image-warning", "no swap partition")]
     assert [d["details"] for d in shown["diagnostics"] if d["level"] == "ERROR"] == ["dd: error"]
     assert cloud.call("GET", f"/servers/{sid}/diagnostics").json() == shown["diagnostics"]
+
+
+def test_a_backend_that_goes_offline_mid_build(cloud):
+    sid = create(cloud).json()["server"]["id"]
+    cloud.backend.offline = True
+    cloud.backend.save()
+    # Nothing reaches Ganeti while it is offline: a delete is 503 and changes nothing.
+    r = cloud.call("DELETE", f"/servers/{sid}")
+    assert r.status_code == 503 and "serviceUnavailable" in r.json()
+    assert VirtualMachine.objects.get(pk=sid).task == "BUILD" and usage(cloud, "cyclades.vm") == 1
+    # A new server goes nowhere (the only backend is offline): 503, nothing created or charged.
+    assert create(cloud, name="s2").status_code == 503
+    assert VirtualMachine.objects.count() == 1 and usage(cloud, "cyclades.vm") == 1
+    # Back online, the build's events arrive and the server can be deleted.
+    cloud.backend.offline = False
+    cloud.backend.save()
+    cloud.settle()
+    assert cloud.call("GET", f"/servers/{sid}").json()["server"]["status"] == "ACTIVE"
+    assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
+    cloud.settle()
+    assert usage(cloud, "cyclades.vm") == 0
