@@ -19,7 +19,11 @@ MEDIA_TYPES = [{"base": "application/json", "type": "application/vnd.openstack.c
 
 
 def api_root(request, version: str) -> str:
-    return f"{COMPONENTS['cyclades'].base_url(request)}/compute/{version}"
+    """The API's base URL, worked out once per request (listings build thousands of links)."""
+    cache = request.__dict__.setdefault("_compute_roots", {})
+    if version not in cache:
+        cache[version] = f"{COMPONENTS['cyclades'].base_url(request)}/compute/{version}"
+    return cache[version]
 
 
 def _version_record(request, version: str) -> dict:

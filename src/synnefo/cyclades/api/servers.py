@@ -65,7 +65,7 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
         "diagnostics": [
             {"level": d.level, "created": zulu(d.created.timestamp()), "source": d.source, "message": d.message,
              "details": d.details, "source_date": zulu(d.source_date.timestamp()) if d.source_date else None}
-            for d in vm.diagnostics.all()[:50]
+            for d in list(vm.diagnostics.all())[:50]  # the prefetched rows: no query per server
         ],
     })
     return record
