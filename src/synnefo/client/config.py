@@ -63,9 +63,9 @@ class Config:
         self.parser.set(section, option, value)
 
     def delete(self, key: str) -> bool:
+        if key.startswith("cloud.") and key.count(".") == 1:  # a whole cloud
+            return self.parser.remove_section(f'cloud "{key[len("cloud."):]}"')
         section, option = self._split(key)
-        if key.startswith("cloud.") and key.count(".") == 1:
-            return self.parser.remove_section(section)
         removed = self.parser.has_section(section) and self.parser.remove_option(section, option)
         if removed and section != "global" and not self.parser.items(section):
             self.parser.remove_section(section)
