@@ -53,6 +53,8 @@ def _file(groups, leaf) -> None:
     p.add_argument("--unchunked", action="store_true", help="one plain PUT of the whole file")
     p.add_argument("--content-type")
     p.add_argument("--workers", type=int, default=5, help="parallel block uploads (default 5)")
+    p.add_argument("--blocks-per-request", type=int, default=4,
+                   help="missing blocks sent per POST (default 4; kamaki 0.16 sends 1)")
     p.set_defaults(func=file_upload)
     p = sub.add_parser("download", parents=[leaf], help="download by blocks, in parallel; resumes a partial local file")
     p.add_argument("path")
@@ -176,7 +178,7 @@ def file_mkdir(ctx: Context, args) -> None:
 
 
 def upload(ctx: Context, client, container: str, obj: str, local: str, *, unchunked: bool = False,
-           content_type: str | None = None, workers: int = 5) -> None:
+           content_type: str | None = None, workers: int = 5, blocks_per_request: int = 4) -> None:
     path = Path(local)
     if not path.is_file():
         raise UsageError(f"{local}: no such file")
@@ -191,10 +193,11 @@ def upload(ctx: Context, client, container: str, obj: str, local: str, *, unchun
         return
     with ctx.bar(size, "hash") as hashed, ctx.bar(size, "upload") as sent:
         result = client.upload_file(container, obj, path, content_type=content_type, workers=workers,
+                                    blocks_per_request=blocks_per_request,
                                     hash_progress=hashed, upload_progress=sent)
     data = {"object": f"/{container}/{obj}", "bytes": result.size, "blocks": len(result.hashes),
             "unique_blocks": len(set(result.hashes)), "blocks_uploaded": result.blocks_uploaded,
-            "bytes_uploaded": result.bytes_uploaded}
+            "block_requests": result.requests, "bytes_uploaded": result.bytes_uploaded}
     ctx.emit(data, text=f"uploaded /{container}/{obj}: {size_text(result.size)}, "
                         f"{result.blocks_uploaded} of {len(result.hashes)} blocks sent")
 
@@ -202,7 +205,7 @@ def upload(ctx: Context, client, container: str, obj: str, local: str, *, unchun
 def file_upload(ctx: Context, args) -> None:
     client, container, obj = _remote(ctx, args.path, need_object=False)
     upload(ctx, client, container, obj, args.local, unchunked=args.unchunked,
-           content_type=args.content_type, workers=args.workers)
+           content_type=args.content_type, workers=args.workers, blocks_per_request=args.blocks_per_request)
 
 
 def download(ctx: Context, client, container: str, obj: str, local: str | None, *,
