@@ -15,7 +15,7 @@ hashmap upload or re-upload: the client must hash the file), and the loaded mach
 are all from the same minute. Each client gets its own file, so neither is deduplicated by the
 content-addressed store on the other's data.
 
-    python bench/client.py [--size MiB] [--workers N]
+    python bench/client.py [--size MiB] [--workers N] [--repeat N]
 """
 
 from __future__ import annotations
@@ -80,56 +80,63 @@ def live_node(workdir: Path, database: str):
 
 
 def run(url: str, token: str, email: str, password: str, args, workdir: Path) -> list[tuple[str, float, str]]:
+    """Each phase --repeat times on fresh data, ours and swiftclient's turns interleaved; the
+    best time of each phase is reported (the machine is shared: the best is the least disturbed)."""
     import swiftclient
 
     from synnefo.client import Cloud
 
     size = args.size * MiB
     ours_file, swift_file = workdir / "ours.bin", workdir / "swift.bin"
-    make_file(ours_file, size)
-    make_file(swift_file, size)
-    rows: list[tuple[str, float, str]] = []
+    best: dict[str, tuple[float, str]] = {}
 
-    def rate(label: str, seconds: float, note: str = "") -> None:
-        rows.append((label, size / MiB / seconds, f"{seconds:.2f} s{'; ' + note if note else ''}"))
+    def record(label: str, seconds: float, note: str = "") -> None:
+        if label not in best or seconds < best[label][0]:
+            best[label] = (seconds, note)
 
     sha = sha256_speed()
-    rows.append(("anchor: SHA-256, one core", sha, f"a {args.size} MiB file hashes in {args.size / sha:.2f} s"))
-
     cloud = Cloud(f"{url}/astakos/identity/v2.0", token)
     pithos = cloud.pithos
     pithos.create_container("bench-ours")
-    seconds, result = timed(pithos.upload_file, "bench-ours", "f.bin", ours_file, workers=args.workers)
-    rate("synnefo.client upload (hashmap)", seconds, f"{result.blocks_uploaded} blocks sent")
-    seconds, got = timed(pithos.download_file, "bench-ours", "f.bin", workdir / "ours.out",
-                         workers=args.workers, resume=False)
-    rate("synnefo.client download (ranged, parallel)", seconds, f"{got.blocks_fetched} blocks")
-    assert (workdir / "ours.out").stat().st_size == size
-    os.unlink(workdir / "ours.out")
-    seconds, result = timed(pithos.upload_file, "bench-ours", "again.bin", ours_file, workers=args.workers)
-    rate("synnefo.client re-upload, unchanged", seconds, f"{result.blocks_uploaded} blocks sent")
-
     conn = swiftclient.Connection(authurl=f"{url}/auth/v1.0", user=email, key=password, auth_version="1",
                                   retries=0, timeout=600)
     conn.put_container("bench-swift")
-    with open(swift_file, "rb") as f:
-        seconds, _ = timed(conn.put_object, "bench-swift", "f.bin", f, content_length=size,
-                           content_type="application/octet-stream")
-    rate("swiftclient upload (one PUT)", seconds)
 
-    def swift_get() -> None:
-        _, body = conn.get_object("bench-swift", "f.bin", resp_chunk_size=MiB)
+    def swift_get(name: str) -> None:
+        _, body = conn.get_object("bench-swift", name, resp_chunk_size=MiB)
         with open(workdir / "swift.out", "wb") as out:
             for chunk in body:
                 out.write(chunk)
 
-    seconds, _ = timed(swift_get)
-    rate("swiftclient download (one GET)", seconds)
-    os.unlink(workdir / "swift.out")
-    with open(swift_file, "rb") as f:
-        seconds, _ = timed(conn.put_object, "bench-swift", "again.bin", f, content_length=size,
-                           content_type="application/octet-stream")
-    rate("swiftclient re-upload, unchanged", seconds, "every byte again")
+    for rep in range(args.repeat):
+        make_file(ours_file, size)  # fresh data every time: nothing to deduplicate
+        make_file(swift_file, size)
+        seconds, result = timed(pithos.upload_file, "bench-ours", f"f{rep}", ours_file, workers=args.workers)
+        record("synnefo.client upload (hashmap)", seconds,
+               f"{result.blocks_uploaded} blocks in {result.requests} POSTs")
+        with open(swift_file, "rb") as f:
+            seconds, _ = timed(conn.put_object, "bench-swift", f"f{rep}", f, content_length=size,
+                               content_type="application/octet-stream")
+        record("swiftclient upload (one PUT)", seconds)
+        seconds, got = timed(pithos.download_file, "bench-ours", f"f{rep}", workdir / "ours.out",
+                             workers=args.workers, resume=False)
+        record("synnefo.client download (ranged, parallel)", seconds, f"{got.blocks_fetched} blocks in {got.requests} ranged GETs")
+        assert (workdir / "ours.out").read_bytes() == ours_file.read_bytes()
+        os.unlink(workdir / "ours.out")
+        seconds, _ = timed(swift_get, f"f{rep}")
+        record("swiftclient download (one GET)", seconds)
+        assert (workdir / "swift.out").stat().st_size == size, (workdir / "swift.out").stat().st_size
+        os.unlink(workdir / "swift.out")
+        seconds, result = timed(pithos.upload_file, "bench-ours", f"again{rep}", ours_file, workers=args.workers)
+        record("synnefo.client re-upload, unchanged", seconds, f"{result.blocks_uploaded} blocks sent")
+        with open(swift_file, "rb") as f:
+            seconds, _ = timed(conn.put_object, "bench-swift", f"again{rep}", f, content_length=size,
+                               content_type="application/octet-stream")
+        record("swiftclient re-upload, unchanged", seconds, "every byte again")
+
+    rows = [("anchor: SHA-256, one core", sha, f"a {args.size} MiB file hashes in {args.size / sha:.2f} s")]
+    for label, (seconds, note) in best.items():
+        rows.append((label, size / MiB / seconds, f"{seconds:.2f} s" + (f"; {note}" if note else "")))
     return rows
 
 
@@ -137,6 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=1024, help="file size in MiB (default 1024)")
     parser.add_argument("--workers", type=int, default=5, help="parallel block transfers of our client")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of every phase; the best is shown")
     parser.add_argument("--database", default="sqlite", choices=("sqlite", "postgresql"))
     parser.add_argument("--url", help="an existing node (http://host:port) instead of a fresh one")
     parser.add_argument("--token")
@@ -153,7 +161,8 @@ def main() -> None:
             else:
                 creds = stack.enter_context(live_node(workdir, args.database))
             rows = run(*creds, args, workdir)
-    print(f"\nsynnefo.client vs python-swiftclient, {args.size} MiB, {os.cpu_count()} CPUs, workers {args.workers}")
+    print(f"\nsynnefo.client vs python-swiftclient, {args.size} MiB, {os.cpu_count()} CPUs, workers {args.workers}, "
+          f"best of {args.repeat}, load average {os.getloadavg()[0]:.1f}")
     print(f"{'what':<46} {'MB/s':>9}  notes")
     for label, speed, note in rows:
         print(f"{label:<46} {speed:>9.1f}  {note}")

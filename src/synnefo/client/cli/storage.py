@@ -61,6 +61,8 @@ def _file(groups, leaf) -> None:
     p.add_argument("local", nargs="?", help="local file (default: the object's name)")
     p.add_argument("--no-resume", action="store_true", help="fetch everything, overwrite the local file")
     p.add_argument("--workers", type=int, default=5, help="parallel block downloads (default 5)")
+    p.add_argument("--blocks-per-request", type=int, default=4,
+                   help="consecutive blocks per ranged GET (default 4; kamaki 0.16 asks 1)")
     p.set_defaults(func=file_download)
     p = sub.add_parser("cat", parents=[leaf], help="print an object to stdout")
     p.add_argument("path")
@@ -209,13 +211,14 @@ def file_upload(ctx: Context, args) -> None:
 
 
 def download(ctx: Context, client, container: str, obj: str, local: str | None, *,
-             resume: bool = True, workers: int = 5) -> None:
+             resume: bool = True, workers: int = 5, blocks_per_request: int = 4) -> None:
     target = Path(local or os.path.basename(obj))
     if target.is_dir():
         target = target / os.path.basename(obj)
     size = int(client.object_info(container, obj).get("content-length", 0) or 0)
     with ctx.bar(size, "download") as advance:
-        result = client.download_file(container, obj, target, resume=resume, workers=workers, progress=advance)
+        result = client.download_file(container, obj, target, resume=resume, workers=workers,
+                                      blocks_per_request=blocks_per_request, progress=advance)
     data = {"object": f"/{container}/{obj}", "local": str(target), **asdict(result)}
     ctx.emit(data, text=f"downloaded /{container}/{obj} to {target}: {size_text(result.size)}, "
                         f"{result.blocks_fetched} blocks fetched, {result.blocks_reused} already there")
@@ -223,7 +226,8 @@ def download(ctx: Context, client, container: str, obj: str, local: str | None, 
 
 def file_download(ctx: Context, args) -> None:
     client, container, obj = _remote(ctx, args.path)
-    download(ctx, client, container, obj, args.local, resume=not args.no_resume, workers=args.workers)
+    download(ctx, client, container, obj, args.local, resume=not args.no_resume, workers=args.workers,
+             blocks_per_request=args.blocks_per_request)
 
 
 def file_cat(ctx: Context, args) -> None:
