@@ -178,6 +178,30 @@ class PithosClient(HTTPClient):
             return data[start:end + 1]
         return data
 
+    def iter_range(self, container: str, obj: str, start: int, end: int, piece: int) -> Iterator[bytes]:
+        """Bytes ``start``..``end`` (inclusive) streamed in pieces of ``piece`` bytes (the last
+        may be shorter): one request, memory for one piece."""
+        r = self.request("GET", self._path(container, obj), params={"format": "json"},
+                         headers={"Range": f"bytes={start}-{end}"}, success=(200, 206), stream=True)
+        with r:
+            if r.status_code == 200:  # a server that ignores Range sends everything
+                data = b"".join(r.iter_content(1 << 20))[start:end + 1]
+                for offset in range(0, len(data), piece):
+                    yield data[offset:offset + piece]
+                return
+            left = end - start + 1
+            while left > 0:
+                chunk = r.raw.read(min(piece, left), decode_content=True)
+                if not chunk:
+                    return
+                while len(chunk) < min(piece, left):  # a read may stop at a packet boundary
+                    more = r.raw.read(min(piece, left) - len(chunk), decode_content=True)
+                    if not more:
+                        break
+                    chunk += more
+                left -= len(chunk)
+                yield chunk
+
     def iter_content(self, container: str, obj: str, chunk: int = 1 << 20) -> Iterator[bytes]:
         r = self.request("GET", self._path(container, obj), stream=True)
         yield from r.iter_content(chunk)

@@ -8,8 +8,8 @@ parallel, and the hashmap PUT is retried.
 An unchanged re-upload therefore sends no data at all.
 
 Download: ``GET ?hashmap`` gives the block list; each distinct block is fetched once with a
-ranged GET (runs of consecutive blocks share one), in parallel, and written at every
-offset it occurs. A partial or outdated local
+ranged GET (runs of consecutive blocks share one, streamed block by block), in parallel, and
+written at every offset it occurs. A partial or outdated local
 file is resumed: blocks whose local bytes already hash right are not fetched.
 """
 
@@ -27,7 +27,7 @@ from synnefo.client.http import ClientError
 
 Progress = Callable[[int], None]
 DEFAULT_WORKERS = 5  # kamaki's thread count for block transfers
-BLOCKS_PER_REQUEST = 4  # blocks per container POST / ranged GET (kamaki 0.16: 1)
+BLOCKS_PER_REQUEST = 4  # missing blocks per container POST (kamaki 0.16 sends 1)
 HASHMAP_RETRIES = 3  # PUT ?hashmap attempts after uploading what was missing
 
 
@@ -62,7 +62,7 @@ class UploadResult:
 class DownloadResult:
     size: int
     blocks_fetched: int = 0  # distinct blocks fetched
-    requests: int = 0  # ranged GETs (each up to blocks_per_request consecutive blocks)
+    requests: int = 0  # ranged GETs (each over a run of consecutive blocks)
     blocks_reused: int = 0  # blocks the local file already had right
     bytes_fetched: int = 0
 
@@ -125,7 +125,7 @@ def upload_file(client, container: str, obj: str, path, *, content_type: str | N
 
 
 def download_file(client, container: str, obj: str, path, *, workers: int = DEFAULT_WORKERS,
-                  blocks_per_request: int = BLOCKS_PER_REQUEST, resume: bool = True, progress: Progress | None = None,
+                  blocks_per_request: int = 0, resume: bool = True, progress: Progress | None = None,
                   version: str | None = None) -> DownloadResult:
     """Download ``container/obj`` into ``path`` by its hashmap; with ``resume`` (the default) an
     existing local file is kept and only its wrong or missing blocks are fetched."""
@@ -151,12 +151,14 @@ def download_file(client, container: str, obj: str, path, *, workers: int = DEFA
             wanted.setdefault(h, []).append(start)
         os.ftruncate(fd, size)
 
-        # One ranged GET per run of up to ``blocks_per_request`` consecutive needed blocks
-        # (each distinct block is fetched once, at its first offset).
+        # Ranged GETs over runs of consecutive needed blocks (each distinct block once, at its
+        # first offset). A run holds at most ``blocks_per_request`` blocks; 0 (the default)
+        # spreads the blocks evenly over the workers: few requests, each streamed.
         firsts = sorted(offsets[0] for offsets in wanted.values())
+        cap = blocks_per_request if blocks_per_request > 0 else max(1, -(-len(firsts) // max(1, workers)))
         runs: list[list[int]] = []
         for start in firsts:
-            if runs and start == runs[-1][-1] + block_size and len(runs[-1]) < max(1, blocks_per_request):
+            if runs and start == runs[-1][-1] + block_size and len(runs[-1]) < cap:
                 runs[-1].append(start)
             else:
                 runs.append([start])
@@ -164,11 +166,9 @@ def download_file(client, container: str, obj: str, path, *, workers: int = DEFA
 
         def fetch(run: list[int]) -> int:
             first, end = run[0], min(run[-1] + block_size, size) - 1
-            data = client.get_range(container, obj, first, end)
-            if len(data) != end - first + 1:
-                raise ClientError(f"{container}/{obj} changed while downloading (short range at {first})", 0)
-            for start in run:
-                block = data[start - first:start - first + block_size]
+            got = 0
+            pieces = client.iter_range(container, obj, first, end, block_size)
+            for start, block in zip(run, pieces):
                 h, offsets = by_offset[start]
                 if block_hash(block, algorithm) != h:
                     raise ClientError(f"block at {start} of {container}/{obj} changed while downloading", 0)
@@ -176,7 +176,10 @@ def download_file(client, container: str, obj: str, path, *, workers: int = DEFA
                     os.pwrite(fd, block, offset)
                     if progress:
                         progress(len(block))
-            return len(data)
+                got += len(block)
+            if got != end - first + 1:
+                raise ClientError(f"{container}/{obj} changed while downloading (short range at {first})", 0)
+            return got
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             fetched = list(pool.map(fetch, runs))

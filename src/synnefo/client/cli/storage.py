@@ -61,8 +61,9 @@ def _file(groups, leaf) -> None:
     p.add_argument("local", nargs="?", help="local file (default: the object's name)")
     p.add_argument("--no-resume", action="store_true", help="fetch everything, overwrite the local file")
     p.add_argument("--workers", type=int, default=5, help="parallel block downloads (default 5)")
-    p.add_argument("--blocks-per-request", type=int, default=4,
-                   help="consecutive blocks per ranged GET (default 4; kamaki 0.16 asks 1)")
+    p.add_argument("--blocks-per-request", type=int, default=0,
+                   help="at most this many consecutive blocks per ranged GET (default 0: spread "
+                        "evenly over the workers; kamaki 0.16 asks 1)")
     p.set_defaults(func=file_download)
     p = sub.add_parser("cat", parents=[leaf], help="print an object to stdout")
     p.add_argument("path")
@@ -211,7 +212,7 @@ def file_upload(ctx: Context, args) -> None:
 
 
 def download(ctx: Context, client, container: str, obj: str, local: str | None, *,
-             resume: bool = True, workers: int = 5, blocks_per_request: int = 4) -> None:
+             resume: bool = True, workers: int = 5, blocks_per_request: int = 0) -> None:
     target = Path(local or os.path.basename(obj))
     if target.is_dir():
         target = target / os.path.basename(obj)
