@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from tests.kamaki_helpers import Kamaki
+from tests.kamaki_helpers import SRC, Kamaki
 from tests.live import make_node
 
 MiB = 1024 * 1024
@@ -259,3 +259,59 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(node, kamaki, tmp_path):
     kamaki("config", "set", "cloud.default.token", "not-a-token")
     r = kamaki("container", "list", expect=1)
     assert r.err.startswith("kamaki: (401)")
+
+
+def test_image_members(node, kamaki, other, tmp_path):
+    other_uuid, other_token = other
+    kamaki("container", "create", "imgs")
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(os.urandom(MiB))
+    kamaki("file", "upload", str(disk), "/imgs/disk.img")
+    image = kamaki.json("image", "register", "--name", "shared-img", "--location", "/imgs/disk.img")
+    bob = Kamaki(tmp_path / "bobrc", tmp_path)
+    bob("config", "set", "cloud.default.url", f"{node.url}/astakos/identity/v2.0")
+    bob("config", "set", "cloud.default.token", other_token)
+    assert image["id"] not in {i["id"] for i in bob.json("image", "list")}
+    kamaki("image", "members", "add", image["id"], other_uuid)
+    assert kamaki.json("image", "members", "list", image["id"]) == [other_uuid]
+    assert image["id"] in {i["id"] for i in bob.json("image", "list")}
+    kamaki("image", "members", "remove", image["id"], other_uuid)
+    assert kamaki.json("image", "members", "list", image["id"]) == []
+    assert image["id"] not in {i["id"] for i in bob.json("image", "list")}
+    kamaki("glance", "members", "set", image["id"], other_uuid)
+    assert kamaki("glance", "members", "list", image["id"]).out.strip() == other_uuid
+    # Only the owner changes members: Bob is refused with the server's status.
+    assert bob("image", "members", "set", image["id"], expect=1).err.startswith("kamaki: (40")
+
+
+def test_progress_bars_on_a_terminal(node, kamaki, tmp_path):
+    """On a terminal, uploads and downloads draw tqdm bars on stderr; JSON output has none."""
+    import pty
+
+    kamaki("container", "create", "bars")
+    f = tmp_path / "bar.bin"
+    f.write_bytes(os.urandom(5 * MiB))
+
+    def on_terminal(*args):
+        master, slave = pty.openpty()
+        env = dict(os.environ, KAMAKI_CONFIG=str(kamaki.config), PYTHONPATH=str(SRC), COLUMNS="100")
+        proc = subprocess.run([sys.executable, "-m", "synnefo.client.cli", *args], env=env, cwd=tmp_path,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, timeout=120)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        os.close(master)
+        assert proc.returncode == 0, seen
+        return seen.decode(errors="replace")
+
+    drawn = on_terminal("file", "upload", str(f), "/bars/bar.bin")
+    assert "hash" in drawn and "upload" in drawn and "5.00M" in drawn
+    assert "download" in on_terminal("file", "download", "/bars/bar.bin", str(tmp_path / "out.bin"))
+    assert "upload" not in on_terminal("-o", "json", "file", "upload", str(f), "/bars/again.bin")

@@ -149,3 +149,10 @@ def test_no_configuration_is_a_usage_error(tmp_path):
     r = k("server", "list", expect=2)
     assert "cloud.<name>.url" in r.err
     k("no-such-group", expect=2)
+
+
+def test_a_broken_config_file_is_a_usage_error(tmp_path):
+    rc = tmp_path / "broken"
+    rc.write_text("this is not an ini file\n")
+    r = Kamaki(rc, tmp_path)("config", "list", expect=2)
+    assert r.err.startswith(f"kamaki: {rc}: not a kamaki config file")

@@ -4,6 +4,7 @@ JSON, confirmations, progress bars and remote path parsing."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -72,10 +73,20 @@ class Context:
         if not show:
             yield lambda n: None
             return
+        import shutil
+
         from tqdm import tqdm
 
+        # A terminal that reports no size (a bare pty, some CI consoles) gets no bar at all from
+        # tqdm (zero columns and rows): take shutil's answer then ($COLUMNS/$LINES or 80x24).
+        try:
+            size = os.get_terminal_size(sys.stderr.fileno())
+        except OSError:
+            size = None
+        if not size or not size.columns or not size.lines:
+            size = shutil.get_terminal_size()
         with tqdm(total=total, desc=description, unit="B", unit_scale=True, unit_divisor=1024,
-                  file=sys.stderr, leave=False) as bar:
+                  file=sys.stderr, leave=False, ncols=size.columns, nrows=size.lines) as bar:
             yield bar.update
 
 
