@@ -211,6 +211,16 @@ def test_resumed_and_ranged_download(node, kamaki, tmp_path):
     assert local.read_bytes() == data
     assert kamaki.json("file", "download", "--no-resume", "/resume/f.bin", str(local))["blocks_fetched"] == 4
     assert local.read_bytes() == data
+    # kamaki 0.16's wire behaviour: one ranged GET per block.
+    got = kamaki.json("file", "download", "--no-resume", "--blocks-per-request", "1", "/resume/f.bin", str(local))
+    assert got["requests"] == 4 and local.read_bytes() == data
+    # An empty file: no blocks, a plain empty PUT; downloading it gives an empty file.
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert kamaki.json("file", "upload", str(empty), "/resume/empty")["bytes"] == 0
+    local.write_bytes(b"old content")
+    kamaki("file", "download", "/resume/empty", str(local))
+    assert local.read_bytes() == b""
 
 
 def test_sharing_and_metadata(node, kamaki, other, tmp_path):
