@@ -157,7 +157,6 @@ def download_file(client, container: str, obj: str, path, *, workers: int = DEFA
                         progress(length)
                     continue
             wanted.setdefault(h, []).append(start)
-        os.ftruncate(fd, size)
 
         # Ranged GETs over runs of consecutive needed blocks (each distinct block once, at its
         # first offset). A run holds at most ``blocks_per_request`` blocks; 0 (the default)
@@ -191,6 +190,7 @@ def download_file(client, container: str, obj: str, path, *, workers: int = DEFA
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             fetched = list(pool.map(fetch, runs))
+        os.ftruncate(fd, size)  # cut a longer local file; extend to size for trailing zero blocks
         result.blocks_fetched = len(firsts)
         result.requests = len(runs)
         result.bytes_fetched = sum(fetched)

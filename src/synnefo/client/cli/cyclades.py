@@ -7,6 +7,7 @@ import sys
 
 from synnefo.client.cli.common import Context, parse_pairs
 from synnefo.client.cyclades import server_id
+from synnefo.client.http import ClientError
 
 
 def _ids(items: list[dict], name_key: str = "name") -> str:
@@ -119,6 +120,8 @@ def server_create(ctx: Context, args) -> None:
     password = server.get("adminPass")
     if args.wait:
         server = {**compute.wait(server["id"], leave="BUILD", progress=_progress(ctx)), "adminPass": password}
+        if server.get("status") == "ERROR":
+            raise ClientError(f"server {server.get('id')} was not built: ERROR")
     text = f"server {server.get('id')} {server.get('name', args.name)}: {server.get('status')}"
     if password:
         text += f"\nadmin password (shown once): {password}"
