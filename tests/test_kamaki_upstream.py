@@ -156,3 +156,18 @@ def test_a_broken_config_file_is_a_usage_error(tmp_path):
     rc.write_text("this is not an ini file\n")
     r = Kamaki(rc, tmp_path)("config", "list", expect=2)
     assert r.err.startswith(f"kamaki: {rc}: not a kamaki config file")
+
+
+def test_the_kamaki_entry_point():
+    """pyproject's ``kamaki`` script is the CLI's main, which returns the exit status."""
+    import tomllib
+    from pathlib import Path
+
+    from synnefo.client.cli import main
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["kamaki"] == "synnefo.client.cli:main"
+    assert "tqdm" in " ".join(pyproject["project"]["dependencies"])
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
