@@ -175,15 +175,18 @@ def download_file(client, container: str, obj: str, path, *, workers: int = DEFA
             first, end = run[0], min(run[-1] + block_size, size) - 1
             got = 0
             pieces = client.iter_range(container, obj, first, end, block_size)
-            for start, block in zip(run, pieces):
-                h, offsets = by_offset[start]
-                if block_hash(block, algorithm) != h:
-                    raise ClientError(f"block at {start} of {container}/{obj} changed while downloading", 0)
-                for offset in offsets:
-                    os.pwrite(fd, block, offset)
-                    if progress:
-                        progress(len(block))
-                got += len(block)
+            try:
+                for start, block in zip(run, pieces):
+                    h, offsets = by_offset[start]
+                    if block_hash(block, algorithm) != h:
+                        raise ClientError(f"block at {start} of {container}/{obj} changed while downloading", 0)
+                    for offset in offsets:
+                        os.pwrite(fd, block, offset)
+                        if progress:
+                            progress(len(block))
+                    got += len(block)
+            finally:
+                pieces.close()  # the response goes back to the connection pool now, not at GC
             if got != end - first + 1:
                 raise ClientError(f"{container}/{obj} changed while downloading (short range at {first})", 0)
             return got
