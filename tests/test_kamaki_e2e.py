@@ -325,3 +325,20 @@ def test_progress_bars_on_a_terminal(node, kamaki, tmp_path):
     assert "hash" in drawn and "upload" in drawn and "5.00M" in drawn
     assert "download" in on_terminal("file", "download", "/bars/bar.bin", str(tmp_path / "out.bin"))
     assert "upload" not in on_terminal("-o", "json", "file", "upload", str(f), "/bars/again.bin")
+
+
+def test_an_interrupted_upload_resumes_with_the_blocks_not_yet_sent(node, kamaki, tmp_path):
+    """Blocks that reached the server before an upload broke off are not sent again."""
+    from synnefo.client import Cloud
+
+    kamaki("container", "create", "partial")
+    data = os.urandom(16 * MiB)  # 4 blocks
+    src = tmp_path / "p.bin"
+    src.write_bytes(data)
+    pithos = Cloud(f"{node.url}/astakos/identity/v2.0", node.credentials["token"]).pithos
+    pithos.post_block("partial", data[: 8 * MiB])  # the first two blocks went up, then it broke
+    sent = kamaki.json("file", "upload", str(src), "/partial/p.bin")
+    assert (sent["blocks_uploaded"], sent["bytes_uploaded"]) == (2, 8 * MiB)
+    out = tmp_path / "back.bin"
+    kamaki("file", "download", "/partial/p.bin", str(out))
+    assert out.read_bytes() == data
