@@ -342,3 +342,39 @@ def test_an_interrupted_upload_resumes_with_the_blocks_not_yet_sent(node, kamaki
     out = tmp_path / "back.bin"
     kamaki("file", "download", "/partial/p.bin", str(out))
     assert out.read_bytes() == data
+
+
+def test_confirmation_on_a_terminal(node, kamaki, tmp_path):
+    """Without --yes a deletion asks on the terminal: anything but y keeps the file (exit 2)."""
+    import pty
+
+    kamaki("container", "create", "ask")
+    f = tmp_path / "keep.txt"
+    f.write_text("keep me")
+    kamaki("file", "upload", str(f), "/ask/keep.txt")
+
+    def answer(reply: str) -> tuple[int, str]:
+        master, slave = pty.openpty()
+        env = dict(os.environ, KAMAKI_CONFIG=str(kamaki.config), PYTHONPATH=str(SRC))
+        proc = subprocess.Popen([sys.executable, "-m", "synnefo.client.cli", "file", "delete", "/ask/keep.txt"],
+                                env=env, cwd=tmp_path, stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        os.write(master, reply.encode() + b"\n")
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        os.close(master)
+        return proc.wait(timeout=60), seen.decode(errors="replace")
+
+    code, seen = answer("n")
+    assert code == 2 and "delete /ask/keep.txt [y/N]" in seen and "aborted" in seen
+    assert kamaki("file", "cat", "/ask/keep.txt").out == "keep me"
+    code, seen = answer("y")
+    assert code == 0
+    assert "(404)" in kamaki("file", "info", "/ask/keep.txt", expect=1).err
