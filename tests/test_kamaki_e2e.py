@@ -236,6 +236,7 @@ def test_sharing_and_metadata(node, kamaki, other, tmp_path):
     bob("config", "set", "cloud.default.url", f"{node.url}/astakos/identity/v2.0")
     bob("config", "set", "cloud.default.token", other_token)
     assert bob("file", "cat", f"pithos://{node.credentials['uuid']}/shared/doc.txt").out == "for bob\n"
+    assert bob("file", "cat", f"pithos://{node.credentials['email']}/shared/doc.txt").out == "for bob\n"
     kamaki("file", "modify", "/shared/doc.txt", "--no-permissions")
     assert kamaki.json("file", "info", "/shared/doc.txt", "--sharing") == {}
     assert bob("file", "cat", f"pithos://{node.credentials['uuid']}/shared/doc.txt", expect=1).err.startswith("kamaki: (40")

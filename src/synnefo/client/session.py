@@ -102,7 +102,10 @@ class Cloud:
         return PithosClient(self.endpoint("object-store"), self._need_token(), self.account, verify=self.verify)
 
     def pithos_for(self, account: str) -> PithosClient:
-        """The same service, another account (a file shared with the caller)."""
+        """The same service, another account (a file shared with the caller); a user name is
+        looked up when an identity service is configured."""
+        if not UUID.match(account) and self.url:
+            account = self.accounts.uuid_for(account)
         if account == self.account:
             return self.pithos
         return PithosClient(self.endpoint("object-store"), self._need_token(), account, verify=self.verify)
