@@ -6,12 +6,10 @@ The hashmap transfers (upload only what the server lacks, download by blocks) ar
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 from urllib.parse import quote, unquote
 
 from synnefo.client.http import ClientError, HTTPClient
-
-Progress = Callable[[int], None]  # called with the number of bytes just moved
 
 LIST_PAGE = 10000  # the server's listing cap
 

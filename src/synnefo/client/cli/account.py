@@ -5,7 +5,6 @@ from __future__ import annotations
 from synnefo.client.cli.common import Context, UsageError, size_text
 
 SIZED = ("cyclades.disk", "cyclades.ram", "cyclades.total_ram", "pithos.diskspace")
-SECRET_KEYS = ("token",)
 
 
 def register(groups, leaf) -> None:
