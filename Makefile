@@ -23,6 +23,7 @@ bench: $(VENV)/.installed-test
 	if $(VENV)/bin/python -m tests.pgcheck; then $(VENV)/bin/python bench/quotas.py; else echo 'bench/quotas.py skipped: needs PostgreSQL'; fi
 	$(VENV)/bin/python bench/allocator.py
 	$(VENV)/bin/python bench/simulated_rapi.py
+	$(VENV)/bin/python bench/client.py
 	if $(VENV)/bin/python -m tests.pgcheck && $(VENV)/bin/python -c "import socket; socket.create_connection(('127.0.0.1', 5672), 1)" 2>/dev/null; then $(VENV)/bin/python bench/dispatcher.py; else echo 'bench/dispatcher.py skipped: needs PostgreSQL and RabbitMQ'; fi
 
 # A real single-node Ganeti cluster in a namespace (root), attached to this node as a backend.

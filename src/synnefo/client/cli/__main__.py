@@ -1,0 +1,5 @@
+import sys
+
+from synnefo.client.cli import main
+
+sys.exit(main())
