@@ -379,3 +379,38 @@ def test_confirmation_on_a_terminal(node, kamaki, tmp_path):
     code, seen = answer("y")
     assert code == 0
     assert "(404)" in kamaki("file", "info", "/ask/keep.txt", expect=1).err
+
+
+def test_servers_with_kamaki_against_the_node(node, kamaki, tmp_path):
+    """kamaki 0.16's server calls (CLIENTS-KAMAKI.md) on our compute API and the node's
+    simulated Ganeti: image register, server create --wait, list, info, shutdown, start, reboot,
+    delete."""
+    env = node.env
+    manage = [sys.executable, "-m", "synnefo.manage"]
+    subprocess.run(manage + ["volume-type-create", "--name", "Kamaki", "--disk-template", "file"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    flavors = subprocess.run(manage + ["flavor-create", "1", "512", "5", "1"], env=env, capture_output=True, text=True, timeout=60)
+    flavor_id = re.search(r"flavor (\d+)", flavors.stdout).group(1)
+    disk = tmp_path / "debian.diskdump"
+    disk.write_bytes(os.urandom(MiB))
+    kamaki("container", "create", "images", expect=None)
+    kamaki("file", "upload", str(disk), "/images/debian.diskdump")
+    image = kamaki.json("image", "register", "--name", "Debian", "--location", "/images/debian.diskdump",
+                        "--property", "OSFAMILY=linux", "--property", "USERS=root")
+    created = kamaki.json("server", "create", "--name", "k1", "--flavor-id", flavor_id, "--image-id", image["id"], "--wait")
+    sid = str(created["id"])
+    assert created["status"] == "ACTIVE" and created["adminPass"]
+    assert kamaki("server", "list").out.split() == [sid, "k1"]
+    info = kamaki.json("server", "info", sid)
+    assert info["flavor"]["id"] == int(flavor_id) and info["image"]["id"] == image["id"] and info["metadata"]["users"] == "root"
+    assert kamaki.json("server", "shutdown", sid, "--wait")["status"] == "STOPPED"
+    assert kamaki.json("server", "start", sid, "--wait")["status"] == "ACTIVE"
+    kamaki("server", "reboot", sid, "--hard")
+    deadline = time.monotonic() + 60
+    while kamaki.json("server", "info", sid)["status"] != "ACTIVE" or kamaki.json("server", "info", sid)["SNF:task_state"]:
+        assert time.monotonic() < deadline, "reboot did not finish"
+        time.sleep(0.5)
+    assert kamaki.json("server", "delete", sid, "--yes", "--wait")["status"] == "DELETED"
+    assert kamaki("server", "list").out.strip() == ""
+    r = kamaki("server", "create", "--name", "k2", "--flavor-id", "999", "--image-id", image["id"], expect=1)
+    assert "(400)" in r.err
