@@ -24,7 +24,7 @@ bench: $(VENV)/.installed-test
 	$(VENV)/bin/python bench/allocator.py
 	$(VENV)/bin/python bench/simulated_rapi.py
 	$(VENV)/bin/python bench/client.py
-	if $(VENV)/bin/python -m tests.pgcheck && $(VENV)/bin/python -c "import socket; socket.create_connection(('127.0.0.1', 5672), 1)" 2>/dev/null; then $(VENV)/bin/python bench/dispatcher.py; else echo 'bench/dispatcher.py skipped: needs PostgreSQL and RabbitMQ'; fi
+	if $(VENV)/bin/python -m tests.pgcheck && $(VENV)/bin/python -c "import socket; socket.create_connection(('127.0.0.1', 5672), 1)" 2>/dev/null; then $(VENV)/bin/python bench/dispatcher.py && $(VENV)/bin/python bench/compute.py; else echo 'bench/dispatcher.py and bench/compute.py skipped: need PostgreSQL and RabbitMQ'; fi
 
 # A real single-node Ganeti cluster in a namespace (root), attached to this node as a backend.
 ganeti-sandbox: $(VENV)/.installed-run
