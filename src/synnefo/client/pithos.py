@@ -189,16 +189,18 @@ class PithosClient(HTTPClient):
                 return
             left = end - start + 1
             while left > 0:
-                chunk = r.raw.read(min(piece, left), decode_content=True)
-                if not chunk:
-                    return
-                while len(chunk) < min(piece, left):  # a read may stop at a packet boundary
-                    more = r.raw.read(min(piece, left) - len(chunk), decode_content=True)
-                    if not more:
+                want = min(piece, left)
+                chunk = bytearray(want)
+                view, got = memoryview(chunk), 0
+                while got < want:  # a read may stop at a packet boundary: fill the piece in place
+                    n = r.raw.readinto(view[got:])
+                    if not n:
                         break
-                    chunk += more
-                left -= len(chunk)
-                yield chunk
+                    got += n
+                if not got:
+                    return
+                left -= got
+                yield bytes(view[:got]) if got < want else bytes(chunk)
 
     def iter_content(self, container: str, obj: str, chunk: int = 1 << 20) -> Iterator[bytes]:
         r = self.request("GET", self._path(container, obj), stream=True)
