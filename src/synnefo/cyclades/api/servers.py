@@ -13,7 +13,7 @@ from synnefo.common import faults
 from synnefo.common.api import api_method, get_dict, json_body, render
 from synnefo.cyclades.api.compute import api_root, self_links
 from synnefo.cyclades.logic import keypairs, servers
-from synnefo.cyclades.models import Keypair, VirtualMachine
+from synnefo.cyclades.models import Keypair, VirtualMachine, VirtualMachineDiagnostic, VirtualMachineMetadata
 from synnefo.plankton.backend import zulu
 
 
@@ -22,14 +22,23 @@ VM_STATE = {"BUILD": "building", "ACTIVE": "active", "REBOOT": "active", "STOPPE
             "RESIZE": "resized", "ERROR": "error", "DELETED": "deleted"}
 
 
+MAX_DIAGNOSTICS = 50  # newest first, per server
+
+
 def _bookmark(request, version: str, kind: str, ident) -> list[dict]:
     return [{"rel": "bookmark", "href": f"{api_root(request, version)}/{kind}/{ident}"}]
 
 
-def server_record(request, version: str, vm: VirtualMachine, detail: bool = True) -> dict:
+def server_record(request, version: str, vm: VirtualMachine, detail: bool = True, *, metadata=None, diagnostics=None) -> dict:
+    """The API's view of a server. Listings pass each server's ``metadata`` and ``diagnostics``
+    read for all of them at once (see ``_related``); alone, they are read here."""
     record = {"id": str(vm.id), "name": vm.name, "links": self_links(request, version, "servers", vm.id)}
     if not detail:
         return record
+    if metadata is None:
+        metadata = servers.metadata_of(vm)
+    if diagnostics is None:
+        diagnostics = list(vm.diagnostics.all()[:MAX_DIAGNOSTICS])
     status = servers.api_status(vm)
     if version == "v2.1" and status == "STOPPED":
         status = "SHUTOFF"  # Nova's word, what the OpenStack clients and tools wait for
@@ -47,7 +56,7 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
         "attachments": [],
         "created": zulu(vm.created.timestamp()),
         "updated": zulu(vm.updated.timestamp()),
-        "metadata": servers.metadata_of(vm),
+        "metadata": metadata,
         "suspended": vm.suspended,
         "deleted": vm.deleted,
         "security_groups": [{"name": "default"}],
@@ -65,7 +74,7 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
         "diagnostics": [
             {"level": d.level, "created": zulu(d.created.timestamp()), "source": d.source, "message": d.message,
              "details": d.details, "source_date": zulu(d.source_date.timestamp()) if d.source_date else None}
-            for d in list(vm.diagnostics.all())[:50]  # the prefetched rows: no query per server
+            for d in diagnostics
         ],
     })
     return record
@@ -90,7 +99,7 @@ def servers_view(request, version, detail=None):
             raise faults.BadRequest("Create servers at .../servers")
         return create(request, version)
     user = request.api_user.uuid
-    found = VirtualMachine.objects.filter(userid=user).select_related("flavor").prefetch_related("metadata", "diagnostics")
+    found = VirtualMachine.objects.filter(userid=user)
     since = _since(request)
     if since is not None:
         found = found.filter(updated__gt=since)
@@ -100,7 +109,26 @@ def servers_view(request, version, detail=None):
         found = found.exclude(deleted=True, updated__lt=visible)
     else:
         found = found.filter(deleted=False)
-    return render(request, {"servers": [server_record(request, version, vm, detail=bool(detail)) for vm in found]})
+    if not detail:
+        return render(request, {"servers": [server_record(request, version, vm, detail=False) for vm in found]})
+    metadata, diagnostics = _related(found)
+    records = [server_record(request, version, vm, metadata=metadata.get(vm.id, {}), diagnostics=diagnostics.get(vm.id, []))
+               for vm in found]
+    return render(request, {"servers": records})
+
+
+def _related(found) -> tuple[dict, dict]:
+    """The metadata and newest diagnostics of every server of ``found``, by server id, in one
+    query each (Django's prefetch builds a queryset per server: most of a large listing's time)."""
+    metadata: dict[int, dict] = {}
+    for vm_id, key, value in VirtualMachineMetadata.objects.filter(vm__in=found.values("id")).values_list("vm_id", "meta_key", "meta_value"):
+        metadata.setdefault(vm_id, {})[key] = value
+    diagnostics: dict[int, list] = {}
+    for d in VirtualMachineDiagnostic.objects.filter(vm__in=found.values("id")).order_by("-created", "-id"):
+        rows = diagnostics.setdefault(d.vm_id, [])
+        if len(rows) < MAX_DIAGNOSTICS:
+            rows.append(d)
+    return metadata, diagnostics
 
 
 def _image_ref(body: dict):
