@@ -20,3 +20,13 @@ def make_user(db):
 @pytest.fixture
 def alice(make_user):
     return make_user("alice@example.org")
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    """A live all-in-one node (``synnefo up``) shared by a test module; modules that need extra
+    settings define their own with ``tests.live.running_node``."""
+    from tests.live import running_node
+
+    with running_node(tmp_path_factory.mktemp("node")) as live:
+        yield live

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,3 +121,22 @@ def make_node(tmp: Path, database: str) -> tuple[LiveNode, callable]:
         )
     (settings_dir / "50-test.conf").write_text("".join(conf))
     return LiveNode(data_dir, settings_dir, free_port(), simulated_port), cleanup
+
+
+@contextmanager
+def running_node(tmp: Path, conf=""):
+    """A started node on the current pass's database engine, with ``conf`` (settings text, or a
+    function of the not yet started node giving it) as an extra settings file; stopped and its
+    database dropped afterwards."""
+    node, cleanup = make_node(tmp, os.environ.get("SYNNEFO_TEST_DATABASE", "sqlite"))
+    text = conf(node) if callable(conf) else conf
+    if text:
+        (node.settings_dir / "60-test-extra.conf").write_text(text)
+    try:
+        node.start()
+        yield node
+    finally:
+        if node.process is not None and node.process.poll() is None:
+            node.stop()
+        cleanup()
+

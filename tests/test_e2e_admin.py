@@ -2,7 +2,6 @@
 session (login form, CSRF cookie and token), and `snf-manage user-modify --type ADMIN` run
 against the node's own database."""
 
-import os
 import re
 import subprocess
 import sys
@@ -10,17 +9,9 @@ import sys
 import pytest
 import requests
 
-from tests.live import make_node
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    node, cleanup = make_node(tmp_path_factory.mktemp("admin-node"), os.environ.get("SYNNEFO_TEST_DATABASE", "sqlite"))
-    node.start()
-    yield node
-    if node.process.poll() is None:
-        node.stop()
-    cleanup()
+
 
 
 def manage(node, *args) -> str:

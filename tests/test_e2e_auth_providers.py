@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.ldap_helpers import PEOPLE, slapd  # noqa: F401 (a fixture)
-from tests.live import make_node
+from tests.live import running_node
 
 SHIB_HEADERS = {
     "eppn": "grace@uni.example.org",
@@ -23,24 +23,16 @@ SHIB_HEADERS = {
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory, slapd):  # noqa: F811
-    import os
-
-    live, cleanup = make_node(tmp_path_factory.mktemp("node"), os.environ.get("SYNNEFO_TEST_DATABASE", "sqlite"))
-    (live.settings_dir / "60-providers.conf").write_text(
-        'ASTAKOS_IM_MODULES = ["local", "ldap", "shibboleth"]\n'
-        f'ASTAKOS_LDAP_SERVER_URI = {slapd["SLAPD_SANDBOX_URI"]!r}\n'
-        f'ASTAKOS_LDAP_BIND_DN = {slapd["SLAPD_SANDBOX_BIND_DN"]!r}\n'
-        f'ASTAKOS_LDAP_BIND_PASSWORD = {slapd["SLAPD_SANDBOX_BIND_PASSWORD"]!r}\n'
-        f'ASTAKOS_LDAP_USER_SEARCH_BASE = {PEOPLE!r}\n'
-        'ASTAKOS_SHIBBOLETH_TRUSTED_PROXIES = ["127.0.0.1"]\n'
-        "ASTAKOS_AUTH_PROVIDER_LDAP_AUTOMODERATE_POLICY = True\n"
-        "AUTH_LDAP_CACHE_TIMEOUT = 0  # a django-auth-ldap setting, accepted as is\n"
-    )
-    live.start()
-    yield live
-    if live.process.poll() is None:
-        live.stop()
-    cleanup()
+    conf = ('ASTAKOS_IM_MODULES = ["local", "ldap", "shibboleth"]\n'
+            f'ASTAKOS_LDAP_SERVER_URI = {slapd["SLAPD_SANDBOX_URI"]!r}\n'
+            f'ASTAKOS_LDAP_BIND_DN = {slapd["SLAPD_SANDBOX_BIND_DN"]!r}\n'
+            f'ASTAKOS_LDAP_BIND_PASSWORD = {slapd["SLAPD_SANDBOX_BIND_PASSWORD"]!r}\n'
+            f'ASTAKOS_LDAP_USER_SEARCH_BASE = {PEOPLE!r}\n'
+            'ASTAKOS_SHIBBOLETH_TRUSTED_PROXIES = ["127.0.0.1"]\n'
+            "ASTAKOS_AUTH_PROVIDER_LDAP_AUTOMODERATE_POLICY = True\n"
+            "AUTH_LDAP_CACHE_TIMEOUT = 0  # a django-auth-ldap setting, accepted as is\n")
+    with running_node(tmp_path_factory.mktemp("node"), conf) as live:
+        yield live
 
 
 def test_login_page_offers_the_three_modules(node):

@@ -15,18 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.live import make_node
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    database = os.environ.get("SYNNEFO_TEST_DATABASE", "sqlite")
-    node, cleanup = make_node(tmp_path_factory.mktemp("node"), database)
-    node.start()
-    yield node
-    if node.process.poll() is None:
-        node.stop()
-    cleanup()
+
 
 
 def os_env(node) -> dict:

@@ -13,18 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.live import make_node
+
 from tests.services import require
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    node, cleanup = make_node(tmp_path_factory.mktemp("pithos-node"), os.environ.get("SYNNEFO_TEST_DATABASE", "sqlite"))
-    node.start()
-    yield node
-    if node.process.poll() is None:
-        node.stop()
-    cleanup()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """End to end: sign-up on a live node (`synnefo up`, gunicorn) over real HTTP, with its mails
 delivered to a real SMTP server (aiosmtpd) and moderation done with the real snf-manage."""
 
-import os
 import re
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.live import make_node
+from tests.live import running_node
 from tests.mailhelpers import body, start_server
 
 PASSWORD = "Quartz-Lantern-61"
@@ -19,22 +18,19 @@ PASSWORD = "Quartz-Lantern-61"
 @pytest.fixture(scope="module")
 def mail_node(tmp_path_factory):
     controller, inbox, port = start_server()
-    node, cleanup = make_node(tmp_path_factory.mktemp("signup-node"), os.environ.get("SYNNEFO_TEST_DATABASE", "sqlite"))
-    (node.settings_dir / "60-mail.conf").write_text(
-        'EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"\n'
-        f'EMAIL_HOST = "127.0.0.1"\nEMAIL_PORT = {port}\n'
-        "ASTAKOS_MODERATION_ENABLED = True\n"
-        'ACCOUNT_NOTIFICATIONS_RECIPIENTS = ["moderator@example.org"]\n'
-        # snf-manage runs apart from the web server: links in its mails need the public URL.
-        f'ASTAKOS_BASE_URL = "{node.url}/astakos"\n'
-    )
-    node.start()
+
+    def conf(node):
+        return ('EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"\n'
+                f'EMAIL_HOST = "127.0.0.1"\nEMAIL_PORT = {port}\n'
+                "ASTAKOS_MODERATION_ENABLED = True\n"
+                'ACCOUNT_NOTIFICATIONS_RECIPIENTS = ["moderator@example.org"]\n'
+                # snf-manage runs apart from the web server: links in its mails need the public URL.
+                f'ASTAKOS_BASE_URL = "{node.url}/astakos"\n')
+
     try:
-        yield node, inbox
+        with running_node(tmp_path_factory.mktemp("signup-node"), conf) as node:
+            yield node, inbox
     finally:
-        if node.process.poll() is None:
-            node.stop()
-        cleanup()
         controller.stop()
 
 

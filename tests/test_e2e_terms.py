@@ -2,7 +2,6 @@
 like session that must accept the terms before the web pages, an API token that keeps working,
 and the login captcha verified by a local verification service (a real HTTP server)."""
 
-import os
 import re
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import sys
 import pytest
 import requests
 
-from tests.live import make_node
+from tests.live import running_node
 from tests.recaptcha_server import GOOD_ANSWER, VerifyServer
 
 
@@ -23,20 +22,13 @@ def verify_server():
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory, verify_server):
-    database = os.environ.get("SYNNEFO_TEST_DATABASE", "sqlite")
-    node, cleanup = make_node(tmp_path_factory.mktemp("node"), database)
-    (node.settings_dir / "60-captcha.conf").write_text(
-        "ASTAKOS_RECAPTCHA_ENABLED = True\n"
-        "ASTAKOS_RECAPTCHA_PUBLIC_KEY = 'e2e-site-key'\n"
-        "ASTAKOS_RECAPTCHA_PRIVATE_KEY = 'e2e-secret'\n"
-        f"ASTAKOS_RECAPTCHA_VERIFY_URL = {verify_server.url!r}\n"
-        "ASTAKOS_RATELIMIT_RETRIES_ALLOWED = 2\n"
-    )
-    node.start()
-    yield node
-    if node.process.poll() is None:
-        node.stop()
-    cleanup()
+    conf = ("ASTAKOS_RECAPTCHA_ENABLED = True\n"
+            "ASTAKOS_RECAPTCHA_PUBLIC_KEY = 'e2e-site-key'\n"
+            "ASTAKOS_RECAPTCHA_PRIVATE_KEY = 'e2e-secret'\n"
+            f"ASTAKOS_RECAPTCHA_VERIFY_URL = {verify_server.url!r}\n"
+            "ASTAKOS_RATELIMIT_RETRIES_ALLOWED = 2\n")
+    with running_node(tmp_path_factory.mktemp("node"), conf) as live:
+        yield live
 
 
 def snf_manage(node, *args) -> subprocess.CompletedProcess:

@@ -12,20 +12,11 @@ import pytest
 import requests
 
 from tests.kamaki_helpers import SRC, Kamaki
-from tests.live import make_node
+
 
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    database = os.environ.get("SYNNEFO_TEST_DATABASE", "sqlite")
-    node, cleanup = make_node(tmp_path_factory.mktemp("node"), database)
-    node.start()
-    yield node
-    if node.process.poll() is None:
-        node.stop()
-    cleanup()
 
 
 @pytest.fixture(scope="module")

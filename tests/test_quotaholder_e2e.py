@@ -11,19 +11,10 @@ import requests
 
 from synnefo.astakos.quotaholder.client import HttpClient, QuotaholderUnavailable
 from synnefo.astakos.quotaholder.logic import InvalidDataError
-from tests.live import free_port, make_node
+from tests.live import free_port
 from tests.test_quotaholder_client import exercise
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    database = os.environ.get("SYNNEFO_TEST_DATABASE", "sqlite")
-    node, cleanup = make_node(tmp_path_factory.mktemp("qhnode"), database)
-    node.start()
-    yield node
-    if node.process.poll() is None:
-        node.stop()
-    cleanup()
 
 
 def manage(node, *args, env=None) -> str:
