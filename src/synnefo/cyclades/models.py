@@ -238,3 +238,37 @@ class Keypair(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["userid", "name"], name="cyclades_keypair_name_unique")]
+
+
+# --- Resource pools (SYNNEFO.md 4.4; logic in logic/pools.py) -----------------------------
+
+
+class PoolTable(models.Model):
+    """A pool of ``size`` values as two bitmaps (bit = 1: free). ``available_map`` tracks what
+    Cyclades handed out; ``reserved_map`` tracks *external* reservations (an administrator's, or
+    Ganeti's). A value is free only when free in both. ``base``/``offset`` say how an index maps
+    to a value, per pool type (see logic/pools.py). Rows are always read ``select_for_update``."""
+
+    size = models.PositiveIntegerField()
+    base = models.CharField(max_length=64)
+    offset = models.IntegerField(default=0)
+    available_map = models.TextField(default="")
+    reserved_map = models.TextField(default="")
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+
+class BridgePoolTable(PoolTable):
+    """Bridges (links) of PHYSICAL_VLAN networks: ``base`` prv, size 20 -> prv1..prv20."""
+
+
+class MacPrefixPoolTable(PoolTable):
+    """MAC prefixes of MAC_FILTERED networks, ``base`` e.g. aa:00:0."""
+
+
+class IPPoolTable(PoolTable):
+    """The addresses of one allocation range of a subnet: ``base`` is the subnet's CIDR,
+    ``offset`` the first address of the range minus the network address."""
+
