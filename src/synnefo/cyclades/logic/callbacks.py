@@ -7,8 +7,8 @@ that settle the VM's state (successful jobs, a failed create, a removal) advance
 redelivered message (dispatcher killed between commit and ack) changes nothing.
 
 A job that ends also settles the server's pending task and its quota commission (see
-``cyclades.logic.quotas``). NICs and volumes come with networks and volumes; network events are
-accepted and logged (there is no network model yet).
+``cyclades.logic.quotas``). NICs and volumes come with networks and volumes; network events update the
+backend's side of the network (``logic/network_backends.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.conf import settings
 from synnefo.cyclades.models import Backend, VirtualMachine, VirtualMachineDiagnostic
 
 log = logging.getLogger(__name__)
+EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 FINAL = ("success", "error", "canceled")
 OPER_STATE_FROM_OPCODE = {
@@ -203,8 +204,13 @@ def _event_date(msg: dict):
 
 
 def apply_network_status(msg: dict) -> str:
+    """A network job's progress on a backend: BackendNetwork operstate, and the next step of
+    creating or removing the network there (logic/network_backends.py)."""
     _require(msg, "network", "operation", "status", "cluster")
-    return f"logged: network {msg['network']} {msg['operation']} {msg['status']} on {msg['cluster']} (no network model yet)"
+    from synnefo.cyclades.logic.network_backends import apply_event
+
+    etime = merge_time(msg["event_time"]) if "event_time" in msg else EPOCH_UTC
+    return apply_event(msg, etime)
 
 
 def apply_cluster_status(msg: dict) -> str:
