@@ -32,11 +32,15 @@ def run(cloud, *args) -> str:
     return out.getvalue()
 
 
-def settle_all(cloud, rounds=6):
+def settle_all(cloud, rounds=6, others=()):
     """Jobs submitted by the callbacks (connect after add, remove after disconnect) need more
-    rounds: settle until no new event arrives."""
+    rounds: settle until no new event arrives. ``others``: more simulated clusters to wait for."""
     for _ in range(rounds):
         before = cloud.applied
+        for cluster in others:
+            rapi = simulated.SimulatedRapiClient(cluster)
+            for job_id in list(cluster.jobs):
+                rapi.wait_for_job(job_id, timeout=10, interval=0.01, raise_on_error=False)
         cloud.settle()
         if cloud.applied == before:
             return
@@ -132,7 +136,7 @@ def test_lazy_private_networks_and_new_backends(cloud, mac_pool, settings):
         run(cloud, "backend-add", f"--clustername={name}", "--simulated-in-process", "--no-check")
         new = Backend.objects.get(clustername=name)
         assert set(BackendNetwork.objects.filter(backend=new).values_list("network_id", flat=True)) == {lazy.id, eager.id}
-        settle_all(cloud)
+        settle_all(cloud, others=[simulated._clusters[name]])
         assert eager.backend_id in simulated._clusters[name].networks
     finally:
         simulated._clusters.pop(name).stop()

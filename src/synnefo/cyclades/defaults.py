@@ -121,5 +121,7 @@ MAX_CIDR_BLOCK = 22
 CYCLADES_LAZY_PRIVATE_NETWORKS = False
 # Length limits of names given to networks, subnets and ports.
 CYCLADES_NETWORK_MAX_NAME_LENGTH = 128
+# At most this many NICs (networks) per server.
+GANETI_MAX_NICS_PER_INSTANCE = 8
 # How many times a random MAC is drawn before a port create gives up (a full prefix).
 CYCLADES_MAC_ATTEMPTS = 32

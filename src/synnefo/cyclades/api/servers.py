@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 from synnefo.common import faults
 from synnefo.common.api import api_method, get_dict, json_body, render
 from synnefo.cyclades.api.compute import api_root, self_links
-from synnefo.cyclades.logic import keypairs, servers
+from synnefo.cyclades.logic import keypairs, server_nics, servers
 from synnefo.cyclades.models import Keypair, VirtualMachine
 from synnefo.plankton.backend import zulu
 
@@ -31,6 +31,7 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
     if not detail:
         return record
     status = servers.api_status(vm)
+    addresses, attachments = server_nics.addresses(vm)
     if version == "v2.1" and status == "STOPPED":
         status = "SHUTOFF"  # Nova's word, what the OpenStack clients and tools wait for
     record.update({
@@ -43,8 +44,8 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
         "hostId": "",
         "accessIPv4": "",
         "accessIPv6": "",
-        "addresses": {},
-        "attachments": [],
+        "addresses": addresses,
+        "attachments": attachments,
         "created": zulu(vm.created.timestamp()),
         "updated": zulu(vm.updated.timestamp()),
         "metadata": servers.metadata_of(vm),
@@ -90,7 +91,7 @@ def servers_view(request, version, detail=None):
             raise faults.BadRequest("Create servers at .../servers")
         return create(request, version)
     user = request.api_user.uuid
-    found = VirtualMachine.objects.filter(userid=user).select_related("flavor").prefetch_related("metadata", "diagnostics")
+    found = VirtualMachine.objects.filter(userid=user).select_related("flavor").prefetch_related("metadata", "diagnostics", "nics__ips")
     since = _since(request)
     if since is not None:
         found = found.filter(updated__gt=since)
@@ -129,9 +130,6 @@ def create(request, version):
     for count in ("min_count", "max_count"):
         if body.get(count, 1) != 1:
             raise faults.BadRequest("Servers are created one at a time (min_count = max_count = 1)")
-    networks = body.get("networks")
-    if networks not in (None, "auto", "none", []):
-        raise faults.BadRequest("Networks are not available yet: create the server without 'networks'")
     key_names = body.get("SNF:key_names") or ([body["key_name"]] if body.get("key_name") else [])
     project = body.get("project")
     if project is not None and project != request.api_user.uuid:
@@ -139,7 +137,7 @@ def create(request, version):
     vm, password = servers.create(
         request.api_user.uuid, body.get("name"), _image_ref(body), body.get("flavorRef"),
         metadata=body.get("metadata"), personality=body.get("personality"), password=body.get("adminPass"),
-        key_names=key_names,
+        key_names=key_names, networks=body.get("networks"),
     )
     record = server_record(request, version, vm)
     record["adminPass"] = password

@@ -98,6 +98,9 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
         vm.operstate = OPER_STATE_FROM_OPCODE.get(opcode, vm.operstate)
         if opcode == "OP_INSTANCE_CREATE":
             vm.buildpercentage = 100
+            from synnefo.cyclades.logic import server_nics
+
+            server_nics.activate(vm)
         if opcode == "OP_INSTANCE_SET_PARAMS":
             _apply_beparams(vm, (msg.get("job_fields") or {}).get("beparams"))
         vm.backendtime = etime
@@ -123,8 +126,11 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
     elif success and old_flavor is not None and vm.flavor_id != old_flavor.id:
         quotas.charge_unrequested_resize(vm, old_flavor, vm.flavor)
     if removed:
+        from synnefo.cyclades.logic import server_nics
+
         vm.deleted, vm.operstate = True, "DESTROYED"
         vm.backendtime = etime
+        server_nics.release(vm)  # ports and their addresses go back
 
 
 def _apply_beparams(vm: VirtualMachine, beparams) -> None:

@@ -1,0 +1,130 @@
+"""A server's NICs on networks, through ports (docs/networks.md "Servers on networks").
+
+``networks`` of a server create is a list of ``{"uuid": <network id>}`` (optionally with
+``"fixed_ip"``) or ``{"port": <port id>}`` entries. Each becomes a port of the server, made in the
+create transaction: a new one on the network (an address from its pools, a MAC of its prefix),
+or the user's existing unattached port. The network must be the user's own private network (a
+public one needs a floating IP) and ACTIVE on the server's backend. Ganeti gets each NIC as
+``{"name": <BACKEND_PREFIX_ID>nic-<port id>, "network": <Ganeti network>, "ip", "mac"}``. The
+ports go ACTIVE when the build succeeds, and are deleted (addresses back to the pools) when the
+server is removed.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from synnefo.common import faults
+from synnefo.cyclades.logic import networks, ports
+from synnefo.cyclades.models import BackendNetwork, NetworkInterface, VirtualMachine
+
+
+def check_specs(specs) -> list[dict] | None:
+    """The ``networks`` of a create body, checked for shape; None: the default NICs."""
+    if specs in (None, "auto", "none", []):
+        return None
+    if not isinstance(specs, list):
+        raise faults.BadRequest("'networks' must be a list of {\"uuid\": ...} or {\"port\": ...} objects")
+    if len(specs) > settings.GANETI_MAX_NICS_PER_INSTANCE:
+        raise faults.BadRequest(f"At most {settings.GANETI_MAX_NICS_PER_INSTANCE} networks per server")
+    out = []
+    for item in specs:
+        if not isinstance(item, dict) or (("uuid" in item) == ("port" in item)):
+            raise faults.BadRequest("Each network entry needs exactly one of 'uuid' (a network) or 'port'")
+        fixed_ip = item.get("fixed_ip")
+        if fixed_ip is not None and ("port" in item or not isinstance(fixed_ip, str)):
+            raise faults.BadRequest("'fixed_ip' is an address string, given with 'uuid'")
+        out.append({"uuid": item.get("uuid"), "port": item.get("port"), "fixed_ip": fixed_ip})
+    return out
+
+
+def _network(user: str, ident):
+    """A network named in a create body: a reference that does not resolve is bad input (400)."""
+    try:
+        return networks.get_network(user, ident)
+    except faults.ItemNotFound:
+        raise faults.BadRequest(f"Network {ident} does not exist") from None
+
+
+def _require_active(network, backend) -> None:
+    if not BackendNetwork.objects.filter(network=network, backend=backend, operstate="ACTIVE").exists():
+        raise faults.Conflict(f"Network {network.id} is not active on the server's backend yet; try again shortly")
+
+
+def prepare(user: str, specs: list[dict], backend) -> None:
+    """Before the create transaction: a private network not yet planned on the chosen backend
+    (lazy creation, or a backend added while it was offline) is planned there now, in its own
+    transaction, so that it is being created when the user's 409 asks to try again."""
+    from django.db import transaction
+
+    from synnefo.cyclades.logic.network_backends import plan
+
+    for spec in specs:
+        if spec["uuid"] is None:
+            continue
+        network = _network(user, spec["uuid"])
+        if not network.public and not BackendNetwork.objects.filter(network=network, backend=backend).exists():
+            with transaction.atomic():
+                plan(network, [backend])
+
+
+def attach(vm: VirtualMachine, user: str, specs: list[dict]) -> list[NetworkInterface]:
+    """The server's ports, in order (in the create transaction; refusals change nothing)."""
+    attached = []
+    for index, spec in enumerate(specs):
+        if spec["port"] is not None:
+            try:
+                port = ports.get_port(user, spec["port"], for_update=True)
+            except faults.ItemNotFound:
+                raise faults.BadRequest(f"Port {spec['port']} does not exist") from None
+            if port.machine_id is not None:
+                raise faults.Conflict(f"Port {port.id} is already attached to server {port.machine_id}")
+            network = port.network
+        else:
+            network = _network(user, spec["uuid"])
+            if network.public:
+                raise faults.Forbidden(f"Network {network.id} is public: servers join it through floating IPs")
+            fixed = [{"ip_address": spec["fixed_ip"]}] if spec["fixed_ip"] else None
+            port = ports.create_port(user, network, fixed_ips=fixed)
+        _require_active(network, vm.backend)
+        port.machine, port.index, port.state, port.device_owner = vm, index, "BUILD", "vm"
+        port.save()
+        attached.append(port)
+    return attached
+
+
+def ganeti_nics(attached: list[NetworkInterface]) -> list[dict]:
+    nics = []
+    for port in attached:
+        ip = next((a.address for a in port.ips.all() if a.ipversion == 4), None)
+        nics.append({"name": f"{settings.BACKEND_PREFIX_ID}nic-{port.id}", "network": port.network.backend_id,
+                     "ip": ip, "mac": port.mac})
+    return nics
+
+
+def activate(vm: VirtualMachine) -> None:
+    NetworkInterface.objects.filter(machine=vm).update(state="ACTIVE")
+
+
+def release(vm: VirtualMachine) -> None:
+    """The server is gone: its ports are deleted and their addresses go back to the pools."""
+    for port in NetworkInterface.objects.filter(machine=vm):
+        port.machine = None
+        port.save(update_fields=["machine"])
+        ports.delete_port(port)
+
+
+def addresses(vm: VirtualMachine) -> tuple[dict, list]:
+    """``addresses`` and ``attachments`` of the server's API record."""
+    found, attachments = {}, []
+    for port in sorted(vm.nics.all(), key=lambda p: (p.index if p.index is not None else 99, p.id)):
+        ips = list(port.ips.all())
+        found.setdefault(str(port.network_id), []).extend(
+            {"version": ip.ipversion, "addr": ip.address, "OS-EXT-IPS:type": "floating" if ip.floating_ip else "fixed",
+             "OS-EXT-IPS-MAC:mac_addr": port.mac} for ip in ips)
+        attachments.append({"id": str(port.id), "network_id": str(port.network_id), "mac_address": port.mac,
+                            "firewallProfile": port.firewall_profile or "DISABLED",
+                            "ipv4": next((ip.address for ip in ips if ip.ipversion == 4), ""),
+                            "ipv6": next((ip.address for ip in ips if ip.ipversion == 6), ""),
+                            "OS-EXT-IPS:type": "fixed"})
+    return found, attachments
