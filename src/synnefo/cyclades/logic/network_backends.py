@@ -64,8 +64,18 @@ def plan(network: Network, backends=None) -> list[BackendNetwork]:
                                                       defaults={"mac_prefix": backend_mac_prefix(network, backend)})
         rows.append(row)
     network_id = network.id
-    transaction.on_commit(lambda: submit_pending(network_id))
+    transaction.on_commit(lambda: after_commit(submit_pending, network_id))
     return rows
+
+
+def after_commit(step, network_id: int) -> None:
+    """Run a Ganeti step after the API's transaction committed. What the user asked for is
+    done by then (the network is created or deleted in the database), so a failure here is
+    logged, not answered with a 500; the row keeps what is known (see reconciliation)."""
+    try:
+        step(network_id)
+    except Exception:  # noqa: BLE001 - logged with the traceback; the database is consistent
+        log.exception("network %s: %s failed after commit", network_id, step.__name__)
 
 
 def plan_private_networks_on(backend: Backend) -> int:

@@ -282,5 +282,5 @@ def delete_network(network: Network) -> Network:
     network.save()
     from synnefo.cyclades.logic import network_backends
 
-    transaction.on_commit(lambda: network_backends.remove_everywhere(network.id))
+    transaction.on_commit(lambda: network_backends.after_commit(network_backends.remove_everywhere, network.id))
     return network
