@@ -273,3 +273,77 @@ def test_network_create_refuses_bad_input(alice, args, message):
     with pytest.raises(CommandError, match=message):
         run("network-create", *args)
     assert not Network.objects.exists()
+
+
+# -- floating IPs ----------------------------------------------------------------------------
+
+def _floating_pool():
+    network = Network.objects.create(name="internet", public=True, flavor="CUSTOM", mode="bridged", link="br0",
+                                     mac_prefix="aa:00:0", state="ACTIVE", floating_ip_pool=True)
+    from synnefo.cyclades.logic import networks
+
+    networks.create_subnet(network, "203.0.113.0/29")
+    return network
+
+
+def test_floating_ips_quota_ports_and_release(api, alice, make_user):
+    from synnefo.astakos.quotaholder.logic import user_quotas
+
+    user, _, token = alice
+    _, _, bob_token = make_user("bob@example.org")
+    network = _floating_pool()
+
+    def usage():
+        quotas = user_quotas([str(user.uuid)], "cyclades")[str(user.uuid)]
+        return sum(h["usage"] for q in quotas.values() for r, h in q.items() if r == "cyclades.floating_ip")
+
+    status, body = api(token, "POST", "/floatingips", {"floatingip": {"floating_network_id": str(network.id)}})
+    assert status == 201, body
+    ip = body["floatingip"]
+    assert ip["floating_ip_address"] == "203.0.113.2" and ip["port_id"] is None and usage() == 1
+    status, body = api(token, "POST", "/floatingips", {"floatingip": {"floating_network_id": str(network.id),
+                                                                      "floating_ip_address": "203.0.113.5"}})
+    assert status == 201 and usage() == 2
+    # The default limit is 2; the address of a refused allocation is not kept.
+    status, fault = api(token, "POST", "/floatingips", {"floatingip": {"floating_network_id": str(network.id)}})
+    assert status == 413 and IPAddress.objects.count() == 2
+    assert [i["floating_ip_address"] for i in api(token, "GET", "/floatingips")[1]["floatingips"]] == ["203.0.113.2", "203.0.113.5"]
+    assert api(bob_token, "GET", "/floatingips")[1]["floatingips"] == []
+    assert api(bob_token, "DELETE", f"/floatingips/{ip['id']}")[0] == 404
+    # A port on the public network takes one of the user's floating IPs.
+    status, body = api(token, "POST", "/ports", {"port": {"network_id": str(network.id),
+                                                          "fixed_ips": [{"ip_address": "203.0.113.5"}]}})
+    assert status == 201 and body["port"]["fixed_ips"][0]["ip_address"] == "203.0.113.5"
+    port_id = body["port"]["id"]
+    assert api(bob_token, "POST", "/ports", {"port": {"network_id": str(network.id)}})[0] == 403
+    attached = [i for i in api(token, "GET", "/floatingips")[1]["floatingips"] if i["port_id"]]
+    assert [(i["floating_ip_address"], i["port_id"]) for i in attached] == [("203.0.113.5", port_id)]
+    assert api(token, "DELETE", f"/floatingips/{attached[0]['id']}")[0] == 409
+    assert api(token, "DELETE", f"/ports/{port_id}")[0] == 204
+    assert IPAddress.objects.filter(address="203.0.113.5", nic__isnull=True).exists()  # kept, detached
+    for item in api(token, "GET", "/floatingips")[1]["floatingips"]:
+        assert api(token, "DELETE", f"/floatingips/{item['id']}")[0] == 204
+    assert usage() == 0 and not IPAddress.objects.exists()
+    assert pools.load("ip", IPPoolTable.objects.get().id).count_available() == 5
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"floatingip": {}}, 400),
+    ({"floatingip": {"floating_network_id": "999"}}, 404),
+    ({"floatingip": {"floating_network_id": "PRIVATE"}}, 400),
+    ({"floatingip": {"floating_network_id": "POOL", "floating_ip_address": "203.0.113.1"}}, 400),  # the gateway
+    ({"floatingip": {"floating_network_id": "POOL", "floating_ip_address": "198.51.100.7"}}, 400),
+    ({"floatingip": {"floating_network_id": "POOL", "project": "someone-else"}}, 403),
+])
+def test_bad_floating_ip_requests_change_nothing(api, alice, mac_pool, body, code):
+    _, _, token = alice
+    pool = _floating_pool()
+    private = api(token, "POST", "/networks", {"network": {"type": "MAC_FILTERED"}})[1]["network"]["id"]
+    spec = body["floatingip"]
+    if spec.get("floating_network_id") == "POOL":
+        spec["floating_network_id"] = str(pool.id)
+    elif spec.get("floating_network_id") == "PRIVATE":
+        spec["floating_network_id"] = private
+    status, _ = api(token, "POST", "/floatingips", body)
+    assert status == code
+    assert not IPAddress.objects.exists()

@@ -108,3 +108,31 @@ def test_exhausted_network_refuses_the_server_and_keeps_nothing(cloud, mac_pool)
     r = create(cloud, [{"uuid": str(network.id)}], "one-too-many")
     assert r.status_code == 409 and b"No more IP addresses" in r.content
     assert VirtualMachine.objects.count() == 1 and NetworkInterface.objects.count() == 5
+
+
+def test_a_server_on_the_public_network_uses_a_floating_ip(cloud):
+    from tests.test_cyclades_networks_sim import run
+
+    run(cloud, "network-create", "--public", "--flavor=CUSTOM", "--name=internet", "--subnet=203.0.113.0/29",
+        "--floating-ip-pool=True", f"--backend-id={cloud.backend.id}")
+    settle_all(cloud)
+    public = Network.objects.get(public=True)
+    assert public.state == "ACTIVE"
+    assert create(cloud, [{"uuid": str(public.id)}]).status_code == 403  # no floating IP yet
+    status, body = net_call(cloud, "POST", "/floatingips", {"floatingip": {"floating_network_id": str(public.id)}})
+    assert status == 201
+    address = body["floatingip"]["floating_ip_address"]
+    r = create(cloud, [{"uuid": str(public.id), "fixed_ip": address}])
+    assert r.status_code == 202, r.content
+    settle_all(cloud)
+    vm = VirtualMachine.objects.get()
+    assert cloud.cluster.instances[vm.backend_vm_id]["nic.ips"] == [address]
+    record = cloud.call("GET", f"/servers/{vm.id}").json()["server"]
+    assert record["addresses"][str(public.id)][0]["OS-EXT-IPS:type"] == "floating"
+    floating = net_call(cloud, "GET", f"/floatingips/{body['floatingip']['id']}")[1]["floatingip"]
+    assert floating["instance_id"] == str(vm.id)
+    assert cloud.call("DELETE", f"/servers/{vm.id}").status_code == 204
+    settle_all(cloud)
+    # The server is gone; the floating IP stays the user's, detached.
+    floating = net_call(cloud, "GET", f"/floatingips/{body['floatingip']['id']}")[1]["floatingip"]
+    assert floating["port_id"] is None and IPAddress.objects.filter(address=address, nic__isnull=True).exists()

@@ -47,6 +47,8 @@ urlpatterns += [
     re_path(rf"^{N}/subnets/(?P<subnet_id>[^/]+)/?$", networks.subnet_view),
     re_path(rf"^{N}/ports/?$", networks.ports_view),
     re_path(rf"^{N}/ports/(?P<port_id>[^/]+)/?$", networks.port_view),
+    re_path(rf"^{N}/floatingips/?$", networks.floating_ips_view),
+    re_path(rf"^{N}/floatingips/(?P<ip_id>[^/]+)/?$", networks.floating_ip_view),
     re_path(rf"^{N}/(?P<rest>.*)$", networks.unknown),
 ]
 

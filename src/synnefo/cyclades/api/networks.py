@@ -10,8 +10,8 @@ from django.db import transaction
 from synnefo.common import faults
 from synnefo.common.api import api_method, get_dict, json_body, render
 from synnefo.common.components import COMPONENTS
-from synnefo.cyclades.logic import network_backends, networks, ports
-from synnefo.cyclades.models import NetworkInterface, Subnet
+from synnefo.cyclades.logic import floating_ips, network_backends, networks, ports
+from synnefo.cyclades.models import IPAddress, NetworkInterface, Subnet
 from synnefo.plankton.backend import zulu
 
 STATUS = {"ACTIVE": "ACTIVE", "PENDING": "BUILD", "ERROR": "ERROR", "DELETED": "DOWN"}
@@ -231,6 +231,46 @@ def port_view(request, port_id):
             port.save()
         return render(request, {"port": port_record(request, port)})
     return render(request, {"port": port_record(request, ports.get_port(user, port_id))})
+
+
+# --- floating IPs ---------------------------------------------------------------------------
+
+def floating_ip_record(request, ip) -> dict:
+    port = ip.nic
+    return {
+        "id": str(ip.id), "floating_network_id": str(ip.network_id), "floating_ip_address": ip.address,
+        "fixed_ip_address": None, "port_id": str(port.id) if port else None,
+        "instance_id": str(port.machine_id) if port and port.machine_id else None, "user_id": ip.userid,
+        "tenant_id": ip.project or ip.userid, "project_id": ip.project or ip.userid, "router_id": None,
+        "status": "ACTIVE" if port else "DOWN", "deleted": False, "links": _links(request, "floatingips", ip.id),
+        "created": _time(ip.created), "updated": _time(ip.updated),
+    }
+
+
+@api_method(("GET", "POST"))
+def floating_ips_view(request):
+    user = request.api_user.uuid
+    if request.method == "POST":
+        body = get_dict(json_body(request), "floatingip")
+        project = body.get("project")
+        if project is not None and project != user:
+            raise faults.Forbidden("Floating IPs can only be allocated in your own project for now")
+        address = body.get("floating_ip_address")
+        if address is not None and not isinstance(address, str):
+            raise faults.BadRequest("'floating_ip_address' must be a string")
+        ip = floating_ips.allocate(user, body.get("floating_network_id"), address=address)
+        return render(request, {"floatingip": floating_ip_record(request, ip)}, status=201)
+    found = IPAddress.objects.filter(userid=user, floating_ip=True).select_related("nic")
+    return render(request, {"floatingips": [floating_ip_record(request, ip) for ip in found]})
+
+
+@api_method(("GET", "DELETE"))
+def floating_ip_view(request, ip_id):
+    ip = floating_ips.get(request.api_user.uuid, ip_id)
+    if request.method == "DELETE":
+        floating_ips.release(ip)
+        return render(request, None, status=204)
+    return render(request, {"floatingip": floating_ip_record(request, ip)})
 
 
 @api_method(("GET", "POST", "PUT", "DELETE", "PATCH"))

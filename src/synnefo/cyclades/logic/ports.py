@@ -2,8 +2,8 @@
 
 A port takes one IPv4 address from its network's subnet pools (pools in id order, first free
 address; or the ``fixed_ips`` address asked for) and a MAC address of the network's prefix.
-Users may create ports on their own private networks; public networks are reached through
-floating IPs, so a user's port there is refused.
+Users create ports on their own private networks, and on public networks with one of their
+floating IPs there (logic/floating_ips.py).
 """
 
 from __future__ import annotations
@@ -92,8 +92,6 @@ def create_port(userid: str, network: Network, *, name: str = "", fixed_ips=None
     network = Network.objects.select_for_update().get(pk=network.pk)
     if network.deleted:
         raise faults.ItemNotFound(f"Network {network.id} not found")
-    if network.public and not admin:
-        raise faults.Forbidden("Ports on public networks come with floating IPs; allocate one instead")
     if network.userid != userid and not network.public and not admin:
         raise faults.ItemNotFound(f"Network {network.id} not found")
     if network.drained:
@@ -114,12 +112,17 @@ def create_port(userid: str, network: Network, *, name: str = "", fixed_ips=None
                                                    security_groups=security_groups or [])
     except IntegrityError:
         raise faults.Conflict("MAC address collision; try again") from None
-    allocate_ip(network, userid, address=address, nic=port)
+    if network.public and not admin:
+        from synnefo.cyclades.logic import floating_ips
+
+        floating_ips.take_for_port(userid, network, address, port)
+    else:
+        allocate_ip(network, userid, address=address, nic=port)
     return port
 
 
 def get_port(userid: str | None, port_id, *, for_update: bool = False) -> NetworkInterface:
-    objects = NetworkInterface.objects.select_for_update() if for_update else NetworkInterface.objects
+    objects = NetworkInterface.objects.select_for_update(of=("self",)) if for_update else NetworkInterface.objects
     try:
         port = objects.select_related("network").get(pk=int(port_id))
     except (ValueError, TypeError, NetworkInterface.DoesNotExist):

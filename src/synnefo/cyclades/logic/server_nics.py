@@ -3,8 +3,9 @@
 ``networks`` of a server create is a list of ``{"uuid": <network id>}`` (optionally with
 ``"fixed_ip"``) or ``{"port": <port id>}`` entries. Each becomes a port of the server, made in the
 create transaction: a new one on the network (an address from its pools, a MAC of its prefix),
-or the user's existing unattached port. The network must be the user's own private network (a
-public one needs a floating IP) and ACTIVE on the server's backend. Ganeti gets each NIC as
+or the user's existing unattached port. The network must be the user's own private network, or a
+public one where the user holds a free floating IP (``fixed_ip`` picks which), and ACTIVE on the
+server's backend. Ganeti gets each NIC as
 ``{"name": <BACKEND_PREFIX_ID>nic-<port id>, "network": <Ganeti network>, "ip", "mac"}``. The
 ports go ACTIVE when the build succeeds, and are deleted (addresses back to the pools) when the
 server is removed.
@@ -82,8 +83,6 @@ def attach(vm: VirtualMachine, user: str, specs: list[dict]) -> list[NetworkInte
             network = port.network
         else:
             network = _network(user, spec["uuid"])
-            if network.public:
-                raise faults.Forbidden(f"Network {network.id} is public: servers join it through floating IPs")
             fixed = [{"ip_address": spec["fixed_ip"]}] if spec["fixed_ip"] else None
             port = ports.create_port(user, network, fixed_ips=fixed)
         _require_active(network, vm.backend)
