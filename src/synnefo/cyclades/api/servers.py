@@ -217,8 +217,8 @@ def metadata_item_view(request, version, server_id, key):
 
 @api_method(("GET",), formats=("json", "xml"))
 def ips_view(request, version, server_id):
-    servers.get_server(request.api_user.uuid, server_id)
-    return render(request, {"addresses": {}})
+    vm = servers.get_server(request.api_user.uuid, server_id)
+    return render(request, {"addresses": server_nics.addresses(vm)[0]})
 
 
 @api_method(("GET",), formats=("json", "xml"))
