@@ -2,6 +2,7 @@
 private network, snf-ganeti-eventd publishes the add's events, the dispatcher connects it to
 the node group and makes it ACTIVE; deleting it disconnects and removes it from Ganeti."""
 
+import io
 import json
 import uuid
 
@@ -74,6 +75,16 @@ def test_private_network_on_real_ganeti(ganeti, eventd, client, make_user):  # n
         assert [g[0] for g in info["group_list"]] == ["default"]
         assert "private" in info["tags"] and "private-filtered" in info["tags"]
         assert call("GET", f"/networks/{net_id}")[1]["network"]["status"] == "ACTIVE"
+        # Removed behind our back (as gnt-network disconnect + remove would): reconcile-networks
+        # finds it missing and creates it again through the update path.
+        _cleanup(rapi, name)
+        out = io.StringIO()
+        call_command("reconcile-networks", f"--backend-id={backend.id}", stdout=out)
+        assert "absent from Ganeti" in out.getvalue()
+        call_command("reconcile-networks", f"--backend-id={backend.id}", "--fix-all", stdout=out)
+        assert "created again" in out.getvalue()
+        dispatch_until(lambda: row().backendopcode == "OP_NETWORK_CONNECT" and row().backendjobstatus == "success", 90)
+        assert row().operstate == "ACTIVE" and [g[0] for g in rapi.get_network(name)["group_list"]] == ["default"]
         assert call("DELETE", f"/networks/{net_id}")[0] == 204
         dispatch_until(lambda: row().operstate in ("DELETED", "ERROR"), 90)
         assert row().operstate == "DELETED", (row().backendlogmsg, log_file.read_text()[-3000:])
