@@ -6,7 +6,7 @@ import io
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from synnefo.cyclades.ganeti import simulated
 from synnefo.cyclades.models import Backend, BackendNetwork, Network
@@ -140,3 +140,28 @@ def test_lazy_private_networks_and_new_backends(cloud, mac_pool, settings):
         assert eager.backend_id in simulated._clusters[name].networks
     finally:
         simulated._clusters.pop(name).stop()
+
+
+def test_network_modify_and_inspect(cloud, mac_pool):
+    network = _private_network(cloud, "10.4.0.0/24")
+    settle_all(cloud)
+    run(cloud, "network-modify", str(network.id), "--name=renamed", "--drained=True", "--add-reserved-ips=10.4.0.7,10.4.0.8")
+    network.refresh_from_db()
+    assert network.name == "renamed" and network.drained
+    pool_id = network.subnets.get().ip_pools.get().id
+    from synnefo.cyclades.logic import pools
+
+    assert not pools.load("ip", pool_id).is_available("10.4.0.7")
+    run(cloud, "network-modify", str(network.id), "--remove-reserved-ips=10.4.0.7")
+    assert pools.load("ip", pool_id).is_available("10.4.0.7")
+    before = pools.load("ip", pool_id).row.reserved_map
+    for args, message in ((("--remove-reserved-ips=10.4.0.9",), "not reserved"),
+                          (("--add-reserved-ips=10.4.0.9,10.5.0.1",), "not in an allocation pool"),
+                          (("--floating-ip-pool=True",), "Only public"), ((), "Nothing to do")):
+        with pytest.raises(CommandError, match=message):
+            run(cloud, "network-modify", str(network.id), *args)
+    assert pools.load("ip", pool_id).row.reserved_map == before
+    assert Network.objects.get(pk=network.pk).floating_ip_pool is False
+    out = run(cloud, "network-inspect", str(network.id))
+    assert "10.4.0.2-10.4.0.254, 252 free of 253, 1 reserved externally" in out
+    assert "groups: default bridged prv0" in out and "Backend" in out
