@@ -89,11 +89,12 @@ def test_openstack_style_create_without_type_gets_the_default_flavor(api, alice,
     ({"network": {"type": "MAC_FILTERED", "name": "x" * 200}}, 400),
     ({"network": "MAC_FILTERED"}, 400),
     ({}, 400),
+    ({"network": {"type": "MAC_FILTERED", "project": "someone-else"}}, 403),
 ])
 def test_bad_network_creates_change_nothing(api, alice, mac_pool, body, code):
     _, _, token = alice
     status, fault = api(token, "POST", "/networks", body)
-    assert status == code and "badRequest" in fault
+    assert status == code and ("badRequest" in fault or "forbidden" in fault)
     assert not Network.objects.exists()
 
 
@@ -347,3 +348,16 @@ def test_bad_floating_ip_requests_change_nothing(api, alice, mac_pool, body, cod
     status, _ = api(token, "POST", "/floatingips", body)
     assert status == code
     assert not IPAddress.objects.exists()
+
+
+def test_public_subnets_must_not_overlap(alice):
+    from synnefo.cyclades.models import Backend
+
+    backend = Backend.objects.create(clustername="offline", host="simulated", offline=True)
+    run("network-create", "--public", "--flavor=CUSTOM", "--subnet=203.0.113.0/24", f"--backend-id={backend.id}")
+    with pytest.raises(CommandError, match="overlaps 203.0.113.0/24"):
+        run("network-create", "--public", "--flavor=CUSTOM", "--subnet=203.0.113.128/25", f"--backend-id={backend.id}")
+    # Private networks are isolated: they may reuse the addresses.
+    user, _, _ = alice
+    run("network-create", "--flavor=CUSTOM", f"--user={user.email}", "--subnet=203.0.113.0/24")
+    assert Network.objects.count() == 2 and Network.objects.filter(public=True, userid__isnull=True).count() == 1

@@ -107,9 +107,11 @@ def networks_view(request, detail=None):
         if kind not in settings.API_ENABLED_NETWORK_FLAVORS:
             raise faults.BadRequest(f"Network type '{kind}' is not available; types: "
                                     f"{', '.join(settings.API_ENABLED_NETWORK_FLAVORS)}")
+        project = body.get("project")
+        if project is not None and project != user:
+            raise faults.Forbidden("Networks can only be created in your own project for now")
         with transaction.atomic():
-            network = networks.create_network(name=body.get("name") or "", userid=user, flavor=kind,
-                                              project=body.get("project") or None)
+            network = networks.create_network(name=body.get("name") or "", userid=user, flavor=kind)
             network_backends.plan(network)
         return render(request, {"network": network_record(request, network)}, status=201)
     found = networks.visible_networks(user)

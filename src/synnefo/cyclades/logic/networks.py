@@ -105,7 +105,7 @@ def create_network(*, name: str = "", userid: str | None, flavor: str, public: b
         raise faults.BadRequest("A private network needs an owner")
     if link and flavor == "IP_LESS_ROUTED" and Network.objects.filter(deleted=False, mode=values["mode"], link=link).exists():
         raise faults.Conflict(f"Link '{link}' is already used by another {values['mode']} network")
-    network = Network(name=name, userid=userid if not public else (userid or None), project=project or userid,
+    network = Network(name=name, userid=None if public else userid, project=None if public else (project or userid),
                       flavor=flavor, public=public, floating_ip_pool=floating_ip_pool, drained=drained,
                       mode=values["mode"], tags=values["tags"], action="CREATE", state="PENDING")
     network.save()
