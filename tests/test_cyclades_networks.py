@@ -361,3 +361,34 @@ def test_public_subnets_must_not_overlap(alice):
     user, _, _ = alice
     run("network-create", "--flavor=CUSTOM", f"--user={user.email}", "--subnet=203.0.113.0/24")
     assert Network.objects.count() == 2 and Network.objects.filter(public=True, userid__isnull=True).count() == 1
+
+
+def test_reconcile_pools_finds_and_fixes_drift(alice, mac_pool):
+    user, _, _ = alice
+    run("pool-create", "--type=bridge", "--base=prv", "--size=5")
+    run("network-create", "--flavor=PHYSICAL_VLAN", f"--user={user.email}", "--subnet=10.0.0.0/29")
+    run("network-create", "--flavor=MAC_FILTERED", f"--user={user.email}")
+    assert run("reconcile-pools") == "Pools are in sync\n"
+    vlan = Network.objects.get(flavor="PHYSICAL_VLAN")
+    ip_pool = vlan.subnets.get().ip_pools.get()
+    with pools.locked("bridge") as pool:
+        pool.get("prv4")  # leaked: nobody uses it
+    with pools.locked("ip", ip_pool.id) as pool:
+        pool.get("10.0.0.3")
+    IPAddress.objects.create(network=vlan, subnet=vlan.subnets.get(), userid=vlan.userid, address="10.0.0.5")
+    Network.objects.filter(flavor="MAC_FILTERED").update(mac_prefix="aa:00:1")  # unchanged: fine
+    out = run("reconcile-pools")
+    assert "bridge pool" in out and "allocated but unused: prv4" in out
+    assert "allocated but unused: 10.0.0.3" in out and "in use but free in the pool: 10.0.0.5" in out
+    assert "report only" in out
+    assert pools.load("bridge", BridgePoolTable.objects.get().id).is_available("prv4") is False
+    out = run("reconcile-pools", "--fix")
+    assert out.count("FIXED") == 2
+    assert pools.load("bridge", BridgePoolTable.objects.get().id).is_available("prv4")
+    ip = pools.load("ip", ip_pool.id)
+    assert ip.is_available("10.0.0.3") and not ip.is_available("10.0.0.5")
+    assert run("reconcile-pools") == "Pools are in sync\n"
+    # Duplicates are reported, not fixed.
+    Network.objects.create(name="dup", userid=vlan.userid, flavor="PHYSICAL_VLAN", mode="bridged", link=vlan.link,
+                           mac_prefix="aa:00:0", state="ACTIVE")
+    assert f"link {vlan.link} is used by networks" in run("reconcile-pools")

@@ -206,3 +206,75 @@ def reconcile_backend(backend: Backend, fix: set[str]) -> Report:
 
 def reconcile(backends, fix) -> list[Report]:
     return [reconcile_backend(b, set(fix)) for b in backends]
+
+
+# --- pools ------------------------------------------------------------------------------------
+
+def _rebuild(kind: str, pool_id, used: set[str], fix: bool, out: list[str]) -> None:
+    """Compare a pool's allocation map with the values in use; ``fix`` overwrites it."""
+    with pools.locked(kind, pool_id) as pool:
+        expected = (1 << pool.size) - 1
+        for value in used:
+            try:
+                expected &= ~(1 << pool._index(value))
+            except pools.InvalidValue:
+                continue  # not a value of this pool (an administrator's own link, another range)
+        if expected == pool.available:
+            return
+        leaked = pool.values(pool.available | ~expected & ((1 << pool.size) - 1), limit=20)
+        leaked = [v for v in leaked if v not in used]
+        unaccounted = [v for v in used if _in(pool, v) and pool._bit(pool.available, pool._index(v))]
+        what = []
+        if leaked:
+            what.append(f"allocated but unused: {', '.join(sorted(leaked)[:20])}")
+        if unaccounted:
+            what.append(f"in use but free in the pool: {', '.join(sorted(unaccounted)[:20])}")
+        out.append(f"{kind} pool {pool_id}: {'; '.join(what)}" + (" -> FIXED" if fix else ""))
+        if fix:
+            pool.available = expected
+        else:
+            raise _Unchanged
+
+
+class _Unchanged(Exception):
+    """Leave the pool as it was (report only)."""
+
+
+def _in(pool, value) -> bool:
+    try:
+        pool._index(value)
+        return True
+    except pools.InvalidValue:
+        return False
+
+
+def _duplicates(values: list[tuple[int, str]], what: str, out: list[str]) -> None:
+    seen: dict[str, list[int]] = {}
+    for network_id, value in values:
+        seen.setdefault(value, []).append(network_id)
+    for value, ids in sorted(seen.items()):
+        if len(ids) > 1:
+            out.append(f"{what} {value} is used by networks {', '.join(map(str, ids))} (not fixable here)")
+
+
+def reconcile_pools(fix: bool) -> list[str]:
+    """Findings (lines) about the bridge, MAC-prefix and IP pools (SYNNEFO.md 4.5)."""
+    from synnefo.cyclades.models import BridgePoolTable, IPAddress, IPPoolTable, MacPrefixPoolTable
+
+    out: list[str] = []
+    live = Network.objects.filter(deleted=False)
+    links = list(live.filter(flavor="PHYSICAL_VLAN").values_list("id", "link"))
+    prefixes = list(live.filter(flavor="MAC_FILTERED").values_list("id", "mac_prefix"))
+    _duplicates(links, "link", out)
+    _duplicates(prefixes, "MAC prefix", out)
+    jobs = [("bridge", row_id, {v for _, v in links if v}) for row_id in BridgePoolTable.objects.values_list("id", flat=True)]
+    jobs += [("mac-prefix", row_id, {v for _, v in prefixes}) for row_id in MacPrefixPoolTable.objects.values_list("id", flat=True)]
+    for row in IPPoolTable.objects.exclude(subnet=None).order_by("id"):
+        used = set(IPAddress.objects.filter(subnet_id=row.subnet_id).values_list("address", flat=True))
+        jobs.append(("ip", row.id, used))
+    for kind, row_id, used in jobs:
+        try:
+            _rebuild(kind, row_id, used, fix, out)
+        except _Unchanged:
+            pass
+    return out
