@@ -128,6 +128,17 @@ def test_two_servers_on_a_private_network_on_real_ganeti(ganeti, eventd, client,
             assert instance["nic.ips"] == [address] and instance["nic.macs"] == [port.mac]
             assert instance["nic.networks.names"] == [name] and port.state == "ACTIVE"
         assert sorted(rapi.get_network(name)["inst_list"]) == sorted(vm.backend_vm_id for vm in servers)
+        # Connect the first server once more (a NIC add job), then disconnect that port.
+        status, body = call("POST", "/ports", {"port": {"network_id": net_id, "device_id": str(servers[0].id)}})
+        assert status == 201, body
+        extra = body["port"]["id"]
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=servers[0].pk).task is None, 120)
+        assert NetworkInterface.objects.get(pk=extra).state == "ACTIVE", servers[0].backendlogmsg
+        instance = rapi.get_instance(servers[0].backend_vm_id)
+        assert f"{servers[0].backend_vm_id.split('-')[0]}-nic-{extra}" in instance["nic.names"]
+        assert call("DELETE", f"/ports/{extra}")[0] == 204
+        dispatch_until(lambda: not NetworkInterface.objects.filter(pk=extra).exists(), 120)
+        assert len(rapi.get_instance(servers[0].backend_vm_id)["nic.names"]) == 1
         assert call("DELETE", f"/networks/{net_id}")[0] == 421
         for vm in servers:
             assert call("DELETE", f"/servers/{vm.id}", api=C)[0] == 204

@@ -48,9 +48,8 @@ def test_two_servers_on_a_private_network_then_removed(cloud, mac_pool):
         assert record["attachments"][0]["network_id"] == str(network.id)
     ports = net_call(cloud, "GET", "/ports")[1]["ports"]
     assert sorted(p["device_id"] for p in ports) == sorted(str(vm.id) for vm in vms.values())
-    # In use: neither the network nor an attached port can be deleted.
+    # In use: the network cannot be deleted.
     assert net_call(cloud, "DELETE", f"/networks/{network.id}")[0] == 421
-    assert net_call(cloud, "DELETE", f"/ports/{ports[0]['id']}")[0] == 409
     for vm in vms.values():
         assert cloud.call("DELETE", f"/servers/{vm.id}").status_code == 204
     settle_all(cloud)
@@ -136,3 +135,63 @@ def test_a_server_on_the_public_network_uses_a_floating_ip(cloud):
     # The server is gone; the floating IP stays the user's, detached.
     floating = net_call(cloud, "GET", f"/floatingips/{body['floatingip']['id']}")[1]["floatingip"]
     assert floating["port_id"] is None and IPAddress.objects.filter(address=address, nic__isnull=True).exists()
+
+
+def test_connect_and_disconnect_a_running_server(cloud, mac_pool):
+    network = make_network(cloud)
+    assert create(cloud, None).status_code == 202  # the default NIC only
+    settle_all(cloud)
+    vm = VirtualMachine.objects.get()
+    status, body = net_call(cloud, "POST", "/ports", {"port": {"network_id": str(network.id), "device_id": str(vm.id)}})
+    assert status == 201, body
+    port = body["port"]
+    assert port["status"] == "BUILD" and port["device_id"] == str(vm.id)
+    assert cloud.call("GET", f"/servers/{vm.id}").json()["server"]["SNF:task_state"] == "CONNECTING"
+    # One change at a time: a second connect while the first runs is refused, nothing kept.
+    status, _ = net_call(cloud, "POST", "/ports", {"port": {"network_id": str(network.id), "device_id": str(vm.id)}})
+    assert status == 409 and NetworkInterface.objects.count() == 1
+    settle_all(cloud)
+    instance = cloud.cluster.instances[vm.backend_vm_id]
+    assert instance["nic.names"][-1] == f"snf-nic-{port['id']}"
+    assert instance["nic.ips"][-1] == port["fixed_ips"][0]["ip_address"]
+    assert net_call(cloud, "GET", f"/ports/{port['id']}")[1]["port"]["status"] == "ACTIVE"
+    assert str(network.id) in cloud.call("GET", f"/servers/{vm.id}/ips").json()["addresses"]
+    # Disconnect: the NIC goes from Ganeti, then the port and its address.
+    assert net_call(cloud, "DELETE", f"/ports/{port['id']}")[0] == 204
+    assert NetworkInterface.objects.get(pk=port["id"]).state == "DOWN"
+    settle_all(cloud)
+    assert f"snf-nic-{port['id']}" not in cloud.cluster.instances[vm.backend_vm_id]["nic.names"]
+    assert not NetworkInterface.objects.exists() and not IPAddress.objects.exists()
+    assert VirtualMachine.objects.get().task is None
+
+
+def test_connect_refusals_change_nothing(cloud, mac_pool, make_user):
+    network = make_network(cloud)
+    _, _, bob_token = make_user("bob@example.org")
+    assert create(cloud, None).status_code == 202
+    vm = VirtualMachine.objects.get()
+    # Still building: refused.
+    status, _ = net_call(cloud, "POST", "/ports", {"port": {"network_id": str(network.id), "device_id": str(vm.id)}})
+    assert status == 409
+    settle_all(cloud)
+    for device in ("999", "x"):
+        status, _ = net_call(cloud, "POST", "/ports", {"port": {"network_id": str(network.id), "device_id": device}})
+        assert status == 400
+    assert not NetworkInterface.objects.exists() and not IPAddress.objects.exists()
+    assert not [j for j in cloud.cluster.jobs.values() if j["ops"][0]["input"]["OP_ID"] == "OP_INSTANCE_SET_PARAMS"]
+
+
+def test_a_failed_connect_gives_the_port_and_address_back(cloud, mac_pool):
+    network = make_network(cloud)
+    assert create(cloud, None).status_code == 202
+    settle_all(cloud)
+    vm = VirtualMachine.objects.get()
+    with cloud.cluster._lock:  # the instance vanished behind our back: the NIC add job fails
+        instance = cloud.cluster.instances.pop(vm.backend_vm_id)
+    status, body = net_call(cloud, "POST", "/ports", {"port": {"network_id": str(network.id), "device_id": str(vm.id)}})
+    assert status == 201
+    settle_all(cloud)
+    assert not NetworkInterface.objects.exists() and not IPAddress.objects.exists()
+    assert VirtualMachine.objects.get().task is None
+    with cloud.cluster._lock:
+        cloud.cluster.instances[vm.backend_vm_id] = instance

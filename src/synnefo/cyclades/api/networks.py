@@ -10,7 +10,7 @@ from django.db import transaction
 from synnefo.common import faults
 from synnefo.common.api import api_method, get_dict, json_body, render
 from synnefo.common.components import COMPONENTS
-from synnefo.cyclades.logic import floating_ips, network_backends, networks, ports
+from synnefo.cyclades.logic import floating_ips, network_backends, networks, ports, server_nics
 from synnefo.cyclades.models import IPAddress, NetworkInterface, Subnet
 from synnefo.plankton.backend import zulu
 
@@ -202,11 +202,13 @@ def ports_view(request):
         body = get_dict(json_body(request), "port")
         if body.get("network_id") in (None, ""):
             raise faults.BadRequest("Missing 'network_id'")
-        if body.get("device_id"):
-            raise faults.BadRequest("Attaching a port to a server is not available yet; create the port without device_id")
         network = networks.get_network(user, body["network_id"])
-        port = ports.create_port(user, network, name=body.get("name") or "", fixed_ips=body.get("fixed_ips"),
-                                 security_groups=body.get("security_groups"))
+        options = {"name": body.get("name") or "", "fixed_ips": body.get("fixed_ips"),
+                   "security_groups": body.get("security_groups")}
+        if body.get("device_id"):
+            port = server_nics.connect(user, network, body["device_id"], **options)
+        else:
+            port = ports.create_port(user, network, **options)
         return render(request, {"port": port_record(request, port)}, status=201)
     found = NetworkInterface.objects.filter(userid=user).select_related("network").prefetch_related("ips")
     return render(request, {"ports": [port_record(request, p) for p in found]})
@@ -216,7 +218,11 @@ def ports_view(request):
 def port_view(request, port_id):
     user = request.api_user.uuid
     if request.method == "DELETE":
-        ports.delete_port(ports.get_port(user, port_id))
+        port = ports.get_port(user, port_id)
+        if port.machine_id is not None:
+            server_nics.disconnect(user, port)  # the port goes when Ganeti's NIC removal succeeds
+        else:
+            ports.delete_port(port)
         return render(request, None, status=204)
     if request.method == "PUT":
         body = get_dict(json_body(request), "port")

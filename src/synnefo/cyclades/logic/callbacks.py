@@ -111,6 +111,10 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
                                                 message="The server could not be built", details=vm.backendlogmsg or "")
     removed = opcode == "OP_INSTANCE_REMOVE" and (success or instance_missing(vm))
     if ours:
+        if vm.task in ("CONNECT", "DISCONNECT"):
+            from synnefo.cyclades.logic import server_nics
+
+            server_nics.settle_task(vm, success)
         if vm.task == "BUILD" or vm.serial is None:
             pass  # the creation's commission was accepted when the API took the request
         else:

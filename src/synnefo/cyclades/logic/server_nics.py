@@ -92,17 +92,92 @@ def attach(vm: VirtualMachine, user: str, specs: list[dict]) -> list[NetworkInte
     return attached
 
 
+def nic_name(port: NetworkInterface) -> str:
+    return f"{settings.BACKEND_PREFIX_ID}nic-{port.id}"
+
+
 def ganeti_nics(attached: list[NetworkInterface]) -> list[dict]:
     nics = []
     for port in attached:
         ip = next((a.address for a in port.ips.all() if a.ipversion == 4), None)
-        nics.append({"name": f"{settings.BACKEND_PREFIX_ID}nic-{port.id}", "network": port.network.backend_id,
-                     "ip": ip, "mac": port.mac})
+        nics.append({"name": nic_name(port), "network": port.network.backend_id, "ip": ip, "mac": port.mac})
     return nics
 
 
+# --- a running (or stopped) server: connect and disconnect ---------------------------------
+
+def _server_for_nic_change(user: str, server_id, task: str):
+    from synnefo.cyclades.logic import servers
+
+    try:
+        vm = servers.get_server(user, server_id, for_update=True, include_deleted=False)
+    except faults.ItemNotFound:
+        raise faults.BadRequest(f"Server {server_id} does not exist") from None
+    servers.validate_action(vm, task)
+    return vm
+
+
+def connect(user: str, network, server_id, *, name: str = "", fixed_ips=None, security_groups=None) -> NetworkInterface:
+    """A new port of ``network`` attached to the user's server: a NIC add job (task CONNECT).
+    The port is BUILD until the job ends: ACTIVE on success, deleted on failure."""
+    from django.db import transaction
+
+    from synnefo.cyclades.logic import servers
+
+    with transaction.atomic():
+        vm = _server_for_nic_change(user, server_id, "CONNECT")
+        if NetworkInterface.objects.filter(machine=vm).count() >= settings.GANETI_MAX_NICS_PER_INSTANCE:
+            raise faults.Conflict(f"Server {vm.id} already has {settings.GANETI_MAX_NICS_PER_INSTANCE} NICs")
+        port = ports.create_port(user, network, name=name, fixed_ips=fixed_ips, security_groups=security_groups)
+        _require_active(network, vm.backend)
+        last = NetworkInterface.objects.filter(machine=vm).order_by("-index").values_list("index", flat=True).first()
+        port.machine, port.index, port.state, port.device_owner = vm, 0 if last is None else last + 1, "BUILD", "vm"
+        port.save()
+        (nic,) = ganeti_nics([port])
+        servers._run_job(vm, "CONNECT", lambda client, vm_name: client.modify_instance(vm_name, nics=[["add", -1, nic]]))
+    return port
+
+
+def disconnect(user: str, port: NetworkInterface) -> None:
+    """Detach an attached port (task DISCONNECT): a NIC remove job; the port goes when it succeeds."""
+    from django.db import transaction
+
+    from synnefo.cyclades.logic import servers
+
+    with transaction.atomic():
+        vm = _server_for_nic_change(user, port.machine_id, "DISCONNECT")
+        port = NetworkInterface.objects.select_for_update().get(pk=port.pk)
+        port.state = "DOWN"
+        port.save(update_fields=["state", "updated"])
+        name = nic_name(port)
+        servers._run_job(vm, "DISCONNECT", lambda client, vm_name: client.modify_instance(vm_name, nics=[["remove", name, {}]]))
+
+
+def settle_task(vm: VirtualMachine, success: bool) -> None:
+    """A CONNECT or DISCONNECT job of the server ended (from the dispatcher's callback)."""
+    if vm.task == "CONNECT":
+        building = NetworkInterface.objects.filter(machine=vm, state="BUILD")
+        if success:
+            building.update(state="ACTIVE")
+        else:
+            _drop(building)
+    elif vm.task == "DISCONNECT":
+        leaving = NetworkInterface.objects.filter(machine=vm, state="DOWN")
+        if success:
+            _drop(leaving)
+        else:
+            leaving.update(state="ACTIVE")
+
+
+def _drop(found) -> None:
+    for port in list(found):
+        port.machine = None
+        port.save(update_fields=["machine"])
+        ports.delete_port(port)
+
+
 def activate(vm: VirtualMachine) -> None:
-    NetworkInterface.objects.filter(machine=vm).update(state="ACTIVE")
+    NetworkInterface.objects.filter(machine=vm, state="BUILD").update(state="ACTIVE")
 
 
 def release(vm: VirtualMachine) -> None:
