@@ -222,6 +222,19 @@ def serve(commands: dict[str, list[str]], running: dict[str, subprocess.Popen] |
     return code
 
 
+def bootstrap_pools() -> None:
+    """An all-in-one node gets the MAC-prefix and bridge pools networks need (docs/networks.md),
+    unless they exist: users can create MAC_FILTERED networks at once."""
+    from synnefo.cyclades.logic import pools
+    from synnefo.cyclades.models import BridgePoolTable, MacPrefixPoolTable
+
+    for kind, table, base, size in (("mac-prefix", MacPrefixPoolTable, "aa:00:0", 65536),
+                                    ("bridge", BridgePoolTable, "prv", 20)):
+        if not table.objects.exists():
+            pools.create_pool(kind, base, size)
+            print(f"synnefo: created the {kind} pool (base {base}, size {size})", flush=True)
+
+
 def up(args) -> int:
     if args.data_dir:
         os.environ["SYNNEFO_DATA_DIR"] = args.data_dir
@@ -237,6 +250,7 @@ def up(args) -> int:
     print(f"synnefo: data directory {data_dir}", flush=True)
     migrate()
     bootstrap_admin(data_dir)
+    bootstrap_pools()
     running = {}
     if wants_simulated_service():
         simulated = start_simulated_service()

@@ -34,6 +34,7 @@ BuildInProgress = _fault("BuildInProgress", 409, "buildInProgress", "Build In Pr
 ResizeNotAllowed = _fault("ResizeNotAllowed", 403, "resizeNotAllowed", "Resize Not Allowed")
 PreconditionFailed = _fault("PreconditionFailed", 412, "preconditionFailed", "Precondition Failed")
 LengthRequired = _fault("LengthRequired", 411, "lengthRequired", "Length Required")
+NetworkInUse = _fault("NetworkInUse", 421, "networkInUse", "Network In Use")
 UnprocessableEntity = _fault("UnprocessableEntity", 422, "unprocessableEntity", "Unprocessable Entity")
 RangeNotSatisfiable = _fault("RangeNotSatisfiable", 416, "rangeNotSatisfiable", "Requested Range Not Satisfiable")
 RequestEntityTooLarge = _fault("RequestEntityTooLarge", 413, "overLimit", "Request Entity Too Large")

@@ -100,3 +100,28 @@ SIMULATED_GANETI_CLUSTER_NAME = "simulated.local"
 SIMULATED_GANETI_SPEED = 1.0
 # Where its certificate, RAPI password and saved state live. None: <data dir>/ganeti-simulated.
 SIMULATED_GANETI_DIR = None
+
+# --- Networks (docs/networks.md) -------------------------------------------------------------
+
+# Network flavors users may create through the API ("type" of POST /networks). Administrators
+# create any flavor with snf-manage network-create.
+API_ENABLED_NETWORK_FLAVORS = ["MAC_FILTERED"]
+# Link of CUSTOM networks (and of flavors whose link is not pooled), and the MAC prefix of
+# flavors whose prefix is not pooled (the MAC-prefix pool's index 0 is kept for them).
+DEFAULT_BRIDGE = "br0"
+DEFAULT_MAC_PREFIX = "aa:00:0"
+# The shared bridge of MAC_FILTERED networks (ebtables filter by MAC prefix on it).
+DEFAULT_MAC_FILTERED_BRIDGE = "prv0"
+# The largest IPv4 subnet users and administrators may create (smallest prefix length); the
+# smallest is a /29.
+MAX_CIDR_BLOCK = 22
+# False: a private network is created on every backend at once (so servers of any backend can
+# join it, and backend-add creates it on new backends). True: only on a backend where a server
+# joins it, for deployments with many backends.
+CYCLADES_LAZY_PRIVATE_NETWORKS = False
+# Length limits of names given to networks, subnets and ports.
+CYCLADES_NETWORK_MAX_NAME_LENGTH = 128
+# At most this many NICs (networks) per server.
+GANETI_MAX_NICS_PER_INSTANCE = 8
+# How many times a random MAC is drawn before a port create gives up (a full prefix).
+CYCLADES_MAC_ATTEMPTS = 32

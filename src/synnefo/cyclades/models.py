@@ -238,3 +238,176 @@ class Keypair(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["userid", "name"], name="cyclades_keypair_name_unique")]
+
+
+# --- Resource pools (SYNNEFO.md 4.4; logic in logic/pools.py) -----------------------------
+
+
+class PoolTable(models.Model):
+    """A pool of ``size`` values as two bitmaps (bit = 1: free). ``available_map`` tracks what
+    Cyclades handed out; ``reserved_map`` tracks *external* reservations (an administrator's, or
+    Ganeti's). A value is free only when free in both. ``base``/``offset`` say how an index maps
+    to a value, per pool type (see logic/pools.py). Rows are always read ``select_for_update``."""
+
+    size = models.PositiveIntegerField()
+    base = models.CharField(max_length=64)
+    offset = models.IntegerField(default=0)
+    available_map = models.TextField(default="")
+    reserved_map = models.TextField(default="")
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+
+class BridgePoolTable(PoolTable):
+    """Bridges (links) of PHYSICAL_VLAN networks: ``base`` prv, size 20 -> prv1..prv20."""
+
+
+class MacPrefixPoolTable(PoolTable):
+    """MAC prefixes of MAC_FILTERED networks, ``base`` e.g. aa:00:0."""
+
+
+class IPPoolTable(PoolTable):
+    """The addresses of one allocation range of a subnet: ``base`` is the subnet's CIDR,
+    ``offset`` the first address of the range minus the network address."""
+
+    subnet = models.ForeignKey("Subnet", null=True, blank=True, on_delete=models.CASCADE, related_name="ip_pools")
+
+
+
+# --- Networks (docs/networks.md; logic in logic/networks.py) ------------------------------
+
+
+class Network(models.Model):
+    """A virtual network. Its flavor decides how Ganeti connects NICs to it and so how its
+    traffic is kept apart (SYNNEFO.md 4.3): ``mode``/``link``/``mac_prefix``/``tags`` are filled
+    from the flavor at creation (``pool`` values come from the bridge / MAC-prefix pools and
+    go back there on deletion). Public networks have no owner and are created by
+    administrators; private ones belong to ``userid`` and count against
+    ``cyclades.network.private``."""
+
+    FLAVORS = ("MAC_FILTERED", "PHYSICAL_VLAN", "IP_LESS_ROUTED", "CUSTOM")
+    STATES = [(s, s) for s in ("PENDING", "ACTIVE", "ERROR", "DELETED")]
+    ACTIONS = [(s, s) for s in ("CREATE", "DESTROY")]
+
+    name = models.CharField(max_length=128, blank=True, default="")
+    userid = models.CharField(max_length=100, null=True, blank=True, db_index=True)
+    project = models.CharField(max_length=100, null=True, blank=True)
+    flavor = models.CharField(max_length=32, default="MAC_FILTERED")
+    mode = models.CharField(max_length=16)
+    link = models.CharField(max_length=128, null=True, blank=True)
+    mac_prefix = models.CharField(max_length=32)
+    tags = models.CharField(max_length=255, blank=True, default="")  # comma-separated Ganeti tags
+    public = models.BooleanField(default=False, db_index=True)
+    external_router = models.BooleanField(default=False)
+    floating_ip_pool = models.BooleanField(default=False)
+    drained = models.BooleanField(default=False)
+    state = models.CharField(max_length=32, choices=STATES, default="PENDING")
+    action = models.CharField(max_length=32, choices=ACTIONS, null=True, blank=True)
+    deleted = models.BooleanField(default=False, db_index=True)
+    link_from_pool = models.BooleanField(default=False)
+    mac_prefix_from_pool = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Network {self.id} ({self.name})"
+
+    @property
+    def backend_id(self) -> str:
+        """The Ganeti network name: ``<BACKEND_PREFIX_ID>net-<id>``."""
+        return f"{settings.BACKEND_PREFIX_ID}net-{self.id}"
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t for t in self.tags.split(",") if t]
+
+
+class Subnet(models.Model):
+    """An IPv4 or IPv6 range of a network (at most one of each). IPv4 addresses come from the
+    subnet's IP pools, one per allocation range."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="subnets")
+    userid = models.CharField(max_length=100, null=True, blank=True)
+    name = models.CharField(max_length=128, blank=True, default="")
+    ipversion = models.PositiveSmallIntegerField(default=4)
+    cidr = models.CharField(max_length=64)
+    gateway = models.CharField(max_length=64, null=True, blank=True)
+    dhcp = models.BooleanField(default=True)
+    dns_nameservers = models.JSONField(default=list, blank=True)
+    host_routes = models.JSONField(default=list, blank=True)
+    public = models.BooleanField(default=False)
+    deleted = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class BackendNetwork(models.Model):
+    """A network as it exists (or is being made to exist) on one Ganeti backend."""
+
+    OPER_STATES = [(s, s) for s in ("PENDING", "ACTIVE", "ERROR", "DELETED")]
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="backend_networks")
+    backend = models.ForeignKey(Backend, on_delete=models.CASCADE, related_name="networks")
+    operstate = models.CharField(max_length=30, choices=OPER_STATES, default="PENDING")
+    mac_prefix = models.CharField(max_length=32, blank=True, default="")
+    backendjobid = models.PositiveIntegerField(null=True, blank=True)
+    backendopcode = models.CharField(max_length=50, null=True, blank=True)
+    backendjobstatus = models.CharField(max_length=30, null=True, blank=True)
+    backendlogmsg = models.TextField(null=True, blank=True)
+    backendtime = models.DateTimeField(default=EPOCH)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["network", "backend"], name="cyclades_backend_network_unique")]
+
+
+class NetworkInterface(models.Model):
+    """A port: a place on a network for one NIC, of a server or not (yet) attached."""
+
+    STATES = [(s, s) for s in ("ACTIVE", "BUILD", "DOWN", "ERROR")]
+
+    name = models.CharField(max_length=128, blank=True, default="")
+    userid = models.CharField(max_length=100, db_index=True)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="ports")
+    machine = models.ForeignKey(VirtualMachine, null=True, blank=True, on_delete=models.SET_NULL, related_name="nics")
+    mac = models.CharField(max_length=32)
+    index = models.IntegerField(null=True, blank=True)
+    device_owner = models.CharField(max_length=128, blank=True, default="")
+    state = models.CharField(max_length=32, choices=STATES, default="DOWN")
+    firewall_profile = models.CharField(max_length=30, null=True, blank=True)
+    security_groups = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["network", "mac"], name="cyclades_nic_mac_unique")]
+
+
+class IPAddress(models.Model):
+    """An address of a subnet in use: by a port, or held as a floating IP."""
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="ips")
+    subnet = models.ForeignKey(Subnet, on_delete=models.PROTECT, related_name="ips")
+    nic = models.ForeignKey(NetworkInterface, null=True, blank=True, on_delete=models.SET_NULL, related_name="ips")
+    userid = models.CharField(max_length=100, db_index=True)
+    project = models.CharField(max_length=100, null=True, blank=True)
+    address = models.CharField(max_length=64)
+    ipversion = models.PositiveSmallIntegerField(default=4)
+    floating_ip = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["network", "address"], name="cyclades_ip_address_unique")]

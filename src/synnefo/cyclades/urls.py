@@ -3,7 +3,7 @@ trailing slash, since clients differ on it."""
 
 from django.urls import re_path
 
-from synnefo.cyclades.api import compute, servers
+from synnefo.cyclades.api import compute, networks, servers
 from synnefo.plankton import api_v1 as plankton_v1, glance_v2
 
 V = r"(?P<version>v2\.[01])"
@@ -32,6 +32,24 @@ urlpatterns = [
     re_path(rf"^compute/{V}/os-keypairs/(?P<name>[^/]+)/?$", servers.keypair_view),
     re_path(rf"^compute/{V}/(?P<rest>.*)$", compute.unknown),
     re_path(r"^vmapi/v1\.0/server-params/(?P<key>[A-Za-z0-9_-]+)/?$", servers.server_params_view),
+]
+
+# Networks (Neutron v2.0 style).
+N = r"network/v2\.0"
+urlpatterns += [
+    re_path(r"^network/?$", networks.versions),
+    re_path(rf"^{N}/?$", networks.version),
+    re_path(rf"^{N}/extensions/?$", networks.extensions),
+    re_path(rf"^{N}/networks/?$", networks.networks_view),
+    re_path(rf"^{N}/networks/(?P<detail>detail)/?$", networks.networks_view),
+    re_path(rf"^{N}/networks/(?P<network_id>[^/]+)/?$", networks.network_view),
+    re_path(rf"^{N}/subnets/?$", networks.subnets_view),
+    re_path(rf"^{N}/subnets/(?P<subnet_id>[^/]+)/?$", networks.subnet_view),
+    re_path(rf"^{N}/ports/?$", networks.ports_view),
+    re_path(rf"^{N}/ports/(?P<port_id>[^/]+)/?$", networks.port_view),
+    re_path(rf"^{N}/floatingips/?$", networks.floating_ips_view),
+    re_path(rf"^{N}/floatingips/(?P<ip_id>[^/]+)/?$", networks.floating_ip_view),
+    re_path(rf"^{N}/(?P<rest>.*)$", networks.unknown),
 ]
 
 # Images: Synnefo's v1.0 (kamaki) and Glance v2 (openstack), over the same Plankton records.

@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 from synnefo.common import faults
 from synnefo.common.api import api_method, get_dict, json_body, render
 from synnefo.cyclades.api.compute import api_root, self_links
-from synnefo.cyclades.logic import keypairs, servers
+from synnefo.cyclades.logic import keypairs, server_nics, servers
 from synnefo.cyclades.models import Keypair, VirtualMachine, VirtualMachineDiagnostic, VirtualMachineMetadata
 from synnefo.plankton.backend import zulu
 
@@ -40,6 +40,7 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
     if diagnostics is None:
         diagnostics = list(vm.diagnostics.all()[:MAX_DIAGNOSTICS])
     status = servers.api_status(vm)
+    addresses, attachments = server_nics.addresses(vm)
     if version == "v2.1" and status == "STOPPED":
         status = "SHUTOFF"  # Nova's word, what the OpenStack clients and tools wait for
     record.update({
@@ -52,8 +53,8 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
         "hostId": "",
         "accessIPv4": "",
         "accessIPv6": "",
-        "addresses": {},
-        "attachments": [],
+        "addresses": addresses,
+        "attachments": attachments,
         "created": zulu(vm.created.timestamp()),
         "updated": zulu(vm.updated.timestamp()),
         "metadata": metadata,
@@ -111,6 +112,7 @@ def servers_view(request, version, detail=None):
         found = found.filter(deleted=False)
     if not detail:
         return render(request, {"servers": [server_record(request, version, vm, detail=False) for vm in found]})
+    found = found.prefetch_related("nics__ips")  # addresses and attachments
     metadata, diagnostics = _related(found)
     records = [server_record(request, version, vm, metadata=metadata.get(vm.id, {}), diagnostics=diagnostics.get(vm.id, []))
                for vm in found]
@@ -157,9 +159,6 @@ def create(request, version):
     for count in ("min_count", "max_count"):
         if body.get(count, 1) != 1:
             raise faults.BadRequest("Servers are created one at a time (min_count = max_count = 1)")
-    networks = body.get("networks")
-    if networks not in (None, "auto", "none", []):
-        raise faults.BadRequest("Networks are not available yet: create the server without 'networks'")
     key_names = body.get("SNF:key_names") or ([body["key_name"]] if body.get("key_name") else [])
     project = body.get("project")
     if project is not None and project != request.api_user.uuid:
@@ -167,7 +166,7 @@ def create(request, version):
     vm, password = servers.create(
         request.api_user.uuid, body.get("name"), _image_ref(body), body.get("flavorRef"),
         metadata=body.get("metadata"), personality=body.get("personality"), password=body.get("adminPass"),
-        key_names=key_names,
+        key_names=key_names, networks=body.get("networks"),
     )
     record = server_record(request, version, vm)
     record["adminPass"] = password
@@ -247,8 +246,8 @@ def metadata_item_view(request, version, server_id, key):
 
 @api_method(("GET",), formats=("json", "xml"))
 def ips_view(request, version, server_id):
-    servers.get_server(request.api_user.uuid, server_id)
-    return render(request, {"addresses": {}})
+    vm = servers.get_server(request.api_user.uuid, server_id)
+    return render(request, {"addresses": server_nics.addresses(vm)[0]})
 
 
 @api_method(("GET",), formats=("json", "xml"))

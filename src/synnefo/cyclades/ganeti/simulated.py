@@ -403,6 +403,8 @@ class SimulatedRapiClient:
             for key, value in (kwargs.get("beparams") or {}).items():
                 inst["beparams"][key] = value
                 changes.append([f"be/{key}", value])
+            for op, ident, params in kwargs.get("nics") or []:
+                changes.append(_modify_nic(inst, op, ident, params or {}))
             return changes
 
         fields = {k: kwargs[k] for k in ("beparams", "nics", "disks", "hvparams") if k in kwargs}
@@ -559,6 +561,30 @@ class SimulatedRapiClient:
                  "networks": sorted(n for n, net in c.networks.items() if any(g[0] == "default" for g in net["group_list"])),
                  "tags": [], "serial_no": 1}
         return [group] if bulk else [{"name": "default", "uri": "/2/groups/default"}]
+
+
+NIC_FIELDS = {"nic.names": "name", "nic.ips": "ip", "nic.macs": "mac", "nic.networks.names": "network",
+              "nic.modes": "mode", "nic.links": "link"}
+
+
+def _modify_nic(inst: dict, op: str, ident, params: dict) -> list:
+    """A NIC added (at ``ident`` -1: the end) or removed (by name or index), as Ganeti does."""
+    if op == "add":
+        params = {"mode": "bridged", "link": "", **params}
+        for key, field in NIC_FIELDS.items():
+            inst.setdefault(key, []).append(params.get(field))
+        inst.setdefault("nic.uuids", []).append(str(uuid.uuid4()))
+        index = len(inst["nic.names"]) - 1
+        return [f"nic.{index}", "add:" + ",".join(f"{k}={v}" for k, v in params.items() if v is not None)]
+    if op == "remove":
+        names = inst.get("nic.names") or []
+        index = names.index(ident) if ident in names else int(ident) if str(ident).lstrip("-").isdigit() else None
+        if index is None or not -len(names) <= index < len(names):
+            raise GanetiApiError(f"Cannot find NIC {ident!r}")
+        for key in (*NIC_FIELDS, "nic.uuids"):
+            inst[key].pop(index)
+        return [f"nic.{index}", "remove"]
+    raise GanetiApiError(f"Unsupported NIC modification {op!r}")
 
 
 _clusters: dict[str, SimulatedCluster] = {}

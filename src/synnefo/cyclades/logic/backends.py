@@ -78,6 +78,9 @@ def create_backend(clustername, port, username, password, *, host="", ca_file=""
         elif hypervisor:
             backend.hypervisor = hypervisor
         backend.save()
+        from synnefo.cyclades.logic.network_backends import plan_private_networks_on
+
+        plan_private_networks_on(backend)  # private networks live on every backend
     log.info("backend %s added (%s:%s, user %s), drained", backend.id, backend.rapi_host, port, username)
     return backend
 

@@ -7,8 +7,8 @@ that settle the VM's state (successful jobs, a failed create, a removal) advance
 redelivered message (dispatcher killed between commit and ack) changes nothing.
 
 A job that ends also settles the server's pending task and its quota commission (see
-``cyclades.logic.quotas``). NICs and volumes come with networks and volumes; network events are
-accepted and logged (there is no network model yet).
+``cyclades.logic.quotas``). NICs and volumes come with networks and volumes; network events update the
+backend's side of the network (``logic/network_backends.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.conf import settings
 from synnefo.cyclades.models import Backend, VirtualMachine, VirtualMachineDiagnostic
 
 log = logging.getLogger(__name__)
+EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 FINAL = ("success", "error", "canceled")
 OPER_STATE_FROM_OPCODE = {
@@ -97,6 +98,9 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
         vm.operstate = OPER_STATE_FROM_OPCODE.get(opcode, vm.operstate)
         if opcode == "OP_INSTANCE_CREATE":
             vm.buildpercentage = 100
+            from synnefo.cyclades.logic import server_nics
+
+            server_nics.activate(vm)
         if opcode == "OP_INSTANCE_SET_PARAMS":
             _apply_beparams(vm, (msg.get("job_fields") or {}).get("beparams"))
         vm.backendtime = etime
@@ -107,6 +111,10 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
                                                 message="The server could not be built", details=vm.backendlogmsg or "")
     removed = opcode == "OP_INSTANCE_REMOVE" and (success or instance_missing(vm))
     if ours:
+        if vm.task in ("CONNECT", "DISCONNECT"):
+            from synnefo.cyclades.logic import server_nics
+
+            server_nics.settle_task(vm, success)
         if vm.task == "BUILD" or vm.serial is None:
             pass  # the creation's commission was accepted when the API took the request
         else:
@@ -122,8 +130,11 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
     elif success and old_flavor is not None and vm.flavor_id != old_flavor.id:
         quotas.charge_unrequested_resize(vm, old_flavor, vm.flavor)
     if removed:
+        from synnefo.cyclades.logic import server_nics
+
         vm.deleted, vm.operstate = True, "DESTROYED"
         vm.backendtime = etime
+        server_nics.release(vm)  # ports and their addresses go back
 
 
 def _apply_beparams(vm: VirtualMachine, beparams) -> None:
@@ -203,8 +214,13 @@ def _event_date(msg: dict):
 
 
 def apply_network_status(msg: dict) -> str:
+    """A network job's progress on a backend: BackendNetwork operstate, and the next step of
+    creating or removing the network there (logic/network_backends.py)."""
     _require(msg, "network", "operation", "status", "cluster")
-    return f"logged: network {msg['network']} {msg['operation']} {msg['status']} on {msg['cluster']} (no network model yet)"
+    from synnefo.cyclades.logic.network_backends import apply_event
+
+    etime = merge_time(msg["event_time"]) if "event_time" in msg else EPOCH_UTC
+    return apply_event(msg, etime)
 
 
 def apply_cluster_status(msg: dict) -> str:

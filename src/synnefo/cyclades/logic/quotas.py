@@ -48,6 +48,12 @@ def combined(*parts: dict[str, int]) -> dict[str, int]:
 def issue(vm: VirtualMachine, resources: dict[str, int], what: str, *, accept: bool | None, force: bool = False) -> int | None:
     """Issue the commission for ``resources`` (negative quantities release) in the caller's
     transaction. Over quota: 413 ``overLimit`` with the quotaholder's details."""
+    return issue_for(vm.userid, vm.project, resources, f"{what} server {vm.id}", accept=accept, force=force)
+
+
+def issue_for(userid: str, project: str | None, resources: dict[str, int], what: str, *, accept: bool | None,
+              force: bool = False) -> int | None:
+    """``issue`` for any resource holder (a network, a floating IP): ``what`` names it."""
     from synnefo.astakos.quotaholder import commissions
     from synnefo.astakos.quotaholder.client import QuotaholderUnavailable, member_and_project
     from synnefo.astakos.quotaholder.logic import NoCapacityError, NoQuantityError, QuotaError
@@ -55,8 +61,8 @@ def issue(vm: VirtualMachine, resources: dict[str, int], what: str, *, accept: b
     resources = {k: v for k, v in resources.items() if v}
     if not resources:
         return None
-    provisions = member_and_project(vm.userid, resources, project=vm.project or None)
-    name = f"cyclades: {what} server {vm.id}"
+    provisions = member_and_project(userid, resources, project=project or None)
+    name = f"cyclades: {what}"
     try:
         return commissions.issue(COMPONENT, provisions, name=name[:255], force=force, accept=accept)
     except (NoCapacityError, NoQuantityError) as exc:

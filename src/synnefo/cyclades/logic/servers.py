@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # API status from operstate (SYNNEFO.md 1.8).
 STATUS = {"BUILD": "BUILD", "ERROR": "ERROR", "STOPPED": "STOPPED", "STARTED": "ACTIVE", "RESIZE": "RESIZE", "DESTROYED": "DELETED"}
 TASK_STATE = {"BUILD": "BUILDING", "START": "STARTING", "STOP": "STOPPING", "REBOOT": "REBOOTING",
-              "DESTROY": "DESTROYING", "RESIZE": "RESIZING"}
+              "DESTROY": "DESTROYING", "RESIZE": "RESIZING", "CONNECT": "CONNECTING", "DISCONNECT": "DISCONNECTING"}
 RUNNING_JOB = ("queued", "waiting", "running")
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
@@ -155,9 +155,12 @@ def boot_image(user: str, image_ref):
 
 
 def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, personality=None, password=None,
-           key_names=(), project: str | None = None, backend=None) -> tuple[VirtualMachine, str]:
-    """Create a server; returns it (BUILD) and its admin password. Refusals change nothing."""
-    from synnefo.cyclades.logic import keypairs
+           key_names=(), project: str | None = None, backend=None, networks=None) -> tuple[VirtualMachine, str]:
+    """Create a server; returns it (BUILD) and its admin password. Refusals change nothing.
+    ``networks``: the create body's list (see logic/server_nics.py); None: the default NICs."""
+    from synnefo.cyclades.logic import keypairs, server_nics
+
+    specs = server_nics.check_specs(networks)
 
     name = check_name(name)
     keys = keypairs.for_server(user, list(key_names))
@@ -181,6 +184,8 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
             raise faults.ServiceUnavailable("No available backends") from None
     elif backend.offline:
         raise faults.ServiceUnavailable(f"Backend {backend.id} is offline")
+    if specs:
+        server_nics.prepare(user, specs, backend)
     with transaction.atomic():
         vm = VirtualMachine.objects.create(name=name, userid=user, project=project or user, backend=backend,
                                            flavor=flavor, imageid=image.id, operstate="BUILD", task="BUILD",
@@ -190,7 +195,8 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
         # BUILD is accepted at once, as upstream: a failed build stays (ERROR) until deleted.
         quotas.issue(vm, quotas.combined(quotas.offline(flavor), quotas.online(flavor)), "create", accept=True)
         config_url = _store_params(vm, image, password, files, [k.public_key for k in keys])
-        job_id = _submit_create(vm, backend, flavor, image, config_url)
+        nics = server_nics.ganeti_nics(server_nics.attach(vm, user, specs)) if specs else None
+        job_id = _submit_create(vm, backend, flavor, image, config_url, nics)
         vm.backendjobid = vm.task_job_id = job_id
         vm.save(update_fields=["backendjobid", "task_job_id"])
     log.info("server %s of %s: create job %s on backend %s", vm.id, user, job_id, backend.id)
@@ -237,7 +243,7 @@ def _primary_node(client) -> str | None:
     return max(nodes, key=lambda n: (n.get("mfree") or 0, n.get("name", "")))["name"]
 
 
-def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str) -> int:
+def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str, nics=None) -> int:
     kwargs = json.loads(json.dumps(settings.GANETI_CREATEINSTANCE_KWARGS))  # a deep copy
     hvparams = (kwargs.pop("hvparams", None) or {}).get(backend.hypervisor)
     template = flavor.volume_type.template
@@ -258,7 +264,8 @@ def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_ur
             kwargs["pnode"] = node
         else:
             kwargs["iallocator"] = settings.GANETI_IALLOCATOR
-        nics = json.loads(json.dumps(settings.GANETI_DEFAULT_INSTANCE_NICS))
+        if nics is None:
+            nics = json.loads(json.dumps(settings.GANETI_DEFAULT_INSTANCE_NICS))
         return client.create_instance(vm.backend_vm_id, template, disks, nics, **kwargs)
     except GanetiConnectionError as exc:
         log.error("server %s: backend %s unreachable: %s", vm.id, backend.id, exc)
@@ -378,8 +385,11 @@ def destroy(user: str, server_id) -> VirtualMachine:
 
 
 def mark_deleted(vm: VirtualMachine) -> None:
-    """The server is gone: accept the release commission and keep the record as deleted."""
+    """The server is gone: accept the release commission, free its ports, keep the record."""
+    from synnefo.cyclades.logic import server_nics
+
     quotas.decide(vm, True)
+    server_nics.release(vm)
     vm.deleted, vm.operstate, vm.task, vm.task_job_id = True, "DESTROYED", None, None
     vm.save()
 

@@ -1,0 +1,245 @@
+"""Networks on the Ganeti backends (docs/networks.md "On Ganeti").
+
+A network exists on a backend as the Ganeti network ``<BACKEND_PREFIX_ID>net-<id>``, with its
+IPv4 subnet, gateway, IPv6 subnet, per-backend MAC prefix and tags, connected to every node group
+with the network's mode and link. ``BackendNetwork`` rows record each backend's side. The steps
+are chained through the update path, so no job is submitted before the one it needs has
+succeeded:
+
+1. ``plan`` adds PENDING rows (public: the backend given; private: every backend, unless
+   ``CYCLADES_LAZY_PRIVATE_NETWORKS``); ``submit_pending`` (after commit) submits
+   ``OP_NETWORK_ADD`` for each as soon as the network has its IPv4 subnet (Ganeti needs one);
+2. the ADD's success event (``apply_event``) submits one ``OP_NETWORK_CONNECT`` per node group;
+3. a CONNECT success makes the row ACTIVE, and the network ACTIVE once a backend has it.
+
+Removal: ``remove_everywhere`` disconnects every group; the last DISCONNECT's success event
+submits ``OP_NETWORK_REMOVE``, whose success makes the row DELETED. A failed job makes the row
+ERROR with Ganeti's message. Events older than the row's last applied one are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+
+from synnefo.cyclades.logic import networks
+from synnefo.cyclades.models import Backend, BackendNetwork, Network
+
+log = logging.getLogger(__name__)
+
+
+def ganeti_tags(network: Network) -> list[str]:
+    tags = list(network.tag_list)
+    if any(s.dhcp for s in network.subnets.all() if not s.deleted):
+        tags.append("nfdhcpd")
+    tags.append("public" if network.public else "private")
+    return tags
+
+
+def backend_mac_prefix(network: Network, backend: Backend) -> str:
+    """The network's five-digit prefix plus one hex digit for the backend (Ganeti wants three
+    octets): the backend id modulo 16."""
+    return f"{network.mac_prefix}{backend.id % 16:x}"
+
+
+def network_id_from_name(name) -> int | None:
+    prefix = f"{settings.BACKEND_PREFIX_ID}net-"
+    if not isinstance(name, str) or not name.startswith(prefix) or not name[len(prefix):].isdigit():
+        return None
+    return int(name[len(prefix):])
+
+
+def plan(network: Network, backends=None) -> list[BackendNetwork]:
+    """PENDING rows for the backends the network must exist on (in the caller's transaction)."""
+    if backends is None:
+        if network.public or settings.CYCLADES_LAZY_PRIVATE_NETWORKS:
+            backends = []
+        else:
+            backends = list(Backend.objects.filter(offline=False))
+    rows = []
+    for backend in backends:
+        row, _ = BackendNetwork.objects.get_or_create(network=network, backend=backend,
+                                                      defaults={"mac_prefix": backend_mac_prefix(network, backend)})
+        rows.append(row)
+    network_id = network.id
+    transaction.on_commit(lambda: after_commit(submit_pending, network_id))
+    return rows
+
+
+def after_commit(step, network_id: int) -> None:
+    """Run a Ganeti step after the API's transaction committed. What the user asked for is
+    done by then (the network is created or deleted in the database), so a failure here is
+    logged, not answered with a 500; the row keeps what is known (see reconciliation)."""
+    try:
+        step(network_id)
+    except Exception:  # noqa: BLE001 - logged with the traceback; the database is consistent
+        log.exception("network %s: %s failed after commit", network_id, step.__name__)
+
+
+def plan_private_networks_on(backend: Backend) -> int:
+    """A new backend gets every live private network (unless creation is lazy)."""
+    if settings.CYCLADES_LAZY_PRIVATE_NETWORKS:
+        return 0
+    count = 0
+    for network in Network.objects.filter(public=False, deleted=False):
+        plan(network, [backend])
+        count += 1
+    return count
+
+
+def _fail(row: BackendNetwork, message: str) -> None:
+    row.operstate, row.backendlogmsg = "ERROR", message[:2000]
+    row.save(update_fields=["operstate", "backendlogmsg", "updated"])
+    log.warning("network %s on backend %s: %s", row.network_id, row.backend_id, message)
+
+
+def submit_pending(network_id: int) -> None:
+    """Submit OP_NETWORK_ADD for every PENDING row that has no job yet."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+    with transaction.atomic():
+        network = Network.objects.select_for_update().prefetch_related("subnets").filter(pk=network_id, deleted=False).first()
+        if network is None:
+            return
+        sub4 = networks.subnet4(network)
+        if sub4 is None:
+            return  # Ganeti networks need an IPv4 subnet: submitted when it comes
+        sub6 = networks.subnet6(network)
+        for row in network.backend_networks.select_related("backend").filter(operstate="PENDING", backendjobid__isnull=True):
+            try:
+                job = row.backend.get_client().create_network(
+                    network.backend_id, sub4.cidr, sub4.gateway, mac_prefix=row.mac_prefix or None,
+                    network6=sub6.cidr if sub6 else None, gateway6=sub6.gateway if sub6 else None,
+                    tags=ganeti_tags(network))
+            except GanetiApiError as exc:
+                _fail(row, f"cannot create the network: {exc}")
+                continue
+            row.backendjobid, row.backendopcode, row.backendjobstatus = job, "OP_NETWORK_ADD", "queued"
+            row.save(update_fields=["backendjobid", "backendopcode", "backendjobstatus", "updated"])
+        refresh_state(network)
+
+
+def _groups(client) -> list[str]:
+    return [g["name"] for g in client.get_groups(bulk=False)]
+
+
+def connect_groups(row: BackendNetwork) -> None:
+    network = row.network
+    client = row.backend.get_client()
+    for group in _groups(client):
+        job = client.connect_network(network.backend_id, group, network.mode, network.link or "", conflicts_check=True)
+        row.backendjobid, row.backendopcode, row.backendjobstatus = job, "OP_NETWORK_CONNECT", "queued"
+    row.save(update_fields=["backendjobid", "backendopcode", "backendjobstatus", "updated"])
+
+
+def disconnect_or_remove(row: BackendNetwork) -> None:
+    """Disconnect the Ganeti network from its groups, or remove it once it has none."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+    client = row.backend.get_client()
+    name = row.network.backend_id
+    try:
+        info = client.get_network(name)
+    except GanetiApiError as exc:
+        if getattr(exc, "code", None) == 404:
+            row.operstate = "DELETED"
+            row.save(update_fields=["operstate", "updated"])
+            return
+        raise
+    groups = [g[0] if isinstance(g, (list, tuple)) else str(g).split("(")[0] for g in info.get("group_list") or []]
+    if groups:
+        for group in groups:
+            row.backendjobid = client.disconnect_network(name, group)
+            row.backendopcode = "OP_NETWORK_DISCONNECT"
+    else:
+        row.backendjobid = client.delete_network(name)
+        row.backendopcode = "OP_NETWORK_REMOVE"
+    row.backendjobstatus = "queued"
+    row.save(update_fields=["backendjobid", "backendopcode", "backendjobstatus", "updated"])
+
+
+def remove_everywhere(network_id: int) -> None:
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+    with transaction.atomic():
+        network = Network.objects.select_for_update().get(pk=network_id)
+        for row in network.backend_networks.select_related("backend", "network").exclude(operstate="DELETED"):
+            if row.backendjobid is None and row.operstate in ("PENDING", "ERROR"):
+                row.operstate = "DELETED"  # never reached Ganeti
+                row.save(update_fields=["operstate", "updated"])
+                continue
+            try:
+                disconnect_or_remove(row)
+            except GanetiApiError as exc:
+                _fail(row, f"cannot remove the network: {exc}")
+        refresh_state(network)
+
+
+def refresh_state(network: Network) -> None:
+    """The network's state from its backends': DELETED when being destroyed and gone
+    everywhere; ACTIVE when a backend has it; ERROR when every backend failed; else PENDING."""
+    states = list(network.backend_networks.values_list("operstate", flat=True))
+    if network.action == "DESTROY":
+        state = "DELETED" if all(s == "DELETED" for s in states) else network.state
+    elif "ACTIVE" in states:
+        state = "ACTIVE"
+    elif states and all(s == "ERROR" for s in states):
+        state = "ERROR"
+    else:
+        state = "PENDING"
+    if state != network.state:
+        network.state = state
+        network.save(update_fields=["state", "updated"])
+
+
+def apply_event(msg: dict, etime) -> str:
+    """A ``ganeti-network-status`` message (in the dispatcher's transaction)."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+    network_id = network_id_from_name(msg["network"])
+    if network_id is None:
+        return f"ignored: network {msg['network']!r} is not ours"
+    row = (BackendNetwork.objects.select_for_update(of=("self",)).select_related("network", "backend")
+           .filter(network_id=network_id, backend__clustername=msg["cluster"]).first())
+    if row is None:
+        return f"ignored: network {network_id} has no row for cluster {msg['cluster']!r}"
+    if etime < row.backendtime:
+        return f"dropped: older than network {network_id}'s last update on {msg['cluster']}"
+    opcode, status = msg["operation"], msg["status"]
+    row.backendopcode, row.backendjobstatus = opcode, status
+    if msg.get("jobId") is not None:
+        row.backendjobid = msg["jobId"]
+    if status not in ("success", "error", "canceled"):
+        row.save(update_fields=["backendopcode", "backendjobstatus", "backendjobid", "updated"])
+        return f"applied: network {network_id} {opcode} {status}"
+    row.backendtime = etime
+    row.backendlogmsg = str(msg.get("logmsg") or "")[:2000]
+    destroying = row.network.action == "DESTROY"
+    try:
+        if status != "success":
+            if opcode == "OP_NETWORK_REMOVE" and "not known" in row.backendlogmsg:
+                row.operstate = "DELETED"
+            else:
+                row.operstate = "ERROR"
+        elif opcode == "OP_NETWORK_ADD":
+            row.save()
+            if destroying:
+                disconnect_or_remove(row)
+            else:
+                connect_groups(row)
+            row.refresh_from_db()
+        elif opcode == "OP_NETWORK_CONNECT" and not destroying:
+            row.operstate = "ACTIVE"
+        elif opcode in ("OP_NETWORK_DISCONNECT", "OP_NETWORK_CONNECT") and destroying:
+            row.save()
+            disconnect_or_remove(row)
+            row.refresh_from_db()
+        elif opcode == "OP_NETWORK_REMOVE":
+            row.operstate = "DELETED"
+    except GanetiApiError as exc:
+        row.operstate, row.backendlogmsg = "ERROR", f"{opcode} succeeded, the next step failed: {exc}"[:2000]
+    row.save()
+    refresh_state(row.network)
+    return f"applied: network {network_id} {opcode} {status} on backend {row.backend_id} -> {row.operstate}"

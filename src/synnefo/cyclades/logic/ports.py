@@ -1,0 +1,146 @@
+"""Ports (NICs on a network) and their addresses (docs/networks.md).
+
+A port takes one IPv4 address from its network's subnet pools (pools in id order, first free
+address; or the ``fixed_ips`` address asked for) and a MAC address of the network's prefix.
+Users create ports on their own private networks, and on public networks with one of their
+floating IPs there (logic/floating_ips.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from synnefo.common import faults
+from synnefo.cyclades.logic import networks, pools
+from synnefo.cyclades.models import IPAddress, Network, NetworkInterface
+
+
+def random_mac(prefix: str) -> str:
+    """``prefix`` (five hex digits, e.g. aa:00:0) followed by seven random ones."""
+    digits = pools.mac_prefix_digits(prefix) + secrets.token_hex(4)[:12 - len(pools.mac_prefix_digits(prefix))]
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+
+
+def allocate_ip(network: Network, userid: str, *, address: str | None = None, nic=None,
+                floating: bool = False) -> IPAddress | None:
+    """An address of the network's IPv4 subnet (None if it has none), taken from its pools in
+    the caller's transaction. 409 when the pools are exhausted or the address is taken."""
+    subnet = networks.subnet4(network)
+    if subnet is None:
+        if address is not None:
+            raise faults.BadRequest(f"Network {network.id} has no IPv4 subnet")
+        return None
+    rows = list(subnet.ip_pools.order_by("id").values_list("id", flat=True))
+    if address is not None:
+        try:
+            wanted = ipaddress.ip_address(str(address))
+        except ValueError:
+            raise faults.BadRequest(f"Invalid IP address '{address}'") from None
+        if wanted not in ipaddress.ip_network(subnet.cidr):
+            raise faults.BadRequest(f"{wanted} is not an address of subnet {subnet.cidr}")
+    value = None
+    for row_id in rows:
+        try:
+            with pools.locked("ip", row_id) as pool:
+                value = pool.get(str(wanted)) if address is not None else pool.get()
+            break
+        except pools.InvalidValue:
+            continue  # not in this range
+        except pools.ValueNotAvailable:
+            raise faults.Conflict(f"IP address {address} is already in use") from None
+        except pools.PoolExhausted:
+            continue
+    if value is None:
+        if address is not None:
+            raise faults.BadRequest(f"{address} is not in an allocation pool of subnet {subnet.cidr}")
+        raise faults.Conflict(f"No more IP addresses available on network {network.id}")
+    return IPAddress.objects.create(network=network, subnet=subnet, nic=nic, userid=userid, project=network.project,
+                                    address=value, ipversion=4, floating_ip=floating)
+
+
+def release_ip(ip: IPAddress) -> None:
+    for row in ip.subnet.ip_pools.order_by("id"):
+        try:
+            with pools.locked("ip", row.id) as pool:
+                pool.put(ip.address)
+            break
+        except pools.PoolError:
+            continue
+    ip.delete()
+
+
+def _fixed_address(fixed_ips) -> str | None:
+    if fixed_ips is None:
+        return None
+    if not isinstance(fixed_ips, list) or len(fixed_ips) > 1:
+        raise faults.BadRequest("'fixed_ips' must be a list of at most one {\"ip_address\": ...} object")
+    if not fixed_ips:
+        return None
+    item = fixed_ips[0]
+    if not isinstance(item, dict) or not isinstance(item.get("ip_address", ""), str):
+        raise faults.BadRequest("Each fixed IP must be an object with 'ip_address'")
+    return item.get("ip_address")
+
+
+@transaction.atomic
+def create_port(userid: str, network: Network, *, name: str = "", fixed_ips=None, security_groups=None,
+                admin: bool = False) -> NetworkInterface:
+    network = Network.objects.select_for_update().get(pk=network.pk)
+    if network.deleted:
+        raise faults.ItemNotFound(f"Network {network.id} not found")
+    if network.userid != userid and not network.public and not admin:
+        raise faults.ItemNotFound(f"Network {network.id} not found")
+    if network.drained:
+        raise faults.Conflict(f"Network {network.id} is drained: it takes no new ports")
+    if security_groups is not None and (not isinstance(security_groups, list) or len(security_groups) > 16):
+        raise faults.BadRequest("'security_groups' must be a list")
+    name = networks._check_name(name)
+    address = _fixed_address(fixed_ips)
+    for _ in range(settings.CYCLADES_MAC_ATTEMPTS):
+        mac = random_mac(network.mac_prefix)
+        if not NetworkInterface.objects.filter(network=network, mac=mac).exists():
+            break
+    else:
+        raise faults.Conflict(f"No free MAC address in prefix {network.mac_prefix}")
+    try:
+        with transaction.atomic():
+            port = NetworkInterface.objects.create(name=name, userid=userid, network=network, mac=mac, state="DOWN",
+                                                   security_groups=security_groups or [])
+    except IntegrityError:
+        raise faults.Conflict("MAC address collision; try again") from None
+    if network.public and not admin:
+        from synnefo.cyclades.logic import floating_ips
+
+        floating_ips.take_for_port(userid, network, address, port)
+    else:
+        allocate_ip(network, userid, address=address, nic=port)
+    return port
+
+
+def get_port(userid: str | None, port_id, *, for_update: bool = False) -> NetworkInterface:
+    objects = NetworkInterface.objects.select_for_update(of=("self",)) if for_update else NetworkInterface.objects
+    try:
+        port = objects.select_related("network").get(pk=int(port_id))
+    except (ValueError, TypeError, NetworkInterface.DoesNotExist):
+        raise faults.ItemNotFound(f"Port {port_id} not found") from None
+    if userid is not None and port.userid != userid:
+        raise faults.ItemNotFound(f"Port {port_id} not found")
+    return port
+
+
+@transaction.atomic
+def delete_port(port: NetworkInterface) -> None:
+    port = NetworkInterface.objects.select_for_update().get(pk=port.pk)
+    if port.machine_id is not None:
+        raise faults.Conflict(f"Port {port.id} is attached to server {port.machine_id}; delete the server or detach it first")
+    for ip in list(port.ips.select_related("subnet")):
+        if ip.floating_ip:
+            ip.nic = None
+            ip.save(update_fields=["nic", "updated"])
+        else:
+            release_ip(ip)
+    port.delete()

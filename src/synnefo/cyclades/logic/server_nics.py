@@ -1,0 +1,204 @@
+"""A server's NICs on networks, through ports (docs/networks.md "Servers on networks").
+
+``networks`` of a server create is a list of ``{"uuid": <network id>}`` (optionally with
+``"fixed_ip"``) or ``{"port": <port id>}`` entries. Each becomes a port of the server, made in the
+create transaction: a new one on the network (an address from its pools, a MAC of its prefix),
+or the user's existing unattached port. The network must be the user's own private network, or a
+public one where the user holds a free floating IP (``fixed_ip`` picks which), and ACTIVE on the
+server's backend. Ganeti gets each NIC as
+``{"name": <BACKEND_PREFIX_ID>nic-<port id>, "network": <Ganeti network>, "ip", "mac"}``. The
+ports go ACTIVE when the build succeeds, and are deleted (addresses back to the pools) when the
+server is removed.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from synnefo.common import faults
+from synnefo.cyclades.logic import networks, ports
+from synnefo.cyclades.models import BackendNetwork, NetworkInterface, VirtualMachine
+
+
+def check_specs(specs) -> list[dict] | None:
+    """The ``networks`` of a create body, checked for shape; None: the default NICs."""
+    if specs in (None, "auto", "none", []):
+        return None
+    if not isinstance(specs, list):
+        raise faults.BadRequest("'networks' must be a list of {\"uuid\": ...} or {\"port\": ...} objects")
+    if len(specs) > settings.GANETI_MAX_NICS_PER_INSTANCE:
+        raise faults.BadRequest(f"At most {settings.GANETI_MAX_NICS_PER_INSTANCE} networks per server")
+    out = []
+    for item in specs:
+        if not isinstance(item, dict) or (("uuid" in item) == ("port" in item)):
+            raise faults.BadRequest("Each network entry needs exactly one of 'uuid' (a network) or 'port'")
+        fixed_ip = item.get("fixed_ip")
+        if fixed_ip is not None and ("port" in item or not isinstance(fixed_ip, str)):
+            raise faults.BadRequest("'fixed_ip' is an address string, given with 'uuid'")
+        out.append({"uuid": item.get("uuid"), "port": item.get("port"), "fixed_ip": fixed_ip})
+    return out
+
+
+def _network(user: str, ident):
+    """A network named in a create body: a reference that does not resolve is bad input (400)."""
+    try:
+        return networks.get_network(user, ident)
+    except faults.ItemNotFound:
+        raise faults.BadRequest(f"Network {ident} does not exist") from None
+
+
+def _require_active(network, backend) -> None:
+    if not BackendNetwork.objects.filter(network=network, backend=backend, operstate="ACTIVE").exists():
+        raise faults.Conflict(f"Network {network.id} is not active on the server's backend yet; try again shortly")
+
+
+def prepare(user: str, specs: list[dict], backend) -> None:
+    """Before the create transaction: a private network not yet planned on the chosen backend
+    (lazy creation, or a backend added while it was offline) is planned there now, in its own
+    transaction, so that it is being created when the user's 409 asks to try again."""
+    from django.db import transaction
+
+    from synnefo.cyclades.logic.network_backends import plan
+
+    for spec in specs:
+        if spec["uuid"] is None:
+            continue
+        network = _network(user, spec["uuid"])
+        if not network.public and not BackendNetwork.objects.filter(network=network, backend=backend).exists():
+            with transaction.atomic():
+                plan(network, [backend])
+
+
+def attach(vm: VirtualMachine, user: str, specs: list[dict]) -> list[NetworkInterface]:
+    """The server's ports, in order (in the create transaction; refusals change nothing)."""
+    attached = []
+    for index, spec in enumerate(specs):
+        if spec["port"] is not None:
+            try:
+                port = ports.get_port(user, spec["port"], for_update=True)
+            except faults.ItemNotFound:
+                raise faults.BadRequest(f"Port {spec['port']} does not exist") from None
+            if port.machine_id is not None:
+                raise faults.Conflict(f"Port {port.id} is already attached to server {port.machine_id}")
+            network = port.network
+        else:
+            network = _network(user, spec["uuid"])
+            fixed = [{"ip_address": spec["fixed_ip"]}] if spec["fixed_ip"] else None
+            port = ports.create_port(user, network, fixed_ips=fixed)
+        _require_active(network, vm.backend)
+        port.machine, port.index, port.state, port.device_owner = vm, index, "BUILD", "vm"
+        port.save()
+        attached.append(port)
+    return attached
+
+
+def nic_name(port: NetworkInterface) -> str:
+    return f"{settings.BACKEND_PREFIX_ID}nic-{port.id}"
+
+
+def ganeti_nics(attached: list[NetworkInterface]) -> list[dict]:
+    nics = []
+    for port in attached:
+        ip = next((a.address for a in port.ips.all() if a.ipversion == 4), None)
+        nics.append({"name": nic_name(port), "network": port.network.backend_id, "ip": ip, "mac": port.mac})
+    return nics
+
+
+# --- a running (or stopped) server: connect and disconnect ---------------------------------
+
+def _server_for_nic_change(user: str, server_id, task: str):
+    from synnefo.cyclades.logic import servers
+
+    try:
+        vm = servers.get_server(user, server_id, for_update=True, include_deleted=False)
+    except faults.ItemNotFound:
+        raise faults.BadRequest(f"Server {server_id} does not exist") from None
+    servers.validate_action(vm, task)
+    return vm
+
+
+def connect(user: str, network, server_id, *, name: str = "", fixed_ips=None, security_groups=None) -> NetworkInterface:
+    """A new port of ``network`` attached to the user's server: a NIC add job (task CONNECT).
+    The port is BUILD until the job ends: ACTIVE on success, deleted on failure."""
+    from django.db import transaction
+
+    from synnefo.cyclades.logic import servers
+
+    with transaction.atomic():
+        vm = _server_for_nic_change(user, server_id, "CONNECT")
+        if NetworkInterface.objects.filter(machine=vm).count() >= settings.GANETI_MAX_NICS_PER_INSTANCE:
+            raise faults.Conflict(f"Server {vm.id} already has {settings.GANETI_MAX_NICS_PER_INSTANCE} NICs")
+        port = ports.create_port(user, network, name=name, fixed_ips=fixed_ips, security_groups=security_groups)
+        _require_active(network, vm.backend)
+        last = NetworkInterface.objects.filter(machine=vm).order_by("-index").values_list("index", flat=True).first()
+        port.machine, port.index, port.state, port.device_owner = vm, 0 if last is None else last + 1, "BUILD", "vm"
+        port.save()
+        (nic,) = ganeti_nics([port])
+        servers._run_job(vm, "CONNECT", lambda client, vm_name: client.modify_instance(vm_name, nics=[["add", -1, nic]]))
+    return port
+
+
+def disconnect(user: str, port: NetworkInterface) -> None:
+    """Detach an attached port (task DISCONNECT): a NIC remove job; the port goes when it succeeds."""
+    from django.db import transaction
+
+    from synnefo.cyclades.logic import servers
+
+    with transaction.atomic():
+        vm = _server_for_nic_change(user, port.machine_id, "DISCONNECT")
+        port = NetworkInterface.objects.select_for_update().get(pk=port.pk)
+        port.state = "DOWN"
+        port.save(update_fields=["state", "updated"])
+        name = nic_name(port)
+        servers._run_job(vm, "DISCONNECT", lambda client, vm_name: client.modify_instance(vm_name, nics=[["remove", name, {}]]))
+
+
+def settle_task(vm: VirtualMachine, success: bool) -> None:
+    """A CONNECT or DISCONNECT job of the server ended (from the dispatcher's callback)."""
+    if vm.task == "CONNECT":
+        building = NetworkInterface.objects.filter(machine=vm, state="BUILD")
+        if success:
+            building.update(state="ACTIVE")
+        else:
+            _drop(building)
+    elif vm.task == "DISCONNECT":
+        leaving = NetworkInterface.objects.filter(machine=vm, state="DOWN")
+        if success:
+            _drop(leaving)
+        else:
+            leaving.update(state="ACTIVE")
+
+
+def _drop(found) -> None:
+    for port in list(found):
+        port.machine = None
+        port.save(update_fields=["machine"])
+        ports.delete_port(port)
+
+
+def activate(vm: VirtualMachine) -> None:
+    NetworkInterface.objects.filter(machine=vm, state="BUILD").update(state="ACTIVE")
+
+
+def release(vm: VirtualMachine) -> None:
+    """The server is gone: its ports are deleted and their addresses go back to the pools."""
+    for port in NetworkInterface.objects.filter(machine=vm):
+        port.machine = None
+        port.save(update_fields=["machine"])
+        ports.delete_port(port)
+
+
+def addresses(vm: VirtualMachine) -> tuple[dict, list]:
+    """``addresses`` and ``attachments`` of the server's API record."""
+    found, attachments = {}, []
+    for port in sorted(vm.nics.all(), key=lambda p: (p.index if p.index is not None else 99, p.id)):
+        ips = list(port.ips.all())
+        found.setdefault(str(port.network_id), []).extend(
+            {"version": ip.ipversion, "addr": ip.address, "OS-EXT-IPS:type": "floating" if ip.floating_ip else "fixed",
+             "OS-EXT-IPS-MAC:mac_addr": port.mac} for ip in ips)
+        attachments.append({"id": str(port.id), "network_id": str(port.network_id), "mac_address": port.mac,
+                            "firewallProfile": port.firewall_profile or "DISABLED",
+                            "ipv4": next((ip.address for ip in ips if ip.ipversion == 4), ""),
+                            "ipv6": next((ip.address for ip in ips if ip.ipversion == 6), ""),
+                            "OS-EXT-IPS:type": "fixed"})
+    return found, attachments

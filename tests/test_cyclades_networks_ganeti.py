@@ -1,0 +1,156 @@
+"""Networks on REAL Ganeti (the sandbox cluster) with the real update path: the API creates a
+private network, snf-ganeti-eventd publishes the add's events, the dispatcher connects it to
+the node group and makes it ACTIVE; deleting it disconnects and removes it from Ganeti."""
+
+import io
+import json
+import uuid
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from synnefo.cyclades.ganeti.rapi import GanetiApiError
+from synnefo.cyclades.logic.backends import create_backend
+from synnefo.cyclades.models import BackendNetwork, Flavor, IPAddress, Network, NetworkInterface, VirtualMachine, VolumeType
+from tests.compute_helpers import register_image
+from tests.pithos_helpers import Store, small_blocks  # noqa: F401
+from tests.test_cyclades_ganeti_e2e import dispatch_until, eventd, ganeti  # noqa: F401
+
+N = "/cyclades/network/v2.0"
+C = "/cyclades/compute/v2.0"
+
+
+def _setup(ganeti, client, token):  # noqa: F811
+    call_command("pool-create", "--type=mac-prefix", "--base=aa:00:0", "--size=65536", stdout=None)
+    backend = create_backend(ganeti["GANETI_CLUSTER_NAME"], int(ganeti["GANETI_RAPI_PORT"]), ganeti["GANETI_RAPI_USER"],
+                             ganeti["GANETI_RAPI_PASSWORD"], host=ganeti["GANETI_RAPI_HOST"], ca_file=ganeti["GANETI_RAPI_CA"])
+
+    def call(method, path, body=None, api=N):
+        r = client.generic(method, api + path, data=json.dumps(body) if body is not None else b"",
+                           content_type="application/json", HTTP_X_AUTH_TOKEN=token)
+        return r.status_code, (r.json() if r.content else None)
+
+    return backend, backend.get_client(), call
+
+
+def _cleanup(rapi, name):
+    """Leave the sandbox clean whatever failed."""
+    try:
+        info = rapi.get_network(name)
+    except GanetiApiError:
+        return
+    for group in info.get("group_list") or []:
+        rapi.wait_for_job(rapi.disconnect_network(name, group[0]), timeout=60, raise_on_error=False)
+    rapi.wait_for_job(rapi.delete_network(name), timeout=60, raise_on_error=False)
+
+
+def _cidr():
+    return f"10.{uuid.uuid4().int % 200 + 20}.{uuid.uuid4().int % 250}.0/24"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_private_network_on_real_ganeti(ganeti, eventd, client, make_user):  # noqa: F811
+    _, log_file = eventd
+    _, _, token = make_user("net-user@example.org")
+    backend, rapi, call = _setup(ganeti, client, token)
+
+    def row():
+        return BackendNetwork.objects.get(network_id=net_id, backend=backend)
+
+    # The sandbox has one bridge: MAC_FILTERED networks share it.
+    with override_settings(DEFAULT_MAC_FILTERED_BRIDGE=ganeti.get("GANETI_BRIDGE", "gntbr0")):
+        status, body = call("POST", "/networks", {"network": {"type": "MAC_FILTERED", "name": "real"}})
+    assert status == 201, body
+    net_id = body["network"]["id"]
+    name = Network.objects.get(pk=net_id).backend_id
+    cidr = _cidr()
+    try:
+        status, body = call("POST", "/subnets", {"subnet": {"network_id": net_id, "cidr": cidr}})
+        assert status == 201, body
+        dispatch_until(lambda: row().operstate in ("ACTIVE", "ERROR"), 90)
+        assert row().operstate == "ACTIVE", (row().backendlogmsg, log_file.read_text()[-3000:])
+        info = rapi.get_network(name)
+        assert info["network"] == cidr and info["mac_prefix"] == row().mac_prefix
+        assert [g[0] for g in info["group_list"]] == ["default"]
+        assert "private" in info["tags"] and "private-filtered" in info["tags"]
+        assert call("GET", f"/networks/{net_id}")[1]["network"]["status"] == "ACTIVE"
+        # Removed behind our back (as gnt-network disconnect + remove would): reconcile-networks
+        # finds it missing and creates it again through the update path.
+        _cleanup(rapi, name)
+        out = io.StringIO()
+        call_command("reconcile-networks", f"--backend-id={backend.id}", stdout=out)
+        assert "absent from Ganeti" in out.getvalue()
+        call_command("reconcile-networks", f"--backend-id={backend.id}", "--fix-all", stdout=out)
+        assert "created again" in out.getvalue()
+        dispatch_until(lambda: row().backendopcode == "OP_NETWORK_CONNECT" and row().backendjobstatus == "success", 90)
+        assert row().operstate == "ACTIVE" and [g[0] for g in rapi.get_network(name)["group_list"]] == ["default"]
+        assert call("DELETE", f"/networks/{net_id}")[0] == 204
+        dispatch_until(lambda: row().operstate in ("DELETED", "ERROR"), 90)
+        assert row().operstate == "DELETED", (row().backendlogmsg, log_file.read_text()[-3000:])
+        assert Network.objects.get(pk=net_id).state == "DELETED"
+        with pytest.raises(GanetiApiError):
+            rapi.get_network(name)
+    finally:
+        _cleanup(rapi, name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_servers_on_a_private_network_on_real_ganeti(ganeti, eventd, client, make_user, small_blocks):  # noqa: F811
+    _, log_file = eventd
+    user, _, token = make_user("net-servers@example.org")
+    backend, rapi, call = _setup(ganeti, client, token)
+    backend.drained = False
+    backend.save()
+    image_id = register_image(client, Store(client, user, token), osfamily="linux")
+    template = "file" if "file" in backend.disk_templates else "diskless"
+    flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=VolumeType.objects.create(name="F", disk_template=template))
+    with override_settings(DEFAULT_MAC_FILTERED_BRIDGE=ganeti.get("GANETI_BRIDGE", "gntbr0")):
+        net_id = call("POST", "/networks", {"network": {"type": "MAC_FILTERED", "name": "lan"}})[1]["network"]["id"]
+    name = Network.objects.get(pk=net_id).backend_id
+    servers = []
+    try:
+        assert call("POST", "/subnets", {"subnet": {"network_id": net_id, "cidr": _cidr()}})[0] == 201
+        row = BackendNetwork.objects.get(network_id=net_id)
+        dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in ("ACTIVE", "ERROR"), 90)
+        for server_name in ("one", "two"):
+            status, body = call("POST", "/servers", {"server": {"name": server_name, "imageRef": image_id, "flavorRef": flavor.id,
+                                                                 "networks": [{"uuid": net_id}]}}, api=C)
+            assert status == 202, body
+            servers.append(VirtualMachine.objects.get(pk=body["server"]["id"]))
+        dispatch_until(lambda: all(VirtualMachine.objects.get(pk=vm.pk).operstate in ("STARTED", "ERROR") for vm in servers), 120)
+        for vm in servers:
+            vm.refresh_from_db()
+            assert vm.operstate == "STARTED", (vm.backendlogmsg, log_file.read_text()[-3000:])
+            port = NetworkInterface.objects.get(machine=vm)
+            address = IPAddress.objects.get(nic=port).address
+            instance = rapi.get_instance(vm.backend_vm_id)
+            assert instance["nic.ips"] == [address] and instance["nic.macs"] == [port.mac]
+            assert instance["nic.networks.names"] == [name] and port.state == "ACTIVE"
+        assert sorted(rapi.get_network(name)["inst_list"]) == sorted(vm.backend_vm_id for vm in servers)
+        # Connect the first server once more (a NIC add job), then disconnect that port.
+        status, body = call("POST", "/ports", {"port": {"network_id": net_id, "device_id": str(servers[0].id)}})
+        assert status == 201, body
+        extra = body["port"]["id"]
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=servers[0].pk).task is None, 120)
+        assert NetworkInterface.objects.get(pk=extra).state == "ACTIVE", servers[0].backendlogmsg
+        instance = rapi.get_instance(servers[0].backend_vm_id)
+        assert f"{servers[0].backend_vm_id.split('-')[0]}-nic-{extra}" in instance["nic.names"]
+        assert call("DELETE", f"/ports/{extra}")[0] == 204
+        dispatch_until(lambda: not NetworkInterface.objects.filter(pk=extra).exists(), 120)
+        assert len(rapi.get_instance(servers[0].backend_vm_id)["nic.names"]) == 1
+        assert call("DELETE", f"/networks/{net_id}")[0] == 421
+        for vm in servers:
+            assert call("DELETE", f"/servers/{vm.id}", api=C)[0] == 204
+        dispatch_until(lambda: not NetworkInterface.objects.exists(), 120)
+        assert not IPAddress.objects.exists()
+        assert call("DELETE", f"/networks/{net_id}")[0] == 204
+        dispatch_until(lambda: Network.objects.get(pk=net_id).state == "DELETED", 90)
+        assert Network.objects.get(pk=net_id).state == "DELETED"
+    finally:
+        for vm in servers:
+            try:
+                rapi.wait_for_job(rapi.delete_instance(vm.backend_vm_id, shutdown_timeout=0), raise_on_error=False)
+            except GanetiApiError:
+                pass
+        _cleanup(rapi, name)

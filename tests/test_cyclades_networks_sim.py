@@ -1,0 +1,167 @@
+"""Networks on a simulated Ganeti backend whose events are applied by the real callbacks:
+create (add, then connect every node group), delete (disconnect, then remove), failures, and
+where networks are created (every backend, the one given, lazily, new backends)."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from synnefo.cyclades.ganeti import simulated
+from synnefo.cyclades.models import Backend, BackendNetwork, Network
+from tests.compute_helpers import cloud  # noqa: F401 - fixture
+from tests.pithos_helpers import small_blocks  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.django_db
+API = "/cyclades/network/v2.0"
+
+
+def net_call(cloud, method, path, body=None):
+    data = b"" if body is None else json.dumps(body).encode()
+    with cloud.on_commit(execute=True):
+        r = cloud.client.generic(method, API + path, data=data, content_type="application/json",
+                                 HTTP_X_AUTH_TOKEN=cloud.token)
+    return r.status_code, (r.json() if r.content else None)
+
+
+def run(cloud, *args) -> str:
+    out = io.StringIO()
+    with cloud.on_commit(execute=True):
+        call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def settle_all(cloud, rounds=6, others=()):
+    """Jobs submitted by the callbacks (connect after add, remove after disconnect) need more
+    rounds: settle until no new event arrives. ``others``: more simulated clusters to wait for."""
+    for _ in range(rounds):
+        before = cloud.applied
+        for cluster in others:
+            rapi = simulated.SimulatedRapiClient(cluster)
+            for job_id in list(cluster.jobs):
+                rapi.wait_for_job(job_id, timeout=10, interval=0.01, raise_on_error=False)
+        cloud.settle()
+        if cloud.applied == before:
+            return
+
+
+@pytest.fixture
+def mac_pool(cloud):
+    run(cloud, "pool-create", "--type=mac-prefix", "--base=aa:00:0", "--size=65536")
+
+
+def _private_network(cloud, cidr="10.1.0.0/24"):
+    status, body = net_call(cloud, "POST", "/networks", {"network": {"type": "MAC_FILTERED", "name": "priv"}})
+    assert status == 201, body
+    net_id = body["network"]["id"]
+    status, body = net_call(cloud, "POST", "/subnets", {"subnet": {"network_id": net_id, "cidr": cidr}})
+    assert status == 201, body
+    return Network.objects.get(pk=net_id)
+
+
+def test_private_network_is_added_connected_and_removed(cloud, mac_pool):
+    status, body = net_call(cloud, "POST", "/networks", {"network": {"type": "MAC_FILTERED", "name": "priv"}})
+    network = Network.objects.get(pk=body["network"]["id"])
+    row = BackendNetwork.objects.get(network=network)
+    assert (row.backend_id, row.operstate, row.backendjobid) == (cloud.backend.id, "PENDING", None)
+    assert row.mac_prefix == f"aa:00:1{cloud.backend.id % 16:x}"
+    # Ganeti networks need their IPv4 subnet: the job is submitted when it comes.
+    assert net_call(cloud, "POST", "/subnets", {"subnet": {"network_id": str(network.id), "cidr": "10.1.0.0/24"}})[0] == 201
+    row.refresh_from_db()
+    assert row.backendopcode == "OP_NETWORK_ADD" and row.backendjobid is not None
+    settle_all(cloud)
+    row.refresh_from_db()
+    network.refresh_from_db()
+    assert (row.operstate, network.state) == ("ACTIVE", "ACTIVE")
+    assert net_call(cloud, "GET", f"/networks/{network.id}")[1]["network"]["status"] == "ACTIVE"
+    ganeti = cloud.cluster.networks[f"snf-net-{network.id}"]
+    assert ganeti["network"] == "10.1.0.0/24" and ganeti["gateway"] == "10.1.0.1"
+    assert ganeti["mac_prefix"] == row.mac_prefix
+    assert ganeti["tags"] == ["private-filtered", "nfdhcpd", "private"]
+    assert ganeti["group_list"] == [["default", "bridged", "prv0", ""]]
+    # Delete: disconnected, then removed, by the chain of events.
+    assert net_call(cloud, "DELETE", f"/networks/{network.id}")[0] == 204
+    settle_all(cloud)
+    row.refresh_from_db()
+    network.refresh_from_db()
+    assert f"snf-net-{network.id}" not in cloud.cluster.networks
+    assert (row.operstate, network.state, network.deleted) == ("DELETED", "DELETED", True)
+
+
+def test_a_failed_add_marks_the_backend_side_error(cloud, mac_pool):
+    status, body = net_call(cloud, "POST", "/networks", {"network": {"type": "MAC_FILTERED"}})
+    network = Network.objects.get(pk=body["network"]["id"])
+    # Someone made a Ganeti network of that name behind our back: the add job fails.
+    with cloud.cluster._lock:
+        cloud.cluster.networks[network.backend_id] = {"name": network.backend_id, "network": "10.9.0.0/24",
+                                                      "group_list": [], "tags": [], "serial_no": 1}
+    net_call(cloud, "POST", "/subnets", {"subnet": {"network_id": str(network.id), "cidr": "10.2.0.0/24"}})
+    settle_all(cloud)
+    row = BackendNetwork.objects.get(network=network)
+    network.refresh_from_db()
+    assert row.operstate == "ERROR" and "already exists" in row.backendlogmsg
+    assert network.state == "ERROR"
+    assert net_call(cloud, "GET", f"/networks/{network.id}")[1]["network"]["status"] == "ERROR"
+
+
+def test_public_network_goes_only_to_the_backend_given(cloud):
+    other = Backend.objects.create(clustername="other", host=simulated.SIMULATED_HOST, offline=True)
+    out = run(cloud, "network-create", "--public", "--flavor=CUSTOM", "--name=internet", "--subnet=203.0.113.0/24",
+              f"--backend-id={cloud.backend.id}")
+    network = Network.objects.get()
+    assert "Created network" in out and network.userid is None
+    settle_all(cloud)
+    assert list(network.backend_networks.values_list("backend_id", "operstate")) == [(cloud.backend.id, "ACTIVE")]
+    ganeti = cloud.cluster.networks[network.backend_id]
+    assert ganeti["tags"] == ["nfdhcpd", "public"] and ganeti["group_list"] == [["default", "bridged", "br0", ""]]
+    assert ganeti["mac_prefix"] == f"aa:00:0{cloud.backend.id % 16:x}"
+    assert not BackendNetwork.objects.filter(backend=other).exists()
+    shown = run(cloud, "network-show", str(network.id))
+    assert "ACTIVE" in shown and "203.0.113.2-203.0.113.254" in shown
+
+
+def test_lazy_private_networks_and_new_backends(cloud, mac_pool, settings):
+    settings.CYCLADES_LAZY_PRIVATE_NETWORKS = True
+    lazy = _private_network(cloud)
+    assert not lazy.backend_networks.exists()
+    settings.CYCLADES_LAZY_PRIVATE_NETWORKS = False
+    eager = _private_network(cloud, "10.3.0.0/24")
+    assert eager.backend_networks.count() == 1
+    settle_all(cloud)
+    # backend-add: every live private network is planned on the new backend too.
+    name = "sim-new"
+    simulated._clusters[name] = simulated.SimulatedCluster(name, speed=0.01, publisher=cloud.publisher)
+    try:
+        run(cloud, "backend-add", f"--clustername={name}", "--simulated-in-process", "--no-check")
+        new = Backend.objects.get(clustername=name)
+        assert set(BackendNetwork.objects.filter(backend=new).values_list("network_id", flat=True)) == {lazy.id, eager.id}
+        settle_all(cloud, others=[simulated._clusters[name]])
+        assert eager.backend_id in simulated._clusters[name].networks
+    finally:
+        simulated._clusters.pop(name).stop()
+
+
+def test_network_modify_and_inspect(cloud, mac_pool):
+    network = _private_network(cloud, "10.4.0.0/24")
+    settle_all(cloud)
+    run(cloud, "network-modify", str(network.id), "--name=renamed", "--drained=True", "--add-reserved-ips=10.4.0.7,10.4.0.8")
+    network.refresh_from_db()
+    assert network.name == "renamed" and network.drained
+    pool_id = network.subnets.get().ip_pools.get().id
+    from synnefo.cyclades.logic import pools
+
+    assert not pools.load("ip", pool_id).is_available("10.4.0.7")
+    run(cloud, "network-modify", str(network.id), "--remove-reserved-ips=10.4.0.7")
+    assert pools.load("ip", pool_id).is_available("10.4.0.7")
+    before = pools.load("ip", pool_id).row.reserved_map
+    for args, message in ((("--remove-reserved-ips=10.4.0.9",), "not reserved"),
+                          (("--add-reserved-ips=10.4.0.9,10.5.0.1",), "not in an allocation pool"),
+                          (("--floating-ip-pool=True",), "Only public"), ((), "Nothing to do")):
+        with pytest.raises(CommandError, match=message):
+            run(cloud, "network-modify", str(network.id), *args)
+    assert pools.load("ip", pool_id).row.reserved_map == before
+    assert Network.objects.get(pk=network.pk).floating_ip_pool is False
+    out = run(cloud, "network-inspect", str(network.id))
+    assert "10.4.0.2-10.4.0.254, 252 free of 253, 1 reserved externally" in out
+    assert "groups: default bridged prv0" in out and "Backend" in out
