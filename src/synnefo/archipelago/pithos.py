@@ -1,0 +1,112 @@
+"""The Django side of the volume store: which store the node uses, Pithos images as clone
+origins, snapshots registered as Pithos objects, and volume maps as references for the block
+garbage collector (``snf-manage pithos-gc``)."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+
+from django.conf import settings
+from django.db import transaction
+
+from synnefo.archipelago import config as archip_config
+from synnefo.archipelago.store import EMPTY_BLOCK, VolumeError, VolumeStore
+from synnefo.common import faults
+
+SNAPSHOTS_CONTAINER = "snapshots"
+
+
+def node_config() -> archip_config.Config:
+    """ARCHIPELAGO_CONFIG if set (it must then be valid), else the data directory's configuration."""
+    if settings.ARCHIPELAGO_CONFIG:
+        return archip_config.load(settings.ARCHIPELAGO_CONFIG)
+    return archip_config.from_values(node_values(), "<derived from the data directory>")
+
+
+def node_values() -> dict[str, str]:
+    return archip_config.node_values(
+        settings.SYNNEFO_DATA_DIR, settings.PITHOS_BACKEND_BLOCK_PATH, settings.PITHOS_BACKEND_BLOCK_SIZE
+    )
+
+
+def node_store(owner: str | None = None) -> VolumeStore:
+    return VolumeStore(node_config(), owner)
+
+
+def _version_of(origin: str):
+    """The current Pithos version named by ``pithos://account/container/path`` or an image id."""
+    from synnefo.pithos.backend import objects
+    from synnefo.plankton import backend as plankton
+
+    try:
+        if origin.startswith("pithos://"):
+            account, container, path = plankton.parse_location(origin)
+            return objects.get_version(objects.get_container(account, container), path)
+        uuidlib.UUID(origin)
+        return plankton.any_image(origin).version
+    except ValueError:
+        raise VolumeError(f"unknown snapshot or image: {origin}") from None
+    except faults.Fault as exc:
+        raise VolumeError(f"unknown snapshot or image: {origin} ({exc})") from None
+
+
+def export_origin(store: VolumeStore, origin: str) -> str:
+    """The name under which ``store`` can clone ``origin``: a snapshot or exported map of the store
+    as is, else a Pithos object or image, whose map is exported to PITHOSMAPS first."""
+    if "://" not in origin:
+        try:
+            store.origin(origin)
+            return origin
+        except VolumeError:
+            try:
+                uuidlib.UUID(origin)
+            except ValueError:
+                raise VolumeError(f"unknown snapshot or image: {origin}") from None
+    from synnefo.pithos.backend.data import digests
+
+    version = _version_of(origin)
+    return store.export_pithos_map(f"{version.merkle}-{version.size}", digests(version), version.size)
+
+
+def clone(store: VolumeStore, name: str, origin: str, size: int | None = None):
+    return store.clone(name, export_origin(store, origin), size)
+
+
+def register_snapshot(store: VolumeStore, snapshot: str, account: str, object_name: str | None = None):
+    """Make the snapshot a Pithos object ``snapshots/<object_name>`` of ``account`` whose map is
+    the snapshot's: it downloads like any file and can be registered as an image."""
+    from synnefo.pithos.backend import objects
+
+    frozen = store.map_of(snapshot)
+    if not frozen.readonly:
+        raise VolumeError(f"{snapshot} is a volume, not a snapshot")
+    if frozen.block_size != settings.PITHOS_BACKEND_BLOCK_SIZE:
+        raise VolumeError(f"{snapshot} has block size {frozen.block_size}, Pithos {settings.PITHOS_BACKEND_BLOCK_SIZE}")
+    if any(entry is None for entry in frozen.entries):
+        store.blocks.put(b"")  # the (empty) block that zero blocks are named by in Pithos
+    hashmap = b"".join(EMPTY_BLOCK if entry is None else entry for entry in frozen.entries)
+    objects.create_container(account, SNAPSHOTS_CONTAINER)
+    with transaction.atomic():
+        container = objects.get_container(account, SNAPSHOTS_CONTAINER)
+        return objects.commit_version(
+            container,
+            object_name or snapshot,
+            hashmap=hashmap,
+            size=frozen.size,
+            checksum="",
+            content_type="application/octet-stream",
+            user=account,
+            meta={"Archipelago-Snapshot": snapshot},
+        )
+
+
+def volume_maps():
+    """Maps (concatenated digests) of every volume, snapshot and exported map: references for the
+    block garbage collector. An unreadable configuration stops the collection (raises), since
+    blocks only volumes use would otherwise look unreferenced."""
+    config = node_config()
+    if not config.maps.is_dir() or not config.pithos_maps.is_dir():
+        if settings.ARCHIPELAGO_CONFIG:  # a store that is not there (not mounted?): do not guess
+            raise archip_config.ConfigError(f"{config.source}: {config.maps} or {config.pithos_maps} is missing")
+        return
+    yield b"".join(VolumeStore(config).referenced_digests())
