@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid as uuidlib
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from synnefo.archipelago import config as archip_config
@@ -104,9 +105,12 @@ def volume_maps():
     """Maps (concatenated digests) of every volume, snapshot and exported map: references for the
     block garbage collector. An unreadable configuration stops the collection (raises), since
     blocks only volumes use would otherwise look unreferenced."""
-    config = node_config()
+    try:
+        config = node_config()
+    except archip_config.ConfigError as exc:
+        raise ImproperlyConfigured(f"volume store: {exc} (the collection stops: volumes may reference blocks)") from None
     if not config.maps.is_dir() or not config.pithos_maps.is_dir():
         if settings.ARCHIPELAGO_CONFIG:  # a store that is not there (not mounted?): do not guess
-            raise archip_config.ConfigError(f"{config.source}: {config.maps} or {config.pithos_maps} is missing")
+            raise ImproperlyConfigured(f"volume store: {config.maps} or {config.pithos_maps} is missing (not mounted?)")
         return
     yield b"".join(VolumeStore(config).referenced_digests())
