@@ -169,3 +169,24 @@ def test_archipelago_config_command(settings, tmp_path):
     with pytest.raises(CommandError, match="exists; use --force"):
         call_command("archipelago-config", "--write", str(target), stdout=io.StringIO())
     call_command("archipelago-config", "--write", str(target), "--force", stdout=io.StringIO())
+
+
+def test_vlmc_clones_a_pithos_file_and_registers_a_snapshot(client, alice, volumes, settings, capsys,
+                                                           django_capture_on_commit_callbacks):
+    from synnefo.archipelago import vlmc
+
+    s = Store(client, alice[0], alice[2], on_commit=django_capture_on_commit_callbacks)
+    s.call("PUT", "/images")
+    s.call("PUT", "/images/disk.raw", b"bootable" * 300)
+    user = str(alice[0].uuid)
+    run = lambda *argv: (vlmc.main(["-c", settings.ARCHIPELAGO_CONFIG, *argv]), *capsys.readouterr())  # noqa: E731
+    assert run("create", "vm1", "--snap", f"pithos://{user}/images/disk.raw", "--size", "4K") == (0, "created vm1 (4K)\n", "")
+    assert run("create", "vm2", "--snap", f"pithos://{user}/images/gone") == (
+        1, "", f"vlmc: unknown snapshot or image: pithos://{user}/images/gone (Object does not exist)\n")
+    volumes.write("vm1", 0, b"BOOTABLE")
+    volumes.close("vm1")
+    with django_capture_on_commit_callbacks(execute=True):
+        code, out, err = run("snapshot", "vm1", "vm1-snap", "--account", user)
+    assert (code, err) == (0, "") and out.endswith(f"registered pithos://{user}/snapshots/vm1-snap\n")
+    body = s.body(s.call("GET", "/snapshots/vm1-snap"))
+    assert body == b"BOOTABLE" + b"bootable" * 299 + bytes(4096 - 2400)
