@@ -247,6 +247,28 @@ def test_crash_during_snapshot_leaves_both_maps_valid(store, monkeypatch):
     assert reopened.read("snap", 0, 4) == b"data"
 
 
+def test_running_out_of_space_changes_nothing(store, monkeypatch):
+    import errno
+
+    store.create("vol", 2 * B)
+    store.write("vol", 0, b"old")
+    store.snapshot("vol", "snap")
+    before = snapshot_of_store(store)
+    real_write = os.write
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    for action in (lambda: store.write("vol", 0, b"new"), lambda: store.write("vol", B, b"new"),
+                   lambda: store.create("other", B), lambda: store.resize("vol", 4 * B)):
+        with pytest.raises(OSError, match="No space left"):
+            action()
+    monkeypatch.setattr(os, "write", real_write)
+    assert snapshot_of_store(store) == before  # no map changed, no object or temporary file left
+    assert store.read("vol", 0, 3) == b"old"
+
+
 # vlmc -------------------------------------------------------------------------------------
 
 

@@ -69,7 +69,7 @@ class Locks:
                 return False
             if current is None:  # released meanwhile: try once more
                 return self.acquire(volume, owner, kind)
-            raise LockError(f"volume {volume} is locked by {current.owner} (pid {current.pid})") from None
+            raise LockError(f"volume {volume} is locked by {current.owner}") from None
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -77,7 +77,7 @@ class Locks:
         """Refuse if someone other than ``owner`` holds the lock."""
         current = self.get(volume)
         if current is not None and current.owner != owner:
-            raise LockError(f"volume {volume} is locked by {current.owner} (pid {current.pid})")
+            raise LockError(f"volume {volume} is locked by {current.owner}")
 
     def release(self, volume: str, owner: str, force: bool = False) -> Lock:
         current = self.get(volume)

@@ -224,7 +224,7 @@ class VolumeStore:
         if current is None:
             self.locks.acquire(name, self.owner, "open")
         elif current.owner != self.owner:
-            raise LockError(f"volume {name} is locked by {current.owner} (pid {current.pid})")
+            raise LockError(f"volume {name} is locked by {current.owner}")
 
     def write(self, name: str, offset: int, data: bytes) -> None:
         volume_map = self._load(name)
