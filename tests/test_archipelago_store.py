@@ -327,3 +327,28 @@ def test_vlmc_bad_size_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         vlmc.main(["-c", str(config), "create", "v", "--size", "lots"])
     assert exc.value.code == 2 and "invalid size 'lots'" in capsys.readouterr().err
+
+
+def test_vlmc_processes_on_two_hosts_share_the_store(tmp_path):
+    """Each command its own process (as on real nodes); the store alone carries maps and locks."""
+    import subprocess
+    import sys
+
+    config = write_config_file(tmp_path / "archipelago", tmp_path / "store")
+
+    def vlmc_on(host, *argv):
+        env = dict(os.environ, ARCHIPELAGO_CONFIG=str(config), ARCHIPELAGO_HOST=host)
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        result = subprocess.run([sys.executable, "-m", "synnefo.archipelago.vlmc", *argv], env=env,
+                                capture_output=True, text=True)
+        return result.returncode, result.stdout, result.stderr
+
+    assert vlmc_on("host1", "create", "vol", "--size", "2K")[0] == 0
+    assert vlmc_on("host1", "open", "vol")[1] == "opened vol\n"
+    assert vlmc_on("host2", "open", "vol") == (1, "", "vlmc: volume vol is locked by host1/blockerm\n")
+    assert vlmc_on("host2", "snapshot", "vol", "snap")[2] == "vlmc: volume vol is locked by host1/blockerm\n"
+    assert vlmc_on("host2", "unlock", "-f", "vol")[0] == 0
+    assert vlmc_on("host2", "snapshot", "vol", "snap")[0] == 0
+    assert vlmc_on("host1", "create", "clone", "--snap", "snap")[1] == "created clone (2K)\n"
+    code, out, _ = vlmc_on("host1", "list")
+    assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == ["clone", "snap", "vol"]
