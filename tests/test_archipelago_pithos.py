@@ -190,3 +190,17 @@ def test_vlmc_clones_a_pithos_file_and_registers_a_snapshot(client, alice, volum
     assert (code, err) == (0, "") and out.endswith(f"registered pithos://{user}/snapshots/vm1-snap\n")
     body = s.body(s.call("GET", "/snapshots/vm1-snap"))
     assert body == b"BOOTABLE" + b"bootable" * 299 + bytes(4096 - 2400)
+
+
+def test_an_all_in_one_node_writes_its_configuration_once(settings, tmp_path, capsys):
+    settings.SYNNEFO_DATA_DIR = str(tmp_path)
+    settings.PITHOS_BACKEND_BLOCK_PATH = None
+    archip_pithos.bootstrap_node(tmp_path)
+    assert f"wrote the volume store configuration {tmp_path}/archipelago" in capsys.readouterr().out
+    from synnefo.archipelago import config as archip_config
+
+    config = archip_config.load(tmp_path / "archipelago")
+    assert config.pithos == tmp_path / "blocks" and config.block_size == settings.PITHOS_BACKEND_BLOCK_SIZE
+    (tmp_path / "archipelago").write_text("# edited by the operator\n")
+    archip_pithos.bootstrap_node(tmp_path)  # never overwritten
+    assert (tmp_path / "archipelago").read_text() == "# edited by the operator\n" and capsys.readouterr().out == ""

@@ -237,6 +237,9 @@ def up(args) -> int:
     print(f"synnefo: data directory {data_dir}", flush=True)
     migrate()
     bootstrap_admin(data_dir)
+    from synnefo.archipelago.pithos import bootstrap_node as bootstrap_volume_store
+
+    bootstrap_volume_store(data_dir)
     running = {}
     if wants_simulated_service():
         simulated = start_simulated_service()

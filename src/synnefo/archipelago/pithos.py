@@ -30,6 +30,37 @@ def node_values() -> dict[str, str]:
     )
 
 
+def node_config_text() -> str:
+    text = archip_config.render(node_values())
+    archip_config.from_values(archip_config.parse(text))  # what we write must load
+    return text
+
+
+def write_node_config(path, force: bool = False) -> bool:
+    """Write the derived configuration to ``path`` (atomically); False if it exists (unless force)."""
+    from pathlib import Path
+
+    from synnefo.archipelago.mapfile import write_atomic
+
+    path = Path(path)
+    if path.exists() and not force:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, node_config_text().encode())
+    return True
+
+
+def bootstrap_node(data_dir) -> None:
+    """``synnefo up``: an all-in-one node gets ``<data dir>/archipelago`` for ``vlmc -c``."""
+    if settings.ARCHIPELAGO_CONFIG:
+        return
+    from pathlib import Path
+
+    path = Path(data_dir) / "archipelago"
+    if write_node_config(path):
+        print(f"synnefo: wrote the volume store configuration {path} (vlmc -c {path})", flush=True)
+
+
 def node_store(owner: str | None = None) -> VolumeStore:
     return VolumeStore(node_config(), owner)
 

@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from synnefo.archipelago import config as archip_config
-from synnefo.archipelago.pithos import node_values
+from synnefo.archipelago.pithos import node_config_text, write_node_config
 
 
 class Command(BaseCommand):
@@ -15,19 +14,10 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="with --write: replace an existing file")
 
     def handle(self, *args, **options):
-        from pathlib import Path
-
-        from synnefo.archipelago.mapfile import write_atomic
-
-        text = archip_config.render(node_values())
-        archip_config.from_values(archip_config.parse(text))  # what we write must load
         path = options["write"]
         if not path:
-            self.stdout.write(text, ending="")
-            return
-        path = Path(path)
-        if path.exists() and not options["force"]:
+            self.stdout.write(node_config_text(), ending="")
+        elif write_node_config(path, options["force"]):
+            self.stdout.write(f"wrote {path}")
+        else:
             raise CommandError(f"{path} exists; use --force to replace it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, text.encode())
-        self.stdout.write(f"wrote {path}")
