@@ -125,7 +125,9 @@ def register_snapshot(store: VolumeStore, snapshot: str, account: str, object_na
             object_name or snapshot,
             hashmap=hashmap,
             size=frozen.size,
-            checksum="",
+            # No MD5 (reading the whole volume would make snapshots cost their size); the ETag is
+            # then the Merkle hash, as for hashmap uploads, unless the same content is known.
+            checksum=objects.known_checksum(hashmap, frozen.size) or "",
             content_type="application/octet-stream",
             user=account,
             meta={"Archipelago-Snapshot": snapshot},
