@@ -10,11 +10,13 @@ hard-linked to the lock's name, which fails if the name exists. The owner may ta
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 import socket
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,20 @@ class Locks:
 
     def _path(self, volume: str) -> Path:
         return self.dir / volume
+
+    @contextmanager
+    def mutex(self, volume: str):
+        """Serialise the map updates of one volume between the processes and threads of its
+        owner (a read-modify-write of the map must not lose another's update): an exclusive
+        ``flock`` on ``.mutex/<volume>``, released when the update is done (or its process dies)."""
+        directory = self.dir.parent / ".mutex"
+        directory.mkdir(exist_ok=True)
+        fd = os.open(directory / volume, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def get(self, volume: str) -> Lock | None:
         try:

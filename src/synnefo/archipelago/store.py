@@ -16,6 +16,7 @@ and is overwritten by the next write of that block or deleted with the volume.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import secrets
@@ -44,6 +45,19 @@ class Stats:
     object_writes: int = 0
     bytes_written: int = 0
     written_maps: list[str] = field(default_factory=list)
+
+
+def serialized(method):
+    """Run a map update of the volume named by the first argument under the volume's mutex."""
+
+    @functools.wraps(method)
+    def wrapper(self, name, *args, **kwargs):
+        if name.startswith(".") or "/" in name:
+            raise VolumeError(f"no such volume or snapshot: {name}")
+        with self.locks.mutex(name):
+            return method(self, name, *args, **kwargs)
+
+    return wrapper
 
 
 class VolumeStore:
@@ -226,6 +240,7 @@ class VolumeStore:
         elif current.owner != self.owner:
             raise LockError(f"volume {name} is locked by {current.owner}")
 
+    @serialized
     def write(self, name: str, offset: int, data: bytes) -> None:
         volume_map = self._load(name)
         if volume_map.readonly:
@@ -270,6 +285,7 @@ class VolumeStore:
         self.stats.object_writes += 1
         self.stats.bytes_written += len(piece)
 
+    @serialized
     def resize(self, name: str, size: int) -> Map:
         """Grow a volume (new blocks read as zeros). Shrinking is refused."""
         volume_map = self._load(name)
@@ -287,6 +303,7 @@ class VolumeStore:
 
     # Snapshots and removal ----------------------------------------------------------------
 
+    @serialized
     def snapshot(self, name: str, snapshot: str) -> Map:
         """Freeze ``name`` as the read-only map ``snapshot``.
 
@@ -317,6 +334,7 @@ class VolumeStore:
             (self.objects_dir / object_name).unlink(missing_ok=True)
         return snapshot_map
 
+    @serialized
     def remove(self, name: str) -> None:
         """Remove a volume or snapshot: its map, then every object it owns (its lock must be free).
         Shared blocks stay until no map references them (``snf-manage pithos-gc``)."""
