@@ -204,3 +204,25 @@ def test_an_all_in_one_node_writes_its_configuration_once(settings, tmp_path, ca
     (tmp_path / "archipelago").write_text("# edited by the operator\n")
     archip_pithos.bootstrap_node(tmp_path)  # never overwritten
     assert (tmp_path / "archipelago").read_text() == "# edited by the operator\n" and capsys.readouterr().out == ""
+
+
+def test_blocks_of_a_deleted_image_are_collected_after_its_clones_go(client, alice, volumes, settings,
+                                                                     django_capture_on_commit_callbacks):
+    s = Store(client, alice[0], alice[2], on_commit=django_capture_on_commit_callbacks)
+    s.call("PUT", "/images", HTTP_X_CONTAINER_POLICY_VERSIONING="none")
+    s.call("PUT", "/images/img", b"I" * 1024 + b"J" * 100)
+    user = str(alice[0].uuid)
+    archip_pithos.clone(volumes, "vm", f"pithos://{user}/images/img")
+    exported = next(p.name for p in volumes.config.pithos_maps.iterdir())
+    digests = [d for d in volumes.origin(exported).entries if d is not None]
+    assert s.call("DELETE", "/images/img").status_code == 204
+    age_all(settings.PITHOS_BACKEND_BLOCK_PATH)
+    call_command("pithos-gc", "--grace", "3600", stdout=io.StringIO())
+    assert all(get_block_store().contains(d) for d in digests)  # the clone still names them
+    volumes.remove("vm")
+    out = io.StringIO()
+    call_command("pithos-gc", "--grace", "3600", stdout=out)
+    assert "deleted 2" in out.getvalue()  # the exported map alone keeps nothing once the image is gone
+    with pytest.raises(VolumeError, match="blocks missing from the store"):
+        volumes.clone("late", exported)
+    assert not volumes.exists("late")

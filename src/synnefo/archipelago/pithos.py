@@ -146,4 +146,16 @@ def volume_maps():
         if settings.ARCHIPELAGO_CONFIG:  # a store that is not there (not mounted?): do not guess
             raise ImproperlyConfigured(f"volume store: {config.maps} or {config.pithos_maps} is missing (not mounted?)")
         return
-    yield b"".join(VolumeStore(config).referenced_digests())
+    yield b"".join(VolumeStore(config).referenced_digests(_pithos_object_exists))
+
+
+def _pithos_object_exists(exported: str) -> bool:
+    """An exported map ``<merkle>-<size>`` keeps its blocks while some Pithos version (current or
+    old) has that content; once none has, the blocks may go (volumes cloned from it hold their
+    own references, and new clones from it are refused: its blocks are missing)."""
+    from synnefo.pithos.models import ObjectVersion
+
+    merkle, _, size = exported.rpartition("-")
+    if not merkle or not size.isdigit():
+        return True  # not ours to judge: keep
+    return ObjectVersion.objects.filter(merkle=merkle, size=int(size)).exists()

@@ -174,7 +174,10 @@ class VolumeStore:
         # The blocks must exist; touching them also keeps a concurrent garbage collection off them.
         missing = self.blocks.missing(entry for entry in entries if entry is not None)
         if missing:
-            raise VolumeError(f"{origin_name} names {len(missing)} blocks missing from the store, e.g. {missing[0].hex()}")
+            raise VolumeError(
+                f"{origin_name} names {len(missing)} blocks missing from the store, e.g. {missing[0].hex()}"
+                " (an image deleted from Pithos and collected?)"
+            )
         entries += [None] * (block_count(size, self.block_size) - len(entries))
         volume_map = Map(size, self.block_size, 1, 0, entries)
         self._save(name, volume_map, new=True)
@@ -379,12 +382,15 @@ class VolumeStore:
         self._load(name)
         return self.locks.release(name, self.owner, force)
 
-    def referenced_digests(self) -> list[bytes]:
-        """Every content-addressed block named by a map of this store (the GC's references)."""
+    def referenced_digests(self, keep_exported=lambda name: True) -> list[bytes]:
+        """Every content-addressed block named by a map of this store (the GC's references); an
+        exported Pithos map counts only if ``keep_exported(name)``."""
         found: set[bytes] = set()
         for directory in (self.maps_dir, self.pithos_maps_dir):
             for path in directory.iterdir():
                 if path.name.startswith(".") or not path.is_file():
+                    continue
+                if directory == self.pithos_maps_dir and not keep_exported(path.name):
                     continue
                 found.update(entry for entry in mapfile.read(path).entries if isinstance(entry, bytes))
         return list(found)
