@@ -132,8 +132,14 @@ def test_snapshot_clone_and_copy_up(store):
         store.clone("c2", "vol")
     with pytest.raises(VolumeError, match="smaller than snap"):
         store.clone("c2", "snap", B)
-    with pytest.raises(VolumeError, match="unknown snapshot or image: nope"):
-        store.clone("c2", "nope")
+    for origin in ("nope", "../maps/snap", "snap/", ".locks"):
+        with pytest.raises(VolumeError, match="unknown snapshot or image"):
+            store.clone("c2", origin)
+    for bad in ("../maps/vol", ".locks", "a/b"):
+        with pytest.raises(VolumeError, match="no such volume"):
+            store.write(bad, 0, b"x")
+        with pytest.raises(VolumeError, match="no such volume"):
+            store.info(bad)
     with pytest.raises(VolumeError, match="already exists"):
         store.snapshot("vol", "clone")
 

@@ -105,7 +105,7 @@ class VolumeStore:
             mapfile.fsync_dir(path.parent)
 
     def exists(self, name: str) -> bool:
-        return not name.startswith(".") and (self.maps_dir / name).is_file()
+        return not name.startswith(".") and "/" not in name and (self.maps_dir / name).is_file()
 
     def map_of(self, name: str) -> Map:
         return self._load(name)
