@@ -20,10 +20,13 @@ def make_config(root: Path, block_size: int = SMALL_BLOCK, pithos: Path | None =
 
 
 def make_store(root: Path, owner: str = "node1/blockerm", **kwargs) -> VolumeStore:
-    return VolumeStore(make_config(root, **kwargs), owner)
+    return VolumeStore(make_config(root, **kwargs), owner, create_dirs=True)
 
 
 def write_config_file(path: Path, root: Path, block_size: int = SMALL_BLOCK) -> Path:
+    """A configuration file for a store under ``root`` (whose directories are created)."""
+    for name in ("objects", "maps", "blocks", "pithosmaps"):
+        (root / name).mkdir(parents=True, exist_ok=True)
     path.write_text(
         "# test store\n"
         'STORAGE="files"\n'

@@ -348,6 +348,12 @@ def test_vlmc_refuses_missing_configuration(tmp_path, capsys):
         2, "", f'vlmc: configuration: {bad}: STORAGE="files" needs FILED_IMAGES, PITHOS, PITHOSMAPS (no defaults)'
     )
     assert vlmc_run(capsys, tmp_path / "none", "list")[0] == 2
+    unmounted = write_config_file(tmp_path / "unmounted", tmp_path / "store")
+    (tmp_path / "store" / "maps").rmdir()
+    assert vlmc_run(capsys, unmounted, "create", "v", "--size", "1") == (
+        1, "", f"vlmc: {tmp_path}/store/maps does not exist (is the store mounted? see {unmounted})"
+    )
+    assert not (tmp_path / "store" / "maps").exists()
 
 
 def test_vlmc_bad_size_is_a_usage_error(tmp_path, capsys):

@@ -57,12 +57,14 @@ def bootstrap_node(data_dir) -> None:
     from pathlib import Path
 
     path = Path(data_dir) / "archipelago"
+    VolumeStore(node_config(), create_dirs=True)  # its directories, so vlmc finds them
     if write_node_config(path):
         print(f"synnefo: wrote the volume store configuration {path} (vlmc -c {path})", flush=True)
 
 
 def node_store(owner: str | None = None) -> VolumeStore:
-    return VolumeStore(node_config(), owner)
+    """The node's volume store; the directories of a derived (all-in-one) store are created."""
+    return VolumeStore(node_config(), owner, create_dirs=not settings.ARCHIPELAGO_CONFIG)
 
 
 def _version_of(origin: str):
@@ -142,11 +144,13 @@ def volume_maps():
         config = node_config()
     except archip_config.ConfigError as exc:
         raise ImproperlyConfigured(f"volume store: {exc} (the collection stops: volumes may reference blocks)") from None
-    if not config.maps.is_dir() or not config.pithos_maps.is_dir():
+    try:
+        store = VolumeStore(config)
+    except VolumeError as exc:
         if settings.ARCHIPELAGO_CONFIG:  # a store that is not there (not mounted?): do not guess
-            raise ImproperlyConfigured(f"volume store: {config.maps} or {config.pithos_maps} is missing (not mounted?)")
-        return
-    yield b"".join(VolumeStore(config).referenced_digests(_pithos_object_exists))
+            raise ImproperlyConfigured(f"volume store: {exc}") from None
+        return  # the node's own store was never used
+    yield b"".join(store.referenced_digests(_pithos_object_exists))
 
 
 def _pithos_object_exists(exported: str) -> bool:

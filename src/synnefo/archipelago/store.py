@@ -61,13 +61,19 @@ def serialized(method):
 
 
 class VolumeStore:
-    def __init__(self, config: Config, owner: str | None = None):
+    def __init__(self, config: Config, owner: str | None = None, create_dirs: bool = False):
+        """``create_dirs``: make missing store directories (an all-in-one node's own store);
+        otherwise a missing one is refused: a shared store that is not mounted must not be
+        replaced by empty local directories."""
         self.config = config
         self.block_size = config.block_size
         self.owner = owner or default_owner()
         self.maps_dir, self.objects_dir, self.pithos_maps_dir = config.maps, config.images, config.pithos_maps
-        for directory in (self.maps_dir, self.objects_dir, self.pithos_maps_dir):
-            directory.mkdir(parents=True, exist_ok=True)
+        for directory in (self.maps_dir, self.objects_dir, self.pithos_maps_dir, config.pithos):
+            if create_dirs:
+                directory.mkdir(parents=True, exist_ok=True)
+            elif not directory.is_dir():
+                raise VolumeError(f"{directory} does not exist (is the store mounted? see {config.source})")
         self.blocks = FileBlockStore(config.pithos, config.block_size, ALGORITHM, fsync=config.fsync)
         self.locks = Locks(self.maps_dir)
         self.stats = Stats()

@@ -137,12 +137,12 @@ def main(argv: list[str] | None = None, out=None) -> int:
         print(f"vlmc: {args.command}: {NOT_YET}", file=sys.stderr)
         return 1
     try:
-        store = VolumeStore(archip_config.load(args.config or os.environ.get("ARCHIPELAGO_CONFIG")))
+        config = archip_config.load(args.config or os.environ.get("ARCHIPELAGO_CONFIG"))
     except archip_config.ConfigError as exc:
         print(f"vlmc: configuration: {exc}", file=sys.stderr)
         return 2
     try:
-        run(args, store, out)
+        run(args, VolumeStore(config), out)
     except UsageError as exc:
         print(f"vlmc: {exc}", file=sys.stderr)
         return 2
