@@ -218,28 +218,33 @@ class VolumeStore:
     def _block_length(self, volume_map: Map, index: int) -> int:
         return min(self.block_size, volume_map.size - index * self.block_size)
 
-    def _read_block(self, volume_map: Map, index: int) -> bytes:
-        length = self._block_length(volume_map, index)
+    def _read_block(self, volume_map: Map, index: int, start: int = 0, length: int | None = None) -> bytes:
+        """Bytes ``start`` to ``start + length`` of block ``index`` (default: the whole block)."""
+        if length is None:
+            length = self._block_length(volume_map, index) - start
         entry = volume_map.entries[index]
         if entry is None:
             return bytes(length)
         if isinstance(entry, bytes):
             try:
-                return self.blocks.read(entry, length)
+                return self.blocks.read_range(entry, start, length)
             except KeyError:
                 raise VolumeError(f"block {entry.hex()} (block {index}) is missing from the store") from None
-        with open(self.objects_dir / entry, "rb") as f:
-            data = f.read(length)
+        fd = os.open(self.objects_dir / entry, os.O_RDONLY)
+        try:
+            data = os.pread(fd, length, start)
+        finally:
+            os.close(fd)
         return data + bytes(length - len(data))
 
     def read(self, name: str, offset: int, length: int) -> bytes:
         volume_map = self._load(name)
-        blocks = self._span(volume_map, offset, length, "read")
-        if not blocks:
-            return b""
-        data = b"".join(self._read_block(volume_map, index) for index in blocks)
-        start = offset - blocks.start * self.block_size
-        return data[start : start + length]
+        parts = []
+        for index in self._span(volume_map, offset, length, "read"):
+            block_start = index * self.block_size
+            lo, hi = max(offset, block_start), min(offset + length, block_start + self.block_size)
+            parts.append(self._read_block(volume_map, index, lo - block_start, hi - lo))
+        return b"".join(parts)
 
     def _hold(self, name: str) -> None:
         """Writers hold the volume's lock (taken implicitly, as the mapper does on first write)."""
