@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from synnefo.archipelago import config as archip_config
+from synnefo.archipelago.mapfile import MAP_READONLY, Map
 from synnefo.archipelago.store import EMPTY_BLOCK, VolumeError, VolumeStore
 from synnefo.common import faults
 
@@ -84,26 +85,46 @@ def _version_of(origin: str):
         raise VolumeError(f"unknown snapshot or image: {origin} ({exc})") from None
 
 
-def export_origin(store: VolumeStore, origin: str) -> str:
-    """The name under which ``store`` can clone ``origin``: a snapshot or exported map of the store
-    as is, else a Pithos object or image, whose map is exported to PITHOSMAPS first."""
-    if "://" not in origin:
+def _is_store_origin(store: VolumeStore, origin: str) -> bool:
+    """True if ``origin`` is the store's own (snapshot or exported map); False if it names a
+    Pithos object or image; refused if it is neither."""
+    if "://" in origin:
+        return False
+    try:
+        store.origin(origin)
+        return True
+    except VolumeError:
         try:
-            store.origin(origin)
-            return origin
-        except VolumeError:
-            try:
-                uuidlib.UUID(origin)
-            except ValueError:
-                raise VolumeError(f"unknown snapshot or image: {origin}") from None
+            uuidlib.UUID(origin)
+        except ValueError:
+            raise VolumeError(f"unknown snapshot or image: {origin}") from None
+        return False
+
+
+def _pithos_map(origin: str) -> tuple[str, Map]:
     from synnefo.pithos.backend.data import digests
 
     version = _version_of(origin)
-    return store.export_pithos_map(f"{version.merkle}-{version.size}", digests(version), version.size)
+    return f"{version.merkle}-{version.size}", Map(version.size, settings.PITHOS_BACKEND_BLOCK_SIZE, 0,
+                                                   MAP_READONLY, digests(version))
+
+
+def export_origin(store: VolumeStore, origin: str) -> str:
+    """A name under which any node can clone ``origin`` with the store alone: the store's own
+    snapshot or exported map as is; a Pithos object or image has its map exported to PITHOSMAPS
+    (once, ``<X-Object-Hash>-<size>``). For handing an image to nodes without the database."""
+    if _is_store_origin(store, origin):
+        return origin
+    name, origin_map = _pithos_map(origin)
+    return store.export_pithos_map(name, origin_map.entries, origin_map.size)
 
 
 def clone(store: VolumeStore, name: str, origin: str, size: int | None = None):
-    return store.clone(name, export_origin(store, origin), size)
+    """A thin clone of a snapshot, an exported map, a Pithos object or an image: one map write."""
+    if _is_store_origin(store, origin):
+        return store.clone(name, origin, size)
+    _, origin_map = _pithos_map(origin)
+    return store.clone_map(name, origin_map, origin, size)
 
 
 def register_snapshot(store: VolumeStore, snapshot: str, account: str, object_name: str | None = None):

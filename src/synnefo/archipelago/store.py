@@ -169,7 +169,10 @@ class VolumeStore:
 
     def clone(self, name: str, origin_name: str, size: int | None = None) -> Map:
         """A thin clone: a new map naming the origin's blocks (one map write, whatever the size)."""
-        origin = self.origin(origin_name)
+        return self.clone_map(name, self.origin(origin_name), origin_name, size)
+
+    def clone_map(self, name: str, origin: Map, origin_name: str, size: int | None = None) -> Map:
+        """A thin clone of a read-only map held by the caller (e.g. a Pithos object's)."""
         size = origin.size if size is None else size
         self._check_new(name, size)
         if size < origin.size:
