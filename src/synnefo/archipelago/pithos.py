@@ -4,14 +4,16 @@ garbage collector (``snf-manage pithos-gc``)."""
 
 from __future__ import annotations
 
+import os
 import uuid as uuidlib
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from synnefo.archipelago import config as archip_config
-from synnefo.archipelago.mapfile import MAP_READONLY, Map
+from synnefo.archipelago.mapfile import MAP_READONLY, Map, write_atomic
 from synnefo.archipelago.store import EMPTY_BLOCK, VolumeError, VolumeStore
 from synnefo.common import faults
 
@@ -38,16 +40,14 @@ def node_config_text() -> str:
 
 
 def write_node_config(path, force: bool = False) -> bool:
-    """Write the derived configuration to ``path`` (atomically); False if it exists (unless force)."""
-    from pathlib import Path
-
-    from synnefo.archipelago.mapfile import write_atomic
-
+    """Write the derived configuration to ``path`` (atomically, mode 0644: it holds no secret);
+    False if it exists (unless force)."""
     path = Path(path)
     if path.exists() and not force:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, node_config_text().encode())
+    os.chmod(path, 0o644)
     return True
 
 
@@ -55,8 +55,6 @@ def bootstrap_node(data_dir) -> None:
     """``synnefo up``: an all-in-one node gets ``<data dir>/archipelago`` for ``vlmc -c``."""
     if settings.ARCHIPELAGO_CONFIG:
         return
-    from pathlib import Path
-
     path = Path(data_dir) / "archipelago"
     VolumeStore(node_config(), create_dirs=True)  # its directories, so vlmc finds them
     if write_node_config(path):
