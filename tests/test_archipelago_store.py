@@ -80,6 +80,8 @@ def test_map_format_round_trips_every_kind_of_entry():
     assert mapfile.Map.decode(data) == volume_map
     with pytest.raises(mapfile.MapError, match="bytes, expected"):
         mapfile.Map.decode(data[:-1])
+    with pytest.raises(mapfile.MapError, match="longer than 123"):
+        mapfile.Map(B, B, 1, 0, [bytes(64)]).encode()  # a 512-bit digest does not fit
 
 
 def test_create_read_write_across_blocks(store):

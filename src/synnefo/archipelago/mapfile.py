@@ -87,6 +87,7 @@ class Map:
         parts = [header.ljust(HEADER_SIZE, b"\0")]
         zero = ENTRY.pack(ZERO, 0, b"")
         for entry in self.entries:
+            name = b""
             if entry is None:
                 parts.append(zero)
             elif isinstance(entry, bytes):
@@ -95,6 +96,8 @@ class Map:
             else:
                 name = entry.encode()
                 parts.append(ENTRY.pack(WRITABLE | ARCHIP, len(name), name))
+            if len(name) > NAME_MAX:  # struct would cut it silently
+                raise MapError(f"object name longer than {NAME_MAX} bytes: {name[:40]!r}...")
         return b"".join(parts)
 
     @classmethod

@@ -99,8 +99,15 @@ def _is_store_origin(store: VolumeStore, origin: str) -> bool:
         return False
 
 
+def _check_pithos_hashing() -> None:
+    if settings.PITHOS_BACKEND_HASH_ALGORITHM != "sha256":
+        raise VolumeError(f"volumes need PITHOS_BACKEND_HASH_ALGORITHM sha256, not {settings.PITHOS_BACKEND_HASH_ALGORITHM}")
+
+
 def _pithos_map(origin: str) -> tuple[str, Map]:
     from synnefo.pithos.backend.data import digests
+
+    _check_pithos_hashing()
 
     version = _version_of(origin)
     return f"{version.merkle}-{version.size}", Map(version.size, settings.PITHOS_BACKEND_BLOCK_SIZE, 0,
@@ -130,6 +137,7 @@ def register_snapshot(store: VolumeStore, snapshot: str, account: str, object_na
     the snapshot's: it downloads like any file and can be registered as an image."""
     from synnefo.pithos.backend import objects
 
+    _check_pithos_hashing()
     frozen = store.map_of(snapshot)
     if not frozen.readonly:
         raise VolumeError(f"{snapshot} is a volume, not a snapshot")
