@@ -251,6 +251,9 @@ def up(args) -> int:
     migrate()
     bootstrap_admin(data_dir)
     bootstrap_pools()
+    from synnefo.archipelago.pithos import bootstrap_node as bootstrap_volume_store
+
+    bootstrap_volume_store(data_dir)
     running = {}
     if wants_simulated_service():
         simulated = start_simulated_service()

@@ -17,6 +17,7 @@ from synnefo.astakos.defaults import *  # noqa: F401,F403
 from synnefo.pithos.defaults import *  # noqa: F401,F403
 from synnefo.astakos.quotaholder.defaults import *  # noqa: F401,F403
 from synnefo.cyclades.defaults import *  # noqa: F401,F403
+from synnefo.archipelago.defaults import *  # noqa: F401,F403
 
 # Django's own wiring. Operators rarely need to touch these, but may.
 ROOT_URLCONF = "synnefo.webproject.urls"
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "synnefo.pithos",
     "synnefo.astakos.quotaholder",
     "synnefo.cyclades",
+    "synnefo.archipelago",
 ]
 MIDDLEWARE = [
     "synnefo.common.middleware.RequestContextMiddleware",

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
 
 from synnefo.pithos.backend.gc import collect
 
@@ -15,12 +16,15 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing")
 
     def handle(self, *args, **options):
-        report = collect(
-            grace=options["grace"],
-            resume=options["resume"],
-            dry_run=options["dry_run"],
-            progress=lambda message: self.stdout.write(message),
-        )
+        try:
+            report = collect(
+                grace=options["grace"],
+                resume=options["resume"],
+                dry_run=options["dry_run"],
+                progress=lambda message: self.stdout.write(message),
+            )
+        except ImproperlyConfigured as exc:  # e.g. the volume store's maps cannot be read
+            raise CommandError(str(exc)) from None
         verb = "would delete" if options["dry_run"] else "deleted"
         self.stdout.write(
             f"{report.scanned} blocks scanned, {report.referenced} referenced, {verb} {report.deleted}, "

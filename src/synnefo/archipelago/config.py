@@ -1,0 +1,126 @@
+"""The archipelago configuration: ``/etc/default/archipelago``, shell-style ``KEY="value"``.
+
+``STORAGE="files"`` needs ``FILED_IMAGES`` (the volumes' own writable objects), ``FILED_MAPS``
+(volume and snapshot maps, and the locks), ``PITHOS`` (the Pithos content-addressed block
+store, shared) and ``PITHOSMAPS`` (maps of Pithos objects exported for clones). There are no
+defaults for these: a missing one is refused, by name. ``STORAGE="rados"`` is recognised
+(``RADOS_POOL_MAPS``, ``RADOS_POOL_BLOCKS``) but not implemented yet. Optional: ``BLOCK_SIZE``
+(bytes, must equal PITHOS_BACKEND_BLOCK_SIZE), ``FSYNC`` ("yes"/"no") and ``VERBOSITY_*``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PATH = "/etc/default/archipelago"
+DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
+REQUIRED = {
+    "files": ("FILED_IMAGES", "FILED_MAPS", "PITHOS", "PITHOSMAPS"),
+    "rados": ("RADOS_POOL_MAPS", "RADOS_POOL_BLOCKS"),
+}
+VERBOSITY_KEYS = ("VERBOSITY_BLOCKERB", "VERBOSITY_BLOCKERM", "VERBOSITY_MAPPER", "VERBOSITY_VLMC")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    images: Path  # FILED_IMAGES
+    maps: Path  # FILED_MAPS
+    pithos: Path  # PITHOS
+    pithos_maps: Path  # PITHOSMAPS
+    block_size: int = DEFAULT_BLOCK_SIZE
+    fsync: bool = True
+    source: str = "<built>"
+
+
+def parse(text: str, source: str = "<text>") -> dict[str, str]:
+    """``KEY=value`` lines (values may be shell-quoted; ``#`` comments, ``export`` allowed)."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].strip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"{source}:{number}: expected KEY=value, got {raw.strip()!r}")
+        try:
+            words = shlex.split(value, comments=True)
+        except ValueError as exc:
+            raise ConfigError(f"{source}:{number}: {exc}") from None
+        values[key] = " ".join(words)
+    return values
+
+
+def from_values(values: dict[str, str], source: str = "<values>") -> Config:
+    storage = values.get("STORAGE", "")
+    if storage not in REQUIRED:
+        raise ConfigError(f"{source}: STORAGE must be \"files\" or \"rados\", got {storage!r}")
+    missing = [key for key in REQUIRED[storage] if not values.get(key)]
+    if missing:
+        raise ConfigError(f"{source}: STORAGE=\"{storage}\" needs {', '.join(missing)} (no defaults)")
+    if storage == "rados":
+        raise ConfigError(f"{source}: STORAGE=\"rados\" is not implemented yet; use STORAGE=\"files\"")
+    for key in VERBOSITY_KEYS:
+        if values.get(key, "0") not in ("0", "1", "2", "3"):
+            raise ConfigError(f"{source}: {key} must be 0, 1, 2 or 3, got {values[key]!r}")
+    try:
+        block_size = int(values.get("BLOCK_SIZE") or DEFAULT_BLOCK_SIZE)
+    except ValueError:
+        raise ConfigError(f"{source}: BLOCK_SIZE must be a number of bytes, got {values['BLOCK_SIZE']!r}") from None
+    if block_size <= 0 or block_size % 512:
+        raise ConfigError(f"{source}: BLOCK_SIZE must be a positive multiple of 512, got {block_size}")
+    fsync = values.get("FSYNC", "yes").lower()
+    if fsync not in ("yes", "no"):
+        raise ConfigError(f"{source}: FSYNC must be yes or no, got {fsync!r}")
+    return Config(
+        images=Path(values["FILED_IMAGES"]),
+        maps=Path(values["FILED_MAPS"]),
+        pithos=Path(values["PITHOS"]),
+        pithos_maps=Path(values["PITHOSMAPS"]),
+        block_size=block_size,
+        fsync=fsync == "yes",
+        source=source,
+    )
+
+
+def load(path: str | os.PathLike | None = None) -> Config:
+    """The configuration at ``path`` (else $ARCHIPELAGO_CONFIG, else /etc/default/archipelago)."""
+    path = Path(path or os.environ.get("ARCHIPELAGO_CONFIG") or DEFAULT_PATH)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file (see docs/volumes.md)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    return from_values(parse(text, str(path)), str(path))
+
+
+def node_values(data_dir: str | os.PathLike, pithos_blocks: str | os.PathLike | None = None,
+                block_size: int = DEFAULT_BLOCK_SIZE) -> dict[str, str]:
+    """A working files configuration for an all-in-one node's data directory."""
+    data_dir = Path(data_dir)
+    archip = data_dir / "archip"
+    return {
+        "STORAGE": "files",
+        "FILED_IMAGES": str(archip / "objects"),
+        "FILED_MAPS": str(archip / "maps"),
+        "PITHOS": str(pithos_blocks or data_dir / "blocks"),
+        "PITHOSMAPS": str(archip / "pithosmaps"),
+        "BLOCK_SIZE": str(block_size),
+    }
+
+
+def render(values: dict[str, str]) -> str:
+    lines = ["# Archipelago configuration (see docs/volumes.md)."]
+    lines += [f'{key}="{value}"' if not set(value) & set('"$`\\\n') else f"{key}={shlex.quote(value)}"
+              for key, value in values.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,410 @@
+"""Volumes over the block store: create, clone, read, write, resize, snapshot, remove, locks.
+
+Everything lives in the store (the directories of the configuration), nothing in a database,
+so any node that mounts the store can open a volume:
+
+* ``FILED_MAPS/<name>``: the map of a volume or snapshot (``mapfile``); ``.locks/<name>``;
+* ``FILED_IMAGES/<volume>_<epoch>_<index>``: the volume's writable objects (one block each);
+* ``PITHOS``: the content-addressed blocks, shared with Pithos (read-only here, except that a
+  snapshot stores the volume's writable objects there as content-addressed blocks);
+* ``PITHOSMAPS/<name>``: read-only maps of Pithos objects (images) exported for cloning.
+
+Order of writes: data objects first (durable), then the map (atomic rename). A crash in between
+leaves the old map, which names only objects that existed before; the new object is unreferenced
+and is overwritten by the next write of that block or deleted with the volume.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synnefo.archipelago import mapfile
+from synnefo.archipelago.config import Config
+from synnefo.archipelago.locks import Lock, LockError, Locks, default_owner
+from synnefo.archipelago.mapfile import Map, MapError, block_count
+from synnefo.pithos.backend.blocks import FileBlockStore
+
+ALGORITHM = "sha256"
+EMPTY_BLOCK = hashlib.new(ALGORITHM, b"").digest()  # an all-zero block, as Pithos names it
+
+
+class VolumeError(Exception):
+    """A refused operation (clear message; nothing was changed)."""
+
+
+@dataclass
+class Stats:
+    """What this store wrote (tests assert costs with it, never times)."""
+
+    map_writes: int = 0
+    object_writes: int = 0
+    bytes_written: int = 0
+    written_maps: list[str] = field(default_factory=list)
+
+
+def serialized(method):
+    """Run a map update of the volume named by the first argument under the volume's mutex."""
+
+    @functools.wraps(method)
+    def wrapper(self, name, *args, **kwargs):
+        if name.startswith(".") or "/" in name:
+            raise VolumeError(f"no such volume or snapshot: {name}")
+        with self.locks.mutex(name):
+            return method(self, name, *args, **kwargs)
+
+    return wrapper
+
+
+class VolumeStore:
+    def __init__(self, config: Config, owner: str | None = None, create_dirs: bool = False):
+        """``create_dirs``: make missing store directories (an all-in-one node's own store);
+        otherwise a missing one is refused: a shared store that is not mounted must not be
+        replaced by empty local directories."""
+        self.config = config
+        self.block_size = config.block_size
+        self.owner = owner or default_owner()
+        self.maps_dir, self.objects_dir, self.pithos_maps_dir = config.maps, config.images, config.pithos_maps
+        for directory in (self.maps_dir, self.objects_dir, self.pithos_maps_dir, config.pithos):
+            if create_dirs:
+                directory.mkdir(parents=True, exist_ok=True)
+            elif not directory.is_dir():
+                raise VolumeError(f"{directory} does not exist (is the store mounted? see {config.source})")
+        self.blocks = FileBlockStore(config.pithos, config.block_size, ALGORITHM, fsync=config.fsync)
+        self.locks = Locks(self.maps_dir)
+        self.stats = Stats()
+
+    # Maps ---------------------------------------------------------------------------------
+
+    def _load(self, name: str, directory: Path | None = None) -> Map:
+        path = (directory or self.maps_dir) / name
+        if name.startswith(".") or "/" in name or not path.is_file():
+            raise VolumeError(f"no such volume or snapshot: {name}")
+        return mapfile.read(path)
+
+    def _save(self, name: str, volume_map: Map, new: bool = False, directory: Path | None = None) -> None:
+        data = volume_map.encode()
+        path = (directory or self.maps_dir) / name
+        if new:
+            self._create_exclusive(path, data)
+        else:
+            mapfile.write_atomic(path, data, self.config.fsync)
+        self.stats.map_writes += 1
+        self.stats.bytes_written += len(data)
+        self.stats.written_maps.append(name)
+
+    def _create_exclusive(self, path: Path, data: bytes) -> None:
+        """Write a new map under a name nobody else may take meanwhile (link fails if it exists)."""
+        tmp = path.parent / f".tmp-{path.name}-{secrets.token_hex(6)}"
+        mapfile.write_atomic(tmp, data, self.config.fsync)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise VolumeError(f"{path.name} already exists") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        if self.config.fsync:
+            mapfile.fsync_dir(path.parent)
+
+    def exists(self, name: str) -> bool:
+        return not name.startswith(".") and "/" not in name and (self.maps_dir / name).is_file()
+
+    def map_of(self, name: str) -> Map:
+        return self._load(name)
+
+    def list(self) -> list[tuple[str, Map]]:
+        names = sorted(p.name for p in self.maps_dir.iterdir() if not p.name.startswith(".") and p.is_file())
+        return [(name, self._load(name)) for name in names]
+
+    def info(self, name: str) -> dict:
+        volume_map = self._load(name)
+        lock = self.locks.get(name)
+        counts = {"zero": 0, "shared": 0, "writable": 0}
+        for entry in volume_map.entries:
+            counts["zero" if entry is None else "shared" if isinstance(entry, bytes) else "writable"] += 1
+        return {
+            "name": name,
+            "type": "snapshot" if volume_map.readonly else "volume",
+            "size": volume_map.size,
+            "block_size": volume_map.block_size,
+            "epoch": volume_map.epoch,
+            "blocks": len(volume_map.entries),
+            **counts,
+            "locked_by": lock.owner if lock else None,
+        }
+
+    # Creation -----------------------------------------------------------------------------
+
+    def _check_new(self, name: str, size: int) -> None:
+        try:
+            mapfile.check_name(name)
+        except MapError as exc:
+            raise VolumeError(str(exc)) from None
+        if size <= 0:
+            raise VolumeError(f"size must be positive, got {size}")
+        if self.exists(name):
+            raise VolumeError(f"{name} already exists")
+
+    def create(self, name: str, size: int) -> Map:
+        """An empty volume (all blocks zero)."""
+        self._check_new(name, size)
+        volume_map = Map(size, self.block_size, 1, 0, [None] * block_count(size, self.block_size))
+        self._save(name, volume_map, new=True)
+        return volume_map
+
+    def origin(self, name: str) -> Map:
+        """A snapshot of this store, or an exported Pithos map, by name."""
+        if self.exists(name):
+            origin = self._load(name)
+            if not origin.readonly:
+                raise VolumeError(f"{name} is a volume, not a snapshot: snapshot it and clone the snapshot")
+            return origin
+        if not name.startswith(".") and "/" not in name and (self.pithos_maps_dir / name).is_file():
+            return self._load(name, self.pithos_maps_dir)
+        raise VolumeError(f"unknown snapshot or image: {name}")
+
+    def clone(self, name: str, origin_name: str, size: int | None = None) -> Map:
+        """A thin clone: a new map naming the origin's blocks (one map write, whatever the size)."""
+        return self.clone_map(name, self.origin(origin_name), origin_name, size)
+
+    def clone_map(self, name: str, origin: Map, origin_name: str, size: int | None = None) -> Map:
+        """A thin clone of a read-only map held by the caller (e.g. a Pithos object's)."""
+        size = origin.size if size is None else size
+        self._check_new(name, size)
+        if size < origin.size:
+            raise VolumeError(f"size {size} is smaller than {origin_name} ({origin.size} bytes)")
+        if origin.block_size != self.block_size:
+            raise VolumeError(f"{origin_name} has block size {origin.block_size}, this store {self.block_size}")
+        entries = [None if entry == EMPTY_BLOCK else entry for entry in origin.entries]
+        # The blocks must exist; touching them also keeps a concurrent garbage collection off them.
+        missing = self.blocks.missing(entry for entry in entries if entry is not None)
+        if missing:
+            raise VolumeError(
+                f"{origin_name} names {len(missing)} blocks missing from the store, e.g. {missing[0].hex()}"
+                " (an image deleted from Pithos and collected?)"
+            )
+        entries += [None] * (block_count(size, self.block_size) - len(entries))
+        volume_map = Map(size, self.block_size, 1, 0, entries)
+        self._save(name, volume_map, new=True)
+        return volume_map
+
+    def export_pithos_map(self, name: str, digests: list[bytes], size: int) -> str:
+        """Store the map of a Pithos object under PITHOSMAPS (once), so volumes can clone it."""
+        if (self.pithos_maps_dir / name).is_file():
+            return name
+        if len(digests) != block_count(size, self.block_size):
+            raise VolumeError(f"{name}: {len(digests)} blocks do not cover {size} bytes of {self.block_size}-byte blocks")
+        volume_map = Map(size, self.block_size, 0, mapfile.MAP_READONLY, list(digests))
+        try:
+            self._save(name, volume_map, new=True, directory=self.pithos_maps_dir)
+        except VolumeError:
+            pass  # exported meanwhile by someone else: the same content
+        return name
+
+    # Data ---------------------------------------------------------------------------------
+
+    def _span(self, volume_map: Map, offset: int, length: int, what: str) -> range:
+        if offset < 0 or length < 0:
+            raise VolumeError(f"{what}: negative offset or length")
+        if offset + length > volume_map.size:
+            raise VolumeError(
+                f"{what} of {length} bytes at {offset} goes beyond the end of the volume ({volume_map.size} bytes)"
+            )
+        if length == 0:
+            return range(0)
+        return range(offset // self.block_size, (offset + length - 1) // self.block_size + 1)
+
+    def _block_length(self, volume_map: Map, index: int) -> int:
+        return min(self.block_size, volume_map.size - index * self.block_size)
+
+    def _read_block(self, volume_map: Map, index: int, start: int = 0, length: int | None = None) -> bytes:
+        """Bytes ``start`` to ``start + length`` of block ``index`` (default: the whole block)."""
+        if length is None:
+            length = self._block_length(volume_map, index) - start
+        entry = volume_map.entries[index]
+        if entry is None:
+            return bytes(length)
+        if isinstance(entry, bytes):
+            try:
+                return self.blocks.read_range(entry, start, length)
+            except KeyError:
+                raise VolumeError(f"block {entry.hex()} (block {index}) is missing from the store") from None
+        fd = os.open(self.objects_dir / entry, os.O_RDONLY)
+        try:
+            data = os.pread(fd, length, start)
+        finally:
+            os.close(fd)
+        return data + bytes(length - len(data))
+
+    def read(self, name: str, offset: int, length: int) -> bytes:
+        volume_map = self._load(name)
+        parts = []
+        for index in self._span(volume_map, offset, length, "read"):
+            block_start = index * self.block_size
+            lo, hi = max(offset, block_start), min(offset + length, block_start + self.block_size)
+            parts.append(self._read_block(volume_map, index, lo - block_start, hi - lo))
+        return b"".join(parts)
+
+    def _hold(self, name: str) -> None:
+        """Writers hold the volume's lock (taken implicitly, as the mapper does on first write)."""
+        current = self.locks.get(name)
+        if current is None:
+            self.locks.acquire(name, self.owner, "open")
+        elif current.owner != self.owner:
+            raise LockError(f"volume {name} is locked by {current.owner}")
+
+    @serialized
+    def write(self, name: str, offset: int, data: bytes) -> None:
+        volume_map = self._load(name)
+        if volume_map.readonly:
+            raise VolumeError(f"{name} is a snapshot (read-only)")
+        blocks = self._span(volume_map, offset, len(data), "write")
+        self._hold(name)
+        changed = False
+        view = memoryview(data)
+        for index in blocks:
+            block_start = index * self.block_size
+            lo, hi = max(offset, block_start), min(offset + len(data), block_start + self.block_size)
+            piece = view[lo - offset : hi - offset]
+            entry = volume_map.entries[index]
+            if isinstance(entry, str):
+                self._patch_object(entry, lo - block_start, piece)
+                continue
+            # Copy-up (shared block) or allocation (zero block): a new object of this epoch.
+            content = bytearray(self._read_block(volume_map, index))
+            content[lo - block_start : hi - block_start] = piece
+            new_name = mapfile.object_name(name, volume_map.epoch, index)
+            self._write_object(new_name, content)
+            volume_map.entries[index] = new_name
+            changed = True
+        if changed:
+            self._save(name, volume_map)
+
+    def _write_object(self, object_name: str, content) -> None:
+        mapfile.write_atomic(self.objects_dir / object_name, bytes(content), self.config.fsync)
+        self.stats.object_writes += 1
+        self.stats.bytes_written += len(content)
+
+    def _patch_object(self, object_name: str, offset: int, piece) -> None:
+        fd = os.open(self.objects_dir / object_name, os.O_WRONLY)
+        try:
+            written = 0
+            while written < len(piece):
+                written += os.pwrite(fd, piece[written:], offset + written)
+            if self.config.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.stats.object_writes += 1
+        self.stats.bytes_written += len(piece)
+
+    @serialized
+    def resize(self, name: str, size: int) -> Map:
+        """Grow a volume (new blocks read as zeros). Shrinking is refused."""
+        volume_map = self._load(name)
+        if volume_map.readonly:
+            raise VolumeError(f"{name} is a snapshot (read-only)")
+        if size < volume_map.size:
+            raise VolumeError(f"cannot shrink {name} from {volume_map.size} to {size} bytes (only growing)")
+        self.locks.check(name, self.owner)
+        if size == volume_map.size:
+            return volume_map
+        volume_map.entries += [None] * (block_count(size, self.block_size) - len(volume_map.entries))
+        volume_map.size = size
+        self._save(name, volume_map)
+        return volume_map
+
+    # Snapshots and removal ----------------------------------------------------------------
+
+    @serialized
+    def snapshot(self, name: str, snapshot: str) -> Map:
+        """Freeze ``name`` as the read-only map ``snapshot``.
+
+        The volume's writable objects are stored as content-addressed blocks (so a Pithos map can
+        name them), both maps then name the same blocks, and the volume's epoch is bumped: its next
+        write to any block copies up into a new object. Order: blocks, snapshot map, volume map,
+        then the old objects are deleted; a crash at any step leaves both maps valid."""
+        volume_map = self._load(name)
+        if volume_map.readonly:
+            raise VolumeError(f"{name} is a snapshot; clone it to get a volume")
+        self.locks.check(name, self.owner)
+        self._check_new(snapshot, volume_map.size)
+        unsynced: list = []
+        frozen, old_objects = list(volume_map.entries), []
+        for index, entry in enumerate(frozen):
+            if isinstance(entry, str):
+                content = self._read_block(volume_map, index)
+                frozen[index] = self.blocks.put(content, unsynced)
+                self.stats.bytes_written += len(content)
+                old_objects.append(entry)
+        self.blocks.sync(unsynced)
+        snapshot_map = Map(volume_map.size, self.block_size, 0, mapfile.MAP_READONLY, frozen)
+        self._save(snapshot, snapshot_map, new=True)
+        volume_map.entries = list(frozen)
+        volume_map.epoch += 1
+        self._save(name, volume_map)
+        for object_name in old_objects:
+            (self.objects_dir / object_name).unlink(missing_ok=True)
+        return snapshot_map
+
+    @serialized
+    def remove(self, name: str) -> None:
+        """Remove a volume or snapshot: its map, then every object it owns (its lock must be free).
+        Shared blocks stay until no map references them (``snf-manage pithos-gc``)."""
+        self._load(name)
+        lock = self.locks.get(name)
+        if lock is not None:
+            raise LockError(f"volume {name} is open or locked by {lock.owner}; close or unlock it first")
+        (self.maps_dir / name).unlink()
+        if self.config.fsync:
+            mapfile.fsync_dir(self.maps_dir)
+        self.remove_objects(name)
+
+    def remove_objects(self, name: str) -> int:
+        """Delete the writable objects of ``name`` (also leftovers of crashed writes)."""
+        pattern, removed = mapfile.object_pattern(name), 0
+        with os.scandir(self.objects_dir) as entries:
+            for entry in entries:
+                if pattern.fullmatch(entry.name):
+                    os.unlink(entry.path)
+                    removed += 1
+        return removed
+
+    # Locks --------------------------------------------------------------------------------
+
+    def open(self, name: str) -> bool:
+        """Take the volume's lock for this owner (True), or find it already ours (False)."""
+        self._load(name)
+        return self.locks.acquire(name, self.owner, "open")
+
+    def close(self, name: str) -> Lock:
+        self._load(name)
+        current = self.locks.get(name)
+        if current is None:
+            raise LockError(f"volume {name} is not open")
+        return self.locks.release(name, self.owner)
+
+    def lock(self, name: str) -> bool:
+        self._load(name)
+        return self.locks.acquire(name, self.owner, "lock")
+
+    def unlock(self, name: str, force: bool = False) -> Lock:
+        self._load(name)
+        return self.locks.release(name, self.owner, force)
+
+    def referenced_digests(self, keep_exported=lambda name: True) -> list[bytes]:
+        """Every content-addressed block named by a map of this store (the GC's references); an
+        exported Pithos map counts only if ``keep_exported(name)``."""
+        found: set[bytes] = set()
+        for directory in (self.maps_dir, self.pithos_maps_dir):
+            for path in directory.iterdir():
+                if path.name.startswith(".") or not path.is_file():
+                    continue
+                if directory == self.pithos_maps_dir and not keep_exported(path.name):
+                    continue
+                found.update(entry for entry in mapfile.read(path).entries if isinstance(entry, bytes))
+        return list(found)
