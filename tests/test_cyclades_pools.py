@@ -10,7 +10,7 @@ from django.db import connection, connections
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from synnefo.cyclades.logic import pools
-from synnefo.cyclades.models import BridgePoolTable, IPPoolTable, MacPrefixPoolTable
+from synnefo.cyclades.models import BridgePoolTable, MacPrefixPoolTable
 
 
 def run(*args) -> str:

@@ -195,3 +195,22 @@ def test_a_failed_connect_gives_the_port_and_address_back(cloud, mac_pool):
     assert VirtualMachine.objects.get().task is None
     with cloud.cluster._lock:
         cloud.cluster.instances[vm.backend_vm_id] = instance
+
+
+def test_a_nic_removed_behind_our_back_takes_its_port_with_it(cloud, mac_pool):
+    from synnefo.cyclades.logic import callbacks
+
+    network = make_network(cloud)
+    assert create(cloud, [{"uuid": str(network.id)}, {"uuid": str(network.id)}]).status_code == 202
+    settle_all(cloud)
+    vm = VirtualMachine.objects.get()
+    first, second = NetworkInterface.objects.filter(machine=vm).order_by("index")
+    # eventd's end of an administrator's `gnt-instance modify --net 1:remove`: only the first NIC left.
+    msg = {"type": "ganeti-op-status", "instance": vm.backend_vm_id, "operation": "OP_INSTANCE_SET_PARAMS",
+           "status": "success", "jobId": 999, "event_time": [2_000_000_000, 0], "logmsg": "",
+           "instance_nics": [{"name": f"snf-nic-{first.id}", "network": network.backend_id, "ip": "10.5.0.2"},
+                             {"name": "snf-nic-424242", "network": network.backend_id, "ip": "10.5.0.9"}]}
+    with cloud.on_commit(execute=True):
+        callbacks.handler_for(msg)(msg)
+    assert list(NetworkInterface.objects.values_list("id", flat=True)) == [first.id]
+    assert list(IPAddress.objects.values_list("nic_id", flat=True)) == [first.id]

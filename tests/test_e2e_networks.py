@@ -1,6 +1,7 @@
 """End to end: networks on `synnefo up` (simulated backend, real dispatcher) driven by the real
 openstack CLI, and by raw HTTP the way kamaki 0.16 talks to the network API."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -57,3 +58,28 @@ def test_kamakis_network_calls(node):
     assert r.status_code == 400 and "badRequest" in r.json()
     assert requests.delete(f"{url}/networks/{created['id']}", headers=headers).status_code == 204
 
+
+
+def test_a_server_on_a_network_through_the_openstack_cli(node, tmp_path):  # noqa: F811
+    from tests.test_e2e_clients import snf_manage
+
+    disk = tmp_path / "tiny.img"
+    disk.write_bytes(b"\0" * 1024 + b"data" * 256)
+    image = openstack_cli(node, "image", "create", "--file", str(disk), "--disk-format", "raw", "net-tiny")
+    snf_manage(node, "volume-type-create", "--name", "NetStandard", "--disk-template", "drbd")
+    types = {t["name"]: t["id"] for t in json.loads(snf_manage(node, "volume-type-list", "--output-format", "json"))}
+    snf_manage(node, "flavor-create", "1", "512", "20", str(types["NetStandard"]))
+    flavor = [f for f in openstack_cli(node, "flavor", "list") if f["Name"] == "C1R512D20drbd"][0]
+    network = openstack_cli(node, "network", "create", "lan")
+    openstack_cli(node, "subnet", "create", "--network", network["id"], "--subnet-range", "192.168.7.0/24", "lan4")
+    _wait_for(lambda: openstack_cli(node, "network", "show", network["id"])["status"] == "ACTIVE")
+    server = openstack_cli(node, "server", "create", "--flavor", str(flavor["ID"]), "--image", image["id"],
+                           "--network", network["id"], "--wait", "on-lan")
+    assert server["status"] == "ACTIVE"
+    shown = openstack_cli(node, "server", "show", server["id"])
+    assert "192.168.7.2" in str(shown["addresses"])
+    ports = openstack_cli(node, "port", "list", "--long")
+    assert [p["Fixed IP Addresses"] for p in ports] and "192.168.7.2" in str(ports)
+    openstack_cli(node, "server", "delete", "--wait", server["id"], output=False)
+    _wait_for(lambda: openstack_cli(node, "port", "list") == [])
+    openstack_cli(node, "network", "delete", network["id"], output=False)

@@ -129,12 +129,14 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
         quotas.charge_unrequested_change(vm, old_state, vm.operstate)
     elif success and old_flavor is not None and vm.flavor_id != old_flavor.id:
         quotas.charge_unrequested_resize(vm, old_flavor, vm.flavor)
-    if removed:
-        from synnefo.cyclades.logic import server_nics
+    from synnefo.cyclades.logic import server_nics
 
+    if removed:
         vm.deleted, vm.operstate = True, "DESTROYED"
         vm.backendtime = etime
         server_nics.release(vm)  # ports and their addresses go back
+    elif "instance_nics" in msg:
+        server_nics.sync(vm, msg["instance_nics"])
 
 
 def _apply_beparams(vm: VirtualMachine, beparams) -> None:

@@ -202,3 +202,23 @@ def addresses(vm: VirtualMachine) -> tuple[dict, list]:
                             "ipv6": next((ip.address for ip in ips if ip.ipversion == 6), ""),
                             "OS-EXT-IPS:type": "fixed"})
     return found, attachments
+
+
+def sync(vm: VirtualMachine, instance_nics) -> list[str]:
+    """Ganeti's NICs of the server (eventd's ``instance_nics``, sent with the end of a create or
+    modify): an ACTIVE port whose NIC ``<prefix>nic-<id>`` Ganeti no longer has was removed behind
+    our back, and goes (its address back to the pool). NICs Ganeti has that no port knows are
+    logged, not adopted. Ports with a change in flight (BUILD, DOWN) are left to their job."""
+    import logging
+
+    if not isinstance(instance_nics, list):
+        return []
+    names = {n.get("name") for n in instance_nics if isinstance(n, dict)}
+    prefix = f"{settings.BACKEND_PREFIX_ID}nic-"
+    gone = [p for p in NetworkInterface.objects.filter(machine=vm, state="ACTIVE") if nic_name(p) not in names]
+    _drop(gone)
+    known = {nic_name(p) for p in NetworkInterface.objects.filter(machine=vm)}
+    strangers = sorted(n for n in names if isinstance(n, str) and n.startswith(prefix) and n not in known)
+    if strangers:
+        logging.getLogger(__name__).warning("server %s: Ganeti has NICs no port knows: %s", vm.id, ", ".join(strangers))
+    return [nic_name(p) for p in gone]
