@@ -1,0 +1,88 @@
+"""snf-vncauthproxy end to end with real VNC software: x11vnc on Xvfb behind the proxy, a real
+RFB client in front; VNC authentication, one use per forwarding, expiry, bad control requests."""
+
+import socket
+
+import pytest
+
+from synnefo.cyclades.vncauthproxy import vnc_des
+from tests.vnc_helpers import DESKTOP, HEIGHT, PASSWORD, WIDTH, RfbRefused, rfb_connect, vnc_servers, vncauthproxy  # noqa: F401
+
+
+def test_vnc_des_matches_a_real_vnc_server(vnc_servers):
+    # x11vnc checks the answer itself: our DES (bit-reversed key bytes) is VNC's.
+    assert rfb_connect("127.0.0.1", vnc_servers.password_port, PASSWORD) == (WIDTH, HEIGHT, DESKTOP)
+    with pytest.raises(RfbRefused):
+        rfb_connect("127.0.0.1", vnc_servers.password_port, "wrong-pw")
+    # Only the first 8 bytes of a password count, as in every VNC implementation.
+    assert vnc_des("abcdefgh", bytes(16)) == vnc_des("abcdefghXYZ", bytes(16)) != vnc_des("abcdefgX", bytes(16))
+
+
+def test_forwarding_through_the_proxy(vnc_servers, vncauthproxy):
+    answer = vncauthproxy.request(destination_address="127.0.0.1", destination_port=vnc_servers.open_port,
+                                  password="s3cret!!")
+    assert answer["status"] == "OK" and answer["proxy_address"] == "127.0.0.1"
+    port = answer["source_port"]
+    assert vncauthproxy.ports[0] <= port <= vncauthproxy.ports[1]
+    # The ServerInit of x11vnc arrives through the proxy.
+    assert rfb_connect("127.0.0.1", port, "s3cret!!") == (WIDTH, HEIGHT, DESKTOP)
+    # Used once: the port is gone.
+    with pytest.raises(OSError):
+        rfb_connect("127.0.0.1", port, "s3cret!!")
+    assert vncauthproxy.logged("disconnected")
+    assert "s3cret" not in vncauthproxy.log.read_text()  # no secrets in the log
+    assert "control-secret" not in vncauthproxy.log.read_text()
+
+
+def test_wrong_password_is_refused_and_the_forwarding_is_spent(vnc_servers, vncauthproxy):
+    port = vncauthproxy.request(destination_address="127.0.0.1", destination_port=vnc_servers.open_port,
+                                password="right-pw")["source_port"]
+    with pytest.raises(RfbRefused, match="Authentication failed"):
+        rfb_connect("127.0.0.1", port, "wrong-pw")
+    with pytest.raises(OSError):
+        rfb_connect("127.0.0.1", port, "right-pw")
+    assert vncauthproxy.logged("wrong password")
+
+
+def test_unused_forwarding_expires(vnc_servers, vncauthproxy):
+    port = vncauthproxy.request(destination_address="127.0.0.1", destination_port=vnc_servers.open_port,
+                                password="pw")["source_port"]
+    # The proxy runs with a 2 s connect timeout; nobody connects (a probe would use it up).
+    assert vncauthproxy.logged("expired unused", timeout=30)
+    with pytest.raises(OSError):
+        rfb_connect("127.0.0.1", port, "pw")
+
+
+def test_a_destination_that_is_not_a_vnc_server(vncauthproxy):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+    port = vncauthproxy.request(destination_address="127.0.0.1", destination_port=dead_port, password="pw")["source_port"]
+    with pytest.raises((RfbRefused, OSError)):
+        rfb_connect("127.0.0.1", port, "pw")  # authenticated, then the proxy cannot reach the server
+
+
+@pytest.mark.parametrize("fields, reason", [
+    ({"auth_password": "nope"}, "authentication failed"),
+    ({"auth_user": "mallory"}, "authentication failed"),
+    ({"destination_port": 0}, "bad request"),
+    ({"destination_port": "5900"}, "bad request"),
+    ({"destination_address": ""}, "bad request"),
+    ({"password": ""}, "bad request"),
+    ({"source_port": 5900}, "bad request"),
+])
+def test_bad_control_requests(vncauthproxy, fields, reason):
+    body = {"destination_address": "127.0.0.1", "destination_port": 5900, "password": "pw"}
+    body.update(fields)
+    answer = vncauthproxy.request(**body)
+    assert answer["status"] == "FAILED" and reason in answer["reason"] and "source_port" not in answer
+
+
+def test_garbage_on_the_control_socket(vncauthproxy):
+    import json
+
+    for garbage in (b"not json\n", b"[1, 2]\n", b'{"destination_address": "x"}\n'):
+        with socket.create_connection(("127.0.0.1", vncauthproxy.control_port), timeout=10) as sock:
+            sock.sendall(garbage)
+            answer = json.loads(sock.makefile("rb").readline())
+        assert answer["status"] == "FAILED"
