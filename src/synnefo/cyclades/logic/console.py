@@ -1,0 +1,112 @@
+"""Server consoles (SYNNEFO.md 4.1, "Console algorithm"; docs/compute.md "Consoles").
+
+A console is a one-time VNC forwarding: Ganeti names the VNC server of a running instance (its
+primary node and network port), a random password is made, and an snf-vncauthproxy of
+``CYCLADES_VNCAUTHPROXY_OPTS`` is asked to open a port that forwards there to whoever knows the
+password. The user gets that port, the proxy's address and the password.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import secrets
+import socket
+import ssl
+import string
+
+from django.conf import settings
+
+from synnefo.common import faults
+from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiConnectionError
+from synnefo.cyclades.logic.servers import api_status, get_server, validate_action
+
+log = logging.getLogger(__name__)
+
+CONSOLE_TYPES = ("vnc", "vnc-ws", "vnc-wss")
+_ALPHABET = string.ascii_letters + string.digits
+MAX_ANSWER = 64 * 1024
+
+
+class ProxyError(Exception):
+    pass
+
+
+def _proxies() -> list[dict]:
+    opts = settings.CYCLADES_VNCAUTHPROXY_OPTS or []
+    return [opts] if isinstance(opts, dict) else list(opts)
+
+
+def _vnc_server(vm) -> tuple[str, int]:
+    """The instance's VNC server from Ganeti's console information."""
+    if vm.backend is None:
+        raise faults.ServiceUnavailable(f"Server {vm.id} has no backend")
+    try:
+        info = vm.backend.get_client().get_instance_console(vm.backend_vm_id)
+    except GanetiConnectionError:
+        raise faults.ServiceUnavailable("The compute backend is unavailable; try again later") from None
+    except GanetiApiError as exc:
+        raise faults.ServiceUnavailable(f"The compute backend refused the console request: {exc}") from None
+    if not isinstance(info, dict) or info.get("kind") != "vnc":
+        kind = info.get("kind") if isinstance(info, dict) else None
+        raise faults.Conflict(f"Server {vm.id} has no VNC console (its hypervisor offers console kind '{kind}')")
+    host, port = info.get("host"), info.get("port")
+    if not isinstance(host, str) or not host or not isinstance(port, int):
+        raise faults.ServiceUnavailable(f"The compute backend gave no VNC address for server {vm.id}")
+    return host, port
+
+
+def request_forwarding(proxy: dict, host: str, port: int, password: str) -> dict:
+    """Ask one snf-vncauthproxy (its control socket) for a forwarding; its answer."""
+    request = {"source_port": 0, "destination_address": host, "destination_port": port, "password": password}
+    if proxy.get("auth_user") is not None:
+        request.update(auth_user=proxy["auth_user"], auth_password=proxy.get("auth_password") or "")
+    address, control_port = proxy.get("server_address", "127.0.0.1"), int(proxy.get("server_port", 24999))
+    try:
+        sock = socket.create_connection((address, control_port), timeout=float(proxy.get("timeout", 10)))
+        if proxy.get("enable_ssl"):
+            context = ssl.create_default_context(cafile=proxy.get("ca_cert"))
+            if not proxy.get("strict"):
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            sock = context.wrap_socket(sock, server_hostname=address)
+        with sock:
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            line = sock.makefile("rb").readline(MAX_ANSWER)
+        answer = json.loads(line)
+    except (OSError, ValueError) as exc:
+        raise ProxyError(f"{address}:{control_port}: {exc or 'no answer'}") from None
+    if not isinstance(answer, dict) or answer.get("status") != "OK" or not isinstance(answer.get("source_port"), int):
+        reason = answer.get("reason") if isinstance(answer, dict) else answer
+        raise ProxyError(f"{address}:{control_port} refused: {reason}")
+    return answer
+
+
+def get_console(user: str, server_id, console_type) -> dict:
+    """The ``console`` action: ``{"type", "host", "port", "password"}`` of a new forwarding."""
+    if console_type not in CONSOLE_TYPES:
+        raise faults.BadRequest(f"Console type must be one of {', '.join(CONSOLE_TYPES)}")
+    vm = get_server(user, server_id)
+    validate_action(vm, "CONSOLE")
+    if vm.operstate != "STARTED":
+        raise faults.Conflict(f"Cannot get a console of server {vm.id} while it is {api_status(vm)}")
+    if console_type != "vnc":
+        raise faults.NotImplementedFault(f"Console type '{console_type}' (VNC over WebSocket) is not offered; use 'vnc'")
+    proxies = _proxies()
+    if not proxies:
+        raise faults.ServiceUnavailable("Consoles are not available: no VNC authentication proxy is configured")
+    host, port = _vnc_server(vm)
+    password = "".join(secrets.choice(_ALPHABET) for _ in range(settings.CYCLADES_CONSOLE_PASSWORD_LENGTH))
+    proxy = random.choice(proxies)
+    try:
+        answer = request_forwarding(proxy, host, port, password)
+    except ProxyError as exc:
+        log.error("server %s: console proxy failed: %s", vm.id, exc)
+        raise faults.ServiceUnavailable("The console proxy is unavailable; try again later") from None
+    if _vnc_server(vm) != (host, port):  # the instance moved (migration) meanwhile
+        raise faults.ServiceUnavailable(f"Server {vm.id} moved while its console was set up; try again")
+    public = proxy.get("proxy_address") or answer.get("proxy_address")
+    if not public or public in ("0.0.0.0", "::"):
+        public = proxy.get("server_address", "127.0.0.1")
+    log.info("server %s: console forwarded by %s port %s", vm.id, public, answer["source_port"])
+    return {"type": console_type, "host": public, "port": answer["source_port"], "password": password}

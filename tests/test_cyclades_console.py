@@ -1,0 +1,96 @@
+"""The `console` server action through the compute API: a simulated backend whose console is
+patched to name a real VNC server (x11vnc), a real snf-vncauthproxy, then a real VNC connection
+with the returned host, port and password; and every refusal (state, hypervisor, proxy, input)."""
+
+import pytest
+
+from synnefo.cyclades.ganeti import simulated
+from tests.compute_helpers import cloud  # noqa: F401
+from tests.pithos_helpers import small_blocks  # noqa: F401
+from tests.vnc_helpers import DESKTOP, HEIGHT, WIDTH, RfbRefused, rfb_connect, vnc_servers, vncauthproxy  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def running_server(cloud):
+    r = cloud.call("POST", "/servers", {"server": {"name": "c1", "imageRef": cloud.image_id, "flavorRef": cloud.flavors[0].id}})
+    assert r.status_code == 202, r.content
+    sid = r.json()["server"]["id"]
+    cloud.settle()
+    assert cloud.call("GET", f"/servers/{sid}").json()["server"]["status"] == "ACTIVE"
+    return sid
+
+
+def vnc_console(monkeypatch, port, host="127.0.0.1"):
+    """Make the simulated cluster answer as Ganeti does for a KVM instance with VNC."""
+    original = simulated.SimulatedRapiClient.get_instance_console
+
+    def console(self, name):
+        original(self, name)  # the instance must exist
+        return {"instance": name, "kind": "vnc", "host": host, "port": port, "display": port - 5900}
+
+    monkeypatch.setattr(simulated.SimulatedRapiClient, "get_instance_console", console)
+
+
+def proxy_opts(proxy, **extra):
+    opts = {"server_address": "127.0.0.1", "server_port": proxy.control_port, "auth_user": proxy.credentials[0],
+            "auth_password": proxy.credentials[1], "enable_ssl": False}
+    opts.update(extra)
+    return [opts]
+
+
+def test_console_end_to_end(cloud, settings, monkeypatch, vnc_servers, vncauthproxy):
+    sid = running_server(cloud)
+    vnc_console(monkeypatch, vnc_servers.open_port)
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy)
+    r = cloud.call("POST", f"/servers/{sid}/action", {"console": {"type": "vnc"}})
+    assert r.status_code == 200, r.content
+    console = r.json()["console"]
+    assert set(console) == {"type", "host", "port", "password"} and console["type"] == "vnc"
+    assert console["host"] == "127.0.0.1" and len(console["password"]) == 8
+    assert vncauthproxy.ports[0] <= console["port"] <= vncauthproxy.ports[1]
+    with pytest.raises(RfbRefused):  # the password matters
+        rfb_connect(console["host"], console["port"], console["password"][::-1] + "x")
+    # A new console, a new port and password; the real VNC server answers through the proxy.
+    again = cloud.call("POST", f"/servers/{sid}/action", {"console": {"type": "vnc"}}).json()["console"]
+    assert again["password"] != console["password"]
+    assert rfb_connect(again["host"], again["port"], again["password"]) == (WIDTH, HEIGHT, DESKTOP)
+    # The public address comes from the settings when given.
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy, proxy_address="vnc.example.org")
+    assert cloud.call("POST", f"/servers/{sid}/action", {"console": {"type": "vnc"}}).json()["console"]["host"] == "vnc.example.org"
+    # The v2.1 path (the openstack CLI) answers alike.
+    assert cloud.call("POST", f"/servers/{sid}/action", {"console": {"type": "vnc"}}, version="v2.1").status_code == 200
+
+
+def test_console_refusals(cloud, settings, monkeypatch, vncauthproxy):
+    sid = running_server(cloud)
+    action = f"/servers/{sid}/action"
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy)
+    # The simulated (fake) hypervisor has no VNC.
+    r = cloud.call("POST", action, {"console": {"type": "vnc"}})
+    assert r.status_code == 409 and "no VNC console" in r.json()["conflict"]["message"]
+    vnc_console(monkeypatch, 5901)
+    for body in ({"console": {}}, {"console": {"type": "spice"}}, {"console": "vnc"}, {"console": None}):
+        r = cloud.call("POST", action, body)
+        assert r.status_code == 400 and "badRequest" in r.json(), body
+    assert cloud.call("POST", action, {"console": {"type": "vnc-ws"}}).status_code == 501
+    assert cloud.call("POST", action, {"os-getVNCConsole": {"type": "novnc"}}).status_code == 501
+    # Nobody else's server, no unknown one.
+    other = cloud.call("POST", "/servers/999999/action", {"console": {"type": "vnc"}})
+    assert other.status_code == 404
+    # No proxy configured: 503 that says so.
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = []
+    r = cloud.call("POST", action, {"console": {"type": "vnc"}})
+    assert r.status_code == 503 and "no VNC authentication proxy" in r.json()["serviceUnavailable"]["message"]
+    # A proxy that refuses us (wrong control credentials) or is not there: 503.
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy, auth_password="wrong")
+    assert cloud.call("POST", action, {"console": {"type": "vnc"}}).status_code == 503
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy, server_port=1)
+    assert cloud.call("POST", action, {"console": {"type": "vnc"}}).status_code == 503
+    # Only a running server has a console.
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy)
+    assert cloud.call("POST", action, {"os-stop": None}).status_code == 202
+    assert cloud.call("POST", action, {"console": {"type": "vnc"}}).status_code == 409  # pending task
+    cloud.settle()
+    r = cloud.call("POST", action, {"console": {"type": "vnc"}})
+    assert r.status_code == 409 and "STOPPED" in r.json()["conflict"]["message"]
