@@ -64,6 +64,11 @@ def _version(line: bytes) -> tuple[int, int]:
         raise HandshakeError(f"not an RFB version: {line[:12]!r}") from None
 
 
+def _minor(major: int, minor: int) -> int:
+    """The protocol both sides speak: 3.8, 3.7, or 3.3 for anything older (as RFB says)."""
+    return 8 if (major, minor) >= (3, 8) else 7 if (major, minor) >= (3, 7) else 3
+
+
 async def _read(reader: asyncio.StreamReader, n: int) -> bytes:
     try:
         return await asyncio.wait_for(reader.readexactly(n), HANDSHAKE_TIMEOUT)
@@ -78,7 +83,7 @@ async def authenticate_client(reader, writer, password: str) -> None:
     writer.write(RFB_VERSION)
     await writer.drain()
     major, minor = _version(await _read(reader, 12))
-    minor = 3 if (major, minor) < (3, 7) else min(minor, 8)
+    minor = _minor(major, minor)
     if minor == 3:  # RFB 3.3: the server decides the security type
         writer.write(struct.pack("!I", SEC_VNC_AUTH))
     else:
@@ -107,7 +112,7 @@ async def connect_server(address: str, port: int):
     reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), HANDSHAKE_TIMEOUT)
     try:
         major, minor = _version(await _read(reader, 12))
-        minor = 3 if (major, minor) < (3, 7) else min(minor, 8)
+        minor = _minor(major, minor)
         writer.write(b"RFB 003.%03d\n" % minor)
         await writer.drain()
         if minor == 3:
