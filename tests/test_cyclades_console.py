@@ -7,7 +7,7 @@ import pytest
 from synnefo.cyclades.ganeti import simulated
 from tests.compute_helpers import cloud  # noqa: F401
 from tests.pithos_helpers import small_blocks  # noqa: F401
-from tests.vnc_helpers import DESKTOP, HEIGHT, WIDTH, RfbRefused, rfb_connect, vnc_servers, vncauthproxy  # noqa: F401
+from tests.vnc_helpers import DESKTOP, HEIGHT, WIDTH, RfbRefused, rfb_connect, vnc_servers, vncauthproxy, vncauthproxy_tls  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,26 @@ def test_console_end_to_end(cloud, settings, monkeypatch, vnc_servers, vncauthpr
     assert cloud.call("POST", f"/servers/{sid}/action", {"console": {"type": "vnc"}}).json()["console"]["host"] == "vnc.example.org"
     # The v2.1 path (the openstack CLI) answers alike.
     assert cloud.call("POST", f"/servers/{sid}/action", {"console": {"type": "vnc"}}, version="v2.1").status_code == 200
+
+
+def test_console_over_a_tls_control_socket(cloud, settings, monkeypatch, vnc_servers, vncauthproxy_tls):
+    sid = running_server(cloud)
+    vnc_console(monkeypatch, vnc_servers.open_port)
+    action = f"/servers/{sid}/action"
+    # Strict: the proxy's certificate must be signed by ca_cert and name the address.
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy_tls, enable_ssl=True, strict=True,
+                                                     ca_cert=vncauthproxy_tls.ca_cert)
+    console = cloud.call("POST", action, {"console": {"type": "vnc"}}).json()["console"]
+    assert rfb_connect(console["host"], console["port"], console["password"]) == (WIDTH, HEIGHT, DESKTOP)
+    # Strict without that CA: the self-signed certificate is refused (503), not trusted.
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy_tls, enable_ssl=True, strict=True)
+    assert cloud.call("POST", action, {"console": {"type": "vnc"}}).status_code == 503
+    # Not strict: encrypted, unverified (upstream's default).
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy_tls, enable_ssl=True)
+    assert cloud.call("POST", action, {"console": {"type": "vnc"}}).status_code == 200
+    # Plain text to a TLS control socket fails cleanly.
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy_tls)
+    assert cloud.call("POST", action, {"console": {"type": "vnc"}}).status_code == 503
 
 
 def test_console_refusals(cloud, settings, monkeypatch, vncauthproxy):

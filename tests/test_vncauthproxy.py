@@ -6,7 +6,8 @@ import socket
 import pytest
 
 from synnefo.cyclades.vncauthproxy import vnc_des
-from tests.vnc_helpers import DESKTOP, HEIGHT, PASSWORD, WIDTH, RfbRefused, rfb_connect, vnc_servers, vncauthproxy  # noqa: F401
+from tests.vnc_helpers import (DESKTOP, HEIGHT, PASSWORD, WIDTH, RfbRefused, rfb_connect, vnc_servers,  # noqa: F401
+                               vncauthproxy, vncauthproxy_tls)
 
 
 def test_vnc_des_matches_a_real_vnc_server(vnc_servers):
@@ -67,6 +68,7 @@ def test_a_destination_that_is_not_a_vnc_server(vncauthproxy):
     ({"auth_user": "mallory"}, "authentication failed"),
     ({"destination_port": 0}, "bad request"),
     ({"destination_port": "5900"}, "bad request"),
+    ({"destination_port": True}, "bad request"),
     ({"destination_address": ""}, "bad request"),
     ({"password": ""}, "bad request"),
     ({"source_port": 5900}, "bad request"),
@@ -81,8 +83,54 @@ def test_bad_control_requests(vncauthproxy, fields, reason):
 def test_garbage_on_the_control_socket(vncauthproxy):
     import json
 
-    for garbage in (b"not json\n", b"[1, 2]\n", b'{"destination_address": "x"}\n'):
+    for garbage in (b"not json\n", b"[1, 2]\n", b'{"destination_address": "x"}\n', b"\xff\xfe\n",
+                    b"[" * 100000 + b"\n", b"no newline"):
         with socket.create_connection(("127.0.0.1", vncauthproxy.control_port), timeout=10) as sock:
             sock.sendall(garbage)
+            sock.shutdown(socket.SHUT_WR)
             answer = json.loads(sock.makefile("rb").readline())
         assert answer["status"] == "FAILED"
+
+
+@pytest.mark.parametrize("minor", [3, 7])
+def test_older_rfb_clients(vnc_servers, vncauthproxy, minor):
+    port = vncauthproxy.request(destination_address="127.0.0.1", destination_port=vnc_servers.open_port,
+                                password="old-vnc!")["source_port"]
+    assert rfb_connect("127.0.0.1", port, "old-vnc!", minor=minor) == (WIDTH, HEIGHT, DESKTOP)
+
+
+def test_not_a_vnc_client(vnc_servers, vncauthproxy):
+    port = vncauthproxy.request(destination_address="127.0.0.1", destination_port=vnc_servers.open_port,
+                                password="pw")["source_port"]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(4096):  # the proxy's greeting, then it hangs up
+            received += chunk
+    assert received == b"RFB 003.008\n"
+    assert vncauthproxy.logged("not an RFB version")
+    with pytest.raises(OSError):
+        rfb_connect("127.0.0.1", port, "pw")
+
+
+def test_port_range_exhausted(vnc_servers, vncauthproxy):
+    span = vncauthproxy.ports[1] - vncauthproxy.ports[0] + 1
+    answers = [vncauthproxy.request(destination_address="127.0.0.1", destination_port=vnc_servers.open_port,
+                                    password="pw") for _ in range(span + 1)]
+    ok = [a["source_port"] for a in answers if a["status"] == "OK"]
+    assert len(set(ok)) == len(ok) and len(ok) <= span  # a port a stranger holds is skipped
+    assert answers[-1] == {"status": "FAILED", "reason": "no free port left in the forwarding range"}
+
+
+def test_tls_control_socket(vnc_servers, vncauthproxy_tls):
+    answer = vncauthproxy_tls.request(destination_address="127.0.0.1", destination_port=vnc_servers.open_port,
+                                      password="tls-pw")
+    assert answer["status"] == "OK"
+    assert rfb_connect("127.0.0.1", answer["source_port"], "tls-pw") == (WIDTH, HEIGHT, DESKTOP)
+    with socket.create_connection(("127.0.0.1", vncauthproxy_tls.control_port), timeout=10) as sock:
+        sock.sendall(b'{"destination_address": "127.0.0.1", "destination_port": 5900, "password": "pw"}\n')
+        try:
+            received = sock.recv(4096)
+        except OSError:  # reset: as good a refusal
+            received = b""
+        assert b"source_port" not in received  # plain text gets nothing from a TLS socket

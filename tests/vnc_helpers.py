@@ -2,9 +2,14 @@
 apt-get when missing and root), snf-vncauthproxy as its own process, and a minimal RFB client
 that does VNC authentication and reads the ServerInit (framebuffer size and desktop name)."""
 
+import contextlib
+import datetime
+import ipaddress
+import json
 import os
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -37,25 +42,33 @@ def _recv(sock, n):
     return data
 
 
-def rfb_connect(host, port, password=None, timeout=10.0):
-    """Connect as a VNC client (RFB 3.8); the ServerInit's (width, height, name)."""
+def rfb_connect(host, port, password=None, timeout=10.0, minor=8):
+    """Connect as a VNC client speaking RFB 3.<minor> (3, 7 or 8); the ServerInit's
+    (width, height, name)."""
     with socket.create_connection((host, port), timeout=timeout) as sock:
         version = _recv(sock, 12)
         assert version.startswith(b"RFB 003."), version
-        sock.sendall(b"RFB 003.008\n")
-        count = _recv(sock, 1)[0]
-        if count == 0:
-            raise RfbRefused(_recv(sock, struct.unpack("!I", _recv(sock, 4))[0]).decode())
-        types = _recv(sock, count)
+        sock.sendall(b"RFB 003.%03d\n" % minor)
+        if minor == 3:  # the server decides
+            types = struct.unpack("!I", _recv(sock, 4))
+            if types == (0,):
+                raise RfbRefused(_recv(sock, struct.unpack("!I", _recv(sock, 4))[0]).decode())
+        else:
+            count = _recv(sock, 1)[0]
+            if count == 0:
+                raise RfbRefused(_recv(sock, struct.unpack("!I", _recv(sock, 4))[0]).decode())
+            types = _recv(sock, count)
         if password is None:
             assert 1 in types, types
-            sock.sendall(b"\x01")
+            if minor != 3:
+                sock.sendall(b"\x01")
         else:
             assert 2 in types, types
-            sock.sendall(b"\x02")
+            if minor != 3:
+                sock.sendall(b"\x02")
             sock.sendall(vnc_des(password, _recv(sock, 16)))
-        if struct.unpack("!I", _recv(sock, 4))[0] != 0:
-            raise RfbRefused(_recv(sock, struct.unpack("!I", _recv(sock, 4))[0]).decode())
+        if (password is not None or minor == 8) and struct.unpack("!I", _recv(sock, 4))[0] != 0:
+            raise RfbRefused(_recv(sock, struct.unpack("!I", _recv(sock, 4))[0]).decode() if minor == 8 else "failed")
         sock.sendall(b"\x01")  # ClientInit: shared
         width, height = struct.unpack("!HH", _recv(sock, 4))
         _recv(sock, 16)  # pixel format
@@ -134,6 +147,7 @@ class ProxyProcess:
     ports: tuple
     credentials: tuple
     log: Path
+    ca_cert: str | None = None
 
     def logged(self, text, timeout=10.0):
         """Whether the proxy's log shows ``text`` (it writes it right after answering the client)."""
@@ -143,36 +157,75 @@ class ProxyProcess:
         return text in self.log.read_text()
 
     def request(self, **fields):
-        import json
-
         body = {"source_port": 0, "auth_user": self.credentials[0], "auth_password": self.credentials[1]}
         body.update(fields)
-        with socket.create_connection(("127.0.0.1", self.control_port), timeout=10) as sock:
+        sock = socket.create_connection(("127.0.0.1", self.control_port), timeout=10)
+        if self.ca_cert:
+            sock = ssl.create_default_context(cafile=self.ca_cert).wrap_socket(sock, server_hostname="127.0.0.1")
+        with sock:
             sock.sendall(json.dumps(body).encode() + b"\n")
             return json.loads(sock.makefile("rb").readline())
 
 
-@pytest.fixture
-def vncauthproxy(tmp_path):
+def self_signed(directory: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "proxy.crt", directory / "proxy.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+@contextlib.contextmanager
+def running_proxy(directory: Path, tls: bool = False, ports: int = 10):
     """snf-vncauthproxy in its own process, on a free control port, with a 2 s connect timeout."""
     credentials = ("cyclades", "control-secret")
-    (tmp_path / "users").write_text(f"# callers\n{credentials[0]}:{credentials[1]}\n")
+    (directory / "users").write_text(f"# callers\n{credentials[0]}:{credentials[1]}\n")
     control = free_port()
     low = 20000 + (os.getpid() * 37 + control) % 40000
-    ports = (low, low + 9)
-    log = tmp_path / "proxy.log"
+    span = (low, low + ports - 1)
+    log = directory / "proxy.log"
     cmd = [sys.executable, "-m", "synnefo.cyclades.vncauthproxy", "--control-port", str(control),
-           "--listen-address", "127.0.0.1", "--ports", f"{ports[0]}-{ports[1]}", "--connect-timeout", "2",
-           "--credentials", str(tmp_path / "users"), "--log-level", "DEBUG"]
+           "--listen-address", "127.0.0.1", "--ports", f"{span[0]}-{span[1]}", "--connect-timeout", "2",
+           "--credentials", str(directory / "users"), "--log-level", "DEBUG"]
+    cert = None
+    if tls:
+        cert, key = self_signed(directory)
+        cmd += ["--cert", cert, "--key", key]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC)] + sys.path))
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         assert _wait_port(control, proc, "snf-vncauthproxy"), log.read_text()
-        yield ProxyProcess(control, ports, credentials, log)
+        yield ProxyProcess(control, span, credentials, log, cert)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-__all__ = ["vnc_servers", "vncauthproxy", "rfb_connect", "RfbRefused"]
+@pytest.fixture
+def vncauthproxy(tmp_path):
+    with running_proxy(tmp_path) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def vncauthproxy_tls(tmp_path):
+    with running_proxy(tmp_path, tls=True) as proxy:
+        yield proxy
+
+

@@ -163,7 +163,7 @@ class Proxy:
             if len(line) > MAX_CONTROL_REQUEST or not line.endswith(b"\n"):
                 raise ValueError("a request is one JSON object on one line")
             answer = await self.forward(json.loads(line))
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
             answer = {"status": "FAILED", "reason": f"bad request: {exc}"}
         except (OSError, asyncio.TimeoutError) as exc:
             answer = {"status": "FAILED", "reason": str(exc) or "timeout"}
@@ -185,7 +185,8 @@ class Proxy:
             if expected is None or not isinstance(password, str) or not hmac.compare_digest(password.encode(), expected.encode()):
                 return {"status": "FAILED", "reason": "authentication failed"}
         address, port, password = request["destination_address"], request["destination_port"], request["password"]
-        if not isinstance(address, str) or not address or not isinstance(port, int) or not 0 < port < 65536:
+        if not isinstance(address, str) or not address or not isinstance(port, int) or isinstance(port, bool) \
+                or not 0 < port < 65536:
             raise ValueError("destination_address and destination_port must name a host and a TCP port")
         if not isinstance(password, str) or not password:
             raise ValueError("password must be a non-empty string")
