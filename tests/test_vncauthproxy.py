@@ -134,3 +134,34 @@ def test_tls_control_socket(vnc_servers, vncauthproxy_tls):
         except OSError:  # reset: as good a refusal
             received = b""
         assert b"source_port" not in received  # plain text gets nothing from a TLS socket
+
+
+def test_websocket_forwardings(vnc_servers, vncauthproxy_tls):
+    import ssl
+
+    proxy = vncauthproxy_tls
+    answer = proxy.request(destination_address="127.0.0.1", destination_port=vnc_servers.open_port,
+                           password="ws-pw", console_type="vnc-ws")
+    assert answer["status"] == "OK"
+    with pytest.raises(RfbRefused, match="Authentication failed"):
+        rfb_connect("127.0.0.1", answer["source_port"], "wrong", websocket="ws")
+    with pytest.raises(OSError):  # spent
+        rfb_connect("127.0.0.1", answer["source_port"], "ws-pw", websocket="ws")
+    answer = proxy.request(destination_address="127.0.0.1", destination_port=vnc_servers.open_port,
+                           password="ws-pw", console_type="vnc-ws")
+    assert rfb_connect("127.0.0.1", answer["source_port"], "ws-pw", websocket="ws") == (WIDTH, HEIGHT, DESKTOP)
+    # TLS with the proxy's certificate.
+    answer = proxy.request(destination_address="127.0.0.1", destination_port=vnc_servers.open_port,
+                           password="wss-pw", console_type="vnc-wss")
+    context = ssl.create_default_context(cafile=proxy.ca_cert)
+    assert rfb_connect("127.0.0.1", answer["source_port"], "wss-pw", websocket="wss", ssl_context=context) \
+        == (WIDTH, HEIGHT, DESKTOP)
+
+
+def test_websocket_types_need_what_they_need(vncauthproxy):
+    answer = vncauthproxy.request(destination_address="127.0.0.1", destination_port=5900, password="pw",
+                                  console_type="vnc-wss")
+    assert answer == {"status": "FAILED", "reason": "vnc-wss needs the proxy's --cert and --key"}
+    answer = vncauthproxy.request(destination_address="127.0.0.1", destination_port=5900, password="pw",
+                                  console_type="spice")
+    assert answer["status"] == "FAILED" and "console_type" in answer["reason"]

@@ -32,48 +32,97 @@ class RfbRefused(Exception):
     pass
 
 
-def _recv(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise RfbRefused(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
+class SocketTransport:
+    def __init__(self, host, port, timeout):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+
+    def recv(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise RfbRefused(f"connection closed after {len(data)} of {n} bytes")
+            data += chunk
+        return data
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def close(self):
+        self.sock.close()
 
 
-def rfb_connect(host, port, password=None, timeout=10.0, minor=8):
-    """Connect as a VNC client speaking RFB 3.<minor> (3, 7 or 8); the ServerInit's
-    (width, height, name)."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        version = _recv(sock, 12)
-        assert version.startswith(b"RFB 003."), version
-        sock.sendall(b"RFB 003.%03d\n" % minor)
-        if minor == 3:  # the server decides
-            types = struct.unpack("!I", _recv(sock, 4))
-            if types == (0,):
-                raise RfbRefused(_recv(sock, struct.unpack("!I", _recv(sock, 4))[0]).decode())
-        else:
-            count = _recv(sock, 1)[0]
-            if count == 0:
-                raise RfbRefused(_recv(sock, struct.unpack("!I", _recv(sock, 4))[0]).decode())
-            types = _recv(sock, count)
-        if password is None:
-            assert 1 in types, types
-            if minor != 3:
-                sock.sendall(b"\x01")
-        else:
-            assert 2 in types, types
-            if minor != 3:
-                sock.sendall(b"\x02")
-            sock.sendall(vnc_des(password, _recv(sock, 16)))
-        if (password is not None or minor == 8) and struct.unpack("!I", _recv(sock, 4))[0] != 0:
-            raise RfbRefused(_recv(sock, struct.unpack("!I", _recv(sock, 4))[0]).decode() if minor == 8 else "failed")
-        sock.sendall(b"\x01")  # ClientInit: shared
-        width, height = struct.unpack("!HH", _recv(sock, 4))
-        _recv(sock, 16)  # pixel format
-        name = _recv(sock, struct.unpack("!I", _recv(sock, 4))[0]).decode()
-        return width, height, name
+class WebSocketTransport:
+    """RFB over a WebSocket (binary messages), as noVNC speaks it; the websockets library."""
+
+    def __init__(self, url, timeout, ssl_context=None):
+        from websockets.sync.client import connect
+
+        self.stack = contextlib.ExitStack()
+        self.ws = self.stack.enter_context(connect(url, open_timeout=timeout, ssl=ssl_context, subprotocols=["binary"],
+                                                   compression=None))
+        self.timeout, self.buffer = timeout, b""
+
+    def recv(self, n):
+        from websockets.exceptions import ConnectionClosed
+
+        while len(self.buffer) < n:
+            try:
+                self.buffer += self.ws.recv(timeout=self.timeout)
+            except ConnectionClosed:
+                raise RfbRefused(f"WebSocket closed after {len(self.buffer)} of {n} bytes") from None
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def send(self, data):
+        self.ws.send(data)
+
+    def close(self):
+        self.stack.close()
+
+
+def rfb_connect(host, port, password=None, timeout=10.0, minor=8, websocket=None, ssl_context=None):
+    """Connect as a VNC client speaking RFB 3.<minor> (3, 7 or 8), over TCP or, with
+    ``websocket`` "ws"/"wss", over a WebSocket; the ServerInit's (width, height, name)."""
+    if websocket:
+        conn = WebSocketTransport(f"{websocket}://{host}:{port}/", timeout, ssl_context)
+    else:
+        conn = SocketTransport(host, port, timeout)
+    try:
+        return _rfb_session(conn, password, minor)
+    finally:
+        conn.close()
+
+
+def _rfb_session(conn, password, minor):
+    version = conn.recv(12)
+    assert version.startswith(b"RFB 003."), version
+    conn.send(b"RFB 003.%03d\n" % minor)
+    if minor == 3:  # the server decides
+        types = struct.unpack("!I", conn.recv(4))
+        if types == (0,):
+            raise RfbRefused(conn.recv(struct.unpack("!I", conn.recv(4))[0]).decode())
+    else:
+        count = conn.recv(1)[0]
+        if count == 0:
+            raise RfbRefused(conn.recv(struct.unpack("!I", conn.recv(4))[0]).decode())
+        types = conn.recv(count)
+    if password is None:
+        assert 1 in types, types
+        if minor != 3:
+            conn.send(b"\x01")
+    else:
+        assert 2 in types, types
+        if minor != 3:
+            conn.send(b"\x02")
+        conn.send(vnc_des(password, conn.recv(16)))
+    if (password is not None or minor == 8) and struct.unpack("!I", conn.recv(4))[0] != 0:
+        raise RfbRefused(conn.recv(struct.unpack("!I", conn.recv(4))[0]).decode() if minor == 8 else "failed")
+    conn.send(b"\x01")  # ClientInit: shared
+    width, height = struct.unpack("!HH", conn.recv(4))
+    conn.recv(16)  # pixel format
+    name = conn.recv(struct.unpack("!I", conn.recv(4))[0]).decode()
+    return width, height, name
 
 
 def _wait_port(port, proc, what, timeout=30.0):

@@ -4,7 +4,7 @@ Cyclades asks it, over a control socket, to forward a new port to a server's VNC
 one-time password. The control protocol is one JSON line per connection:
 
     -> {"source_port": 0, "destination_address": "node1", "destination_port": 11000,
-        "password": "8 chars", "auth_user": "...", "auth_password": "..."}
+        "password": "8 chars", "console_type": "vnc", "auth_user": "...", "auth_password": "..."}
     <- {"status": "OK", "source_port": 25123, "proxy_address": "vnc.example.org"}
     <- {"status": "FAILED", "reason": "..."}
 
@@ -12,6 +12,8 @@ The forwarded port accepts ONE client within ``--connect-timeout`` seconds, then
 client gets the RFB handshake with VNC authentication (security type 2: a DES-encrypted 16-byte
 challenge); on success the proxy connects to the destination, does the client side of its
 handshake (security type None, as Ganeti's KVM VNC server offers) and relays both ways.
+``console_type`` "vnc-ws" / "vnc-wss" makes the port a WebSocket (binary frames; TLS with the
+proxy's certificate for -wss) carrying the same RFB stream, for browser clients like noVNC.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import secrets
 import ssl
 import struct
 
+import websockets
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from websockets.asyncio.server import serve as websocket_serve
 
 try:  # cryptography >= 43 keeps the old ciphers apart
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -42,8 +46,60 @@ MAX_CONTROL_REQUEST = 64 * 1024
 HANDSHAKE_TIMEOUT = 30  # seconds a VNC peer may take for each handshake step
 
 
+CONSOLE_TYPES = ("vnc", "vnc-ws", "vnc-wss")
+
+
 class HandshakeError(Exception):
     pass
+
+
+class WebSocketStream:
+    """A WebSocket's binary messages as one byte stream, with the StreamReader/StreamWriter
+    methods the handshakes and the relay use."""
+
+    def __init__(self, ws):
+        self.ws, self.buffer, self.pending, self.closing = ws, bytearray(), [], None
+
+    async def _fill(self) -> bool:
+        try:
+            message = await self.ws.recv()
+        except websockets.ConnectionClosed:
+            return False
+        if not isinstance(message, bytes):
+            raise ConnectionResetError("text WebSocket message; RFB needs binary ones")
+        self.buffer += message
+        return True
+
+    async def readexactly(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            if not await self._fill():
+                raise asyncio.IncompleteReadError(bytes(self.buffer), n)
+        data = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return data
+
+    async def read(self, n: int) -> bytes:
+        if not self.buffer and not await self._fill():
+            return b""
+        data = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return data
+
+    def write(self, data: bytes) -> None:
+        self.pending.append(bytes(data))
+
+    async def drain(self) -> None:
+        data, self.pending = b"".join(self.pending), []
+        try:
+            await self.ws.send(data)
+        except websockets.ConnectionClosed:
+            raise ConnectionResetError("WebSocket closed") from None
+
+    def close(self) -> None:
+        self.closing = asyncio.ensure_future(self.ws.close())
+
+    def get_extra_info(self, name: str):
+        return {"peername": self.ws.remote_address, "sockname": self.ws.local_address}.get(name)
 
 
 def vnc_des(password: str | bytes, challenge: bytes) -> bytes:
@@ -151,8 +207,12 @@ class Proxy:
     def __init__(self, args):
         self.args = args
         self.ports = range(args.ports[0], args.ports[1] + 1)
-        self.forwardings: dict[int, asyncio.Server] = {}
+        self.forwardings: dict[int, object] = {}  # port -> the callable that stops listening
         self.credentials = _read_credentials(args.credentials) if args.credentials else None
+        self.tls = None
+        if args.cert:
+            self.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.tls.load_cert_chain(args.cert, args.key)
 
     # -- control socket ------------------------------------------------------------------
 
@@ -192,39 +252,51 @@ class Proxy:
             raise ValueError("password must be a non-empty string")
         if request.get("source_port", 0) != 0:
             raise ValueError("source_port must be 0: the proxy picks the port")
-        server, source_port = await self._listen(lambda r, w: self.serve(r, w, address, port, password))
-        self.forwardings[source_port] = server
-        asyncio.get_running_loop().call_later(self.args.connect_timeout, self._expire, source_port, server)
-        log.info("forwarding %s:%d -> %s:%d for %ds", self.args.listen_address, source_port, address, port,
+        kind = request.get("console_type", "vnc")
+        if kind not in CONSOLE_TYPES:
+            raise ValueError(f"console_type must be one of {', '.join(CONSOLE_TYPES)}")
+        if kind == "vnc-wss" and self.tls is None:
+            return {"status": "FAILED", "reason": "vnc-wss needs the proxy's --cert and --key"}
+        stop, source_port = await self._listen(kind, lambda r, w: self.serve(r, w, address, port, password))
+        self.forwardings[source_port] = stop
+        asyncio.get_running_loop().call_later(self.args.connect_timeout, self._expire, source_port, stop)
+        log.info("forwarding %s %s:%d -> %s:%d for %ds", kind, self.args.listen_address, source_port, address, port,
                  self.args.connect_timeout)
         return {"status": "OK", "source_port": source_port,
                 "proxy_address": self.args.public_address or self.args.listen_address}
 
-    async def _listen(self, handler):
+    async def _listen(self, kind: str, handler):
+        """Listen on a free port of the range; (a callable that stops listening, the port)."""
         candidates = [p for p in self.ports if p not in self.forwardings]
         random.shuffle(candidates)
         for port in candidates:
             try:
-                return await asyncio.start_server(handler, self.args.listen_address, port), port
+                if kind == "vnc":
+                    server = await asyncio.start_server(handler, self.args.listen_address, port)
+                    return server.close, port
+                server = await websocket_serve(lambda ws: _over_websocket(ws, handler), self.args.listen_address, port,
+                                               ssl=self.tls if kind == "vnc-wss" else None,
+                                               select_subprotocol=_binary_subprotocol, compression=None)
+                return lambda: server.close(close_connections=False), port
             except OSError:
                 continue
         raise OSError("no free port left in the forwarding range")
 
-    def _expire(self, source_port: int, server: asyncio.Server) -> None:
-        if self.forwardings.get(source_port) is server:
+    def _expire(self, source_port: int, stop) -> None:
+        if self.forwardings.get(source_port) is stop:
             del self.forwardings[source_port]
-            server.close()
+            stop()
             log.info("forwarding on port %d expired unused", source_port)
 
     # -- one console session -------------------------------------------------------------
 
     async def serve(self, reader, writer, address, port, password) -> None:
         source_port = writer.get_extra_info("sockname")[1]
-        server = self.forwardings.pop(source_port, None)
-        if server is None:  # a second client raced in before the listener closed
+        stop = self.forwardings.pop(source_port, None)
+        if stop is None:  # a second client raced in before the listener closed
             writer.close()
             return
-        server.close()  # one client per forwarding
+        stop()  # one client per forwarding
         client = writer.get_extra_info("peername")
         try:
             await authenticate_client(reader, writer, password)
@@ -236,6 +308,16 @@ class Proxy:
         log.info("console on port %d: %s connected to %s:%d", source_port, client, address, port)
         await asyncio.gather(_pipe(reader, dwriter), _pipe(dreader, writer))
         log.info("console on port %d: %s disconnected", source_port, client)
+
+
+async def _over_websocket(ws, handler) -> None:
+    stream = WebSocketStream(ws)
+    await handler(stream, stream)
+
+
+def _binary_subprotocol(connection, offered):
+    """noVNC may offer "binary" (older ones also "base64", which we do not speak)."""
+    return "binary" if "binary" in offered else None
 
 
 def _read_credentials(path: str) -> dict[str, str]:
@@ -271,18 +353,15 @@ def parse_args(argv=None):
     p.add_argument("--connect-timeout", type=int, default=30, help="seconds a forwarding waits for its client (30)")
     p.add_argument("--credentials", default=os.environ.get("VNCAUTHPROXY_CREDENTIALS"),
                    help="file of user:password lines; callers must send one (default: anyone may ask)")
-    p.add_argument("--cert", help="TLS certificate (PEM) of the control socket; with --key, TLS is on")
-    p.add_argument("--key", help="TLS private key (PEM) of the control socket")
+    p.add_argument("--cert", help="TLS certificate (PEM) of the control socket and of vnc-wss ports; with --key, TLS is on")
+    p.add_argument("--key", help="its private key (PEM)")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR (INFO)")
     return p.parse_args(argv)
 
 
 async def run(args) -> None:
     proxy = Proxy(args)
-    context = None
-    if args.cert:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(args.cert, args.key)
+    context = proxy.tls
     server = await asyncio.start_server(proxy.control, args.control_address, args.control_port, ssl=context)
     log.info("control socket on %s:%d%s, forwarding ports %d-%d on %s", args.control_address, args.control_port,
              " (TLS)" if context else "", args.ports[0], args.ports[1], args.listen_address)
