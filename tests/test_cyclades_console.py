@@ -82,6 +82,34 @@ def test_console_over_a_tls_control_socket(cloud, settings, monkeypatch, vnc_ser
     assert cloud.call("POST", action, {"console": {"type": "vnc"}}).status_code == 503
 
 
+def test_websocket_console_and_novnc_url(cloud, settings, monkeypatch, vnc_servers, vncauthproxy_tls):
+    import ssl
+    from urllib.parse import parse_qs, urlsplit
+
+    sid = running_server(cloud)
+    vnc_console(monkeypatch, vnc_servers.open_port)
+    action = f"/servers/{sid}/action"
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy_tls, enable_ssl=True)
+    console = cloud.call("POST", action, {"console": {"type": "vnc-ws"}}).json()["console"]
+    assert console["type"] == "vnc-ws"
+    assert rfb_connect(console["host"], console["port"], console["password"], websocket="ws") == (WIDTH, HEIGHT, DESKTOP)
+    tls = ssl.create_default_context(cafile=vncauthproxy_tls.ca_cert)
+    # The noVNC URL of an https page names a wss forwarding, which a WebSocket client can use.
+    settings.CYCLADES_NOVNC_URL = "https://novnc.example.org/vnc.html"
+    r = cloud.call("POST", action, {"os-getVNCConsole": {"type": "novnc"}}, version="v2.1")
+    assert r.status_code == 200, r.content
+    got = r.json()["console"]
+    assert got["type"] == "novnc" and got["url"].startswith("https://novnc.example.org/vnc.html?")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(got["url"]).query, keep_blank_values=True).items()}
+    assert query["encrypt"] == "1" and query["autoconnect"] == "true" and query["host"] == "127.0.0.1"
+    assert rfb_connect(query["host"], int(query["port"]), query["password"], websocket="wss", ssl_context=tls) \
+        == (WIDTH, HEIGHT, DESKTOP)
+    settings.CYCLADES_NOVNC_URL = "http://127.0.0.1:6080/vnc.html?resize=scale"
+    query = parse_qs(urlsplit(cloud.call("POST", action, {"os-getVNCConsole": {"type": "novnc"}}).json()["console"]["url"]).query)
+    assert query["encrypt"] == ["0"] and query["resize"] == ["scale"]
+    assert rfb_connect("127.0.0.1", int(query["port"][0]), query["password"][0], websocket="ws") == (WIDTH, HEIGHT, DESKTOP)
+
+
 def test_console_refusals(cloud, settings, monkeypatch, vncauthproxy):
     sid = running_server(cloud)
     action = f"/servers/{sid}/action"
@@ -93,8 +121,16 @@ def test_console_refusals(cloud, settings, monkeypatch, vncauthproxy):
     for body in ({"console": {}}, {"console": {"type": "spice"}}, {"console": "vnc"}, {"console": None}):
         r = cloud.call("POST", action, body)
         assert r.status_code == 400 and "badRequest" in r.json(), body
-    assert cloud.call("POST", action, {"console": {"type": "vnc-ws"}}).status_code == 501
-    assert cloud.call("POST", action, {"os-getVNCConsole": {"type": "novnc"}}).status_code == 501
+    # vnc-wss from a proxy without a certificate: it refuses, we say 503.
+    assert cloud.call("POST", action, {"console": {"type": "vnc-wss"}}).status_code == 503
+    # os-getVNCConsole needs a noVNC page; xvpvnc is not offered.
+    r = cloud.call("POST", action, {"os-getVNCConsole": {"type": "novnc"}})
+    assert r.status_code == 501 and "CYCLADES_NOVNC_URL" in r.json()["notImplemented"]["message"]
+    settings.CYCLADES_NOVNC_URL = "https://novnc.example.org/vnc.html"
+    assert cloud.call("POST", action, {"os-getVNCConsole": {"type": "xvpvnc"}}).status_code == 501
+    for body in ({"os-getVNCConsole": {"type": "spice"}}, {"os-getVNCConsole": {}}, {"os-getVNCConsole": None}):
+        assert cloud.call("POST", action, body).status_code == 400, body
+    assert cloud.call("POST", "/servers/999999/action", {"os-getVNCConsole": {"type": "novnc"}}).status_code == 404
     # Nobody else's server, no unknown one.
     other = cloud.call("POST", "/servers/999999/action", {"console": {"type": "vnc"}})
     assert other.status_code == 404

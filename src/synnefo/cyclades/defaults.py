@@ -103,6 +103,11 @@ VMAPI_PARAMS_LIFETIME = 24 * 3600
 #   timeout                      seconds to wait for the control socket; default 10
 # [] (the default): no consoles; the action answers 503.
 CYCLADES_VNCAUTHPROXY_OPTS = []
+# Nova's os-getVNCConsole {"type": "novnc"} answers this noVNC page (its vnc.html, served by
+# the operator) with host, port, password, encrypt, path and autoconnect query parameters for a
+# new WebSocket forwarding: vnc-wss when the page is https (browsers allow nothing else there),
+# vnc-ws otherwise. None: os-getVNCConsole is 501; the console action works regardless.
+CYCLADES_NOVNC_URL = None
 # Characters of each console's one-time password. VNC uses at most 8 (longer are truncated).
 CYCLADES_CONSOLE_PASSWORD_LENGTH = 8
 

@@ -188,8 +188,8 @@ def server_view(request, version, server_id):
 
 
 NOT_IMPLEMENTED = ("changePassword", "rebuild", "confirmResize", "revertResize", "suspend", "resume", "pause", "unpause",
-                   "createImage", "os-getSPICEConsole", "os-getRDPConsole", "rescue", "unrescue",
-                   "os-getVNCConsole", "addFloatingIp", "removeFloatingIp", "firewallProfile", "reassign")
+                   "createImage", "os-getSPICEConsole", "os-getRDPConsole", "rescue", "unrescue", "addFloatingIp",
+                   "removeFloatingIp", "firewallProfile", "reassign")
 
 
 @api_method(("POST",), formats=("json", "xml"))
@@ -214,6 +214,10 @@ def action_view(request, version, server_id):
         if not isinstance(args, dict) or "type" not in args:
             raise faults.BadRequest("console needs {'type': 'vnc'}")
         return render(request, {"console": console.get_console(user, server_id, args["type"])})
+    elif action == "os-getVNCConsole":
+        if not isinstance(args, dict) or "type" not in args:
+            raise faults.BadRequest("os-getVNCConsole needs {'type': 'novnc'}")
+        return render(request, {"console": console.get_novnc_console(user, server_id, args["type"])})
     elif action in NOT_IMPLEMENTED:
         servers.get_server(user, server_id)
         raise faults.NotImplementedFault(f"Action '{action}' is not implemented")

@@ -15,6 +15,7 @@ import secrets
 import socket
 import ssl
 import string
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 
@@ -57,9 +58,10 @@ def _vnc_server(vm) -> tuple[str, int]:
     return host, port
 
 
-def request_forwarding(proxy: dict, host: str, port: int, password: str) -> dict:
+def request_forwarding(proxy: dict, host: str, port: int, password: str, console_type: str = "vnc") -> dict:
     """Ask one snf-vncauthproxy (its control socket) for a forwarding; its answer."""
-    request = {"source_port": 0, "destination_address": host, "destination_port": port, "password": password}
+    request = {"source_port": 0, "destination_address": host, "destination_port": port, "password": password,
+               "console_type": console_type}
     if proxy.get("auth_user") is not None:
         request.update(auth_user=proxy["auth_user"], auth_password=proxy.get("auth_password") or "")
     address, control_port = proxy.get("server_address", "127.0.0.1"), int(proxy.get("server_port", 24999))
@@ -90,8 +92,6 @@ def get_console(user: str, server_id, console_type) -> dict:
     validate_action(vm, "CONSOLE")
     if vm.operstate != "STARTED":
         raise faults.Conflict(f"Cannot get a console of server {vm.id} while it is {api_status(vm)}")
-    if console_type != "vnc":
-        raise faults.NotImplementedFault(f"Console type '{console_type}' (VNC over WebSocket) is not offered; use 'vnc'")
     proxies = _proxies()
     if not proxies:
         raise faults.ServiceUnavailable("Consoles are not available: no VNC authentication proxy is configured")
@@ -99,7 +99,7 @@ def get_console(user: str, server_id, console_type) -> dict:
     password = "".join(secrets.choice(_ALPHABET) for _ in range(settings.CYCLADES_CONSOLE_PASSWORD_LENGTH))
     proxy = random.choice(proxies)
     try:
-        answer = request_forwarding(proxy, host, port, password)
+        answer = request_forwarding(proxy, host, port, password, console_type)
     except ProxyError as exc:
         log.error("server %s: console proxy failed: %s", vm.id, exc)
         raise faults.ServiceUnavailable("The console proxy is unavailable; try again later") from None
@@ -110,3 +110,21 @@ def get_console(user: str, server_id, console_type) -> dict:
         public = proxy.get("server_address", "127.0.0.1")
     log.info("server %s: console forwarded by %s port %s", vm.id, public, answer["source_port"])
     return {"type": console_type, "host": public, "port": answer["source_port"], "password": password}
+
+
+def get_novnc_console(user: str, server_id, console_type) -> dict:
+    """Nova's ``os-getVNCConsole``: ``{"type": "novnc", "url"}``, the configured noVNC page
+    (``CYCLADES_NOVNC_URL``) pointed at a new WebSocket forwarding (wss for an https page)."""
+    get_server(user, server_id)
+    if console_type not in ("novnc", "xvpvnc"):
+        raise faults.BadRequest("Console type must be novnc or xvpvnc")
+    if console_type == "xvpvnc":
+        raise faults.NotImplementedFault("xvpvnc consoles are not offered; use novnc")
+    page = settings.CYCLADES_NOVNC_URL
+    if not page:
+        raise faults.NotImplementedFault("noVNC consoles are not configured here (CYCLADES_NOVNC_URL); use the console action")
+    secure = urlsplit(page).scheme == "https"
+    console = get_console(user, server_id, "vnc-wss" if secure else "vnc-ws")
+    query = urlencode({"host": console["host"], "port": console["port"], "password": console["password"],
+                       "encrypt": int(secure), "path": "", "autoconnect": "true"})
+    return {"type": console_type, "url": f"{page}{'&' if '?' in page else '?'}{query}"}
