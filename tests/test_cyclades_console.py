@@ -21,15 +21,19 @@ def running_server(cloud):
     return sid
 
 
-def vnc_console(monkeypatch, port, host="127.0.0.1"):
-    """Make the simulated cluster answer as Ganeti does for a KVM instance with VNC."""
+def vnc_console(monkeypatch, cloud, sid, port, node="127.0.0.1"):
+    """Make the simulated cluster answer as Ganeti does for a KVM instance with VNC: the console
+    kind "vnc" at the cluster-wide bind address, the instance on ``node`` with ``port``."""
     original = simulated.SimulatedRapiClient.get_instance_console
 
     def console(self, name):
         original(self, name)  # the instance must exist
-        return {"instance": name, "kind": "vnc", "host": host, "port": port, "display": port - 5900}
+        return {"instance": name, "kind": "vnc", "host": "0.0.0.0", "port": port, "display": port - 5900}
 
     monkeypatch.setattr(simulated.SimulatedRapiClient, "get_instance_console", console)
+    instance = cloud.cluster.instances[f"snf-{sid}"]
+    monkeypatch.setitem(instance, "pnode", node)
+    monkeypatch.setitem(instance, "network_port", port)
 
 
 def proxy_opts(proxy, **extra):
@@ -41,7 +45,7 @@ def proxy_opts(proxy, **extra):
 
 def test_console_end_to_end(cloud, settings, monkeypatch, vnc_servers, vncauthproxy):
     sid = running_server(cloud)
-    vnc_console(monkeypatch, vnc_servers.open_port)
+    vnc_console(monkeypatch, cloud, sid, vnc_servers.open_port)
     settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy)
     r = cloud.call("POST", f"/servers/{sid}/action", {"console": {"type": "vnc"}})
     assert r.status_code == 200, r.content
@@ -64,7 +68,7 @@ def test_console_end_to_end(cloud, settings, monkeypatch, vnc_servers, vncauthpr
 
 def test_console_over_a_tls_control_socket(cloud, settings, monkeypatch, vnc_servers, vncauthproxy_tls):
     sid = running_server(cloud)
-    vnc_console(monkeypatch, vnc_servers.open_port)
+    vnc_console(monkeypatch, cloud, sid, vnc_servers.open_port)
     action = f"/servers/{sid}/action"
     # Strict: the proxy's certificate must be signed by ca_cert and name the address.
     settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy_tls, enable_ssl=True, strict=True,
@@ -87,7 +91,7 @@ def test_websocket_console_and_novnc_url(cloud, settings, monkeypatch, vnc_serve
     from urllib.parse import parse_qs, urlsplit
 
     sid = running_server(cloud)
-    vnc_console(monkeypatch, vnc_servers.open_port)
+    vnc_console(monkeypatch, cloud, sid, vnc_servers.open_port)
     action = f"/servers/{sid}/action"
     settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy_tls, enable_ssl=True)
     console = cloud.call("POST", action, {"console": {"type": "vnc-ws"}}).json()["console"]
@@ -117,7 +121,7 @@ def test_console_refusals(cloud, settings, monkeypatch, vncauthproxy):
     # The simulated (fake) hypervisor has no VNC.
     r = cloud.call("POST", action, {"console": {"type": "vnc"}})
     assert r.status_code == 409 and "no VNC console" in r.json()["conflict"]["message"]
-    vnc_console(monkeypatch, 5901)
+    vnc_console(monkeypatch, cloud, sid, 5901)
     for body in ({"console": {}}, {"console": {"type": "spice"}}, {"console": "vnc"}, {"console": None}):
         r = cloud.call("POST", action, body)
         assert r.status_code == 400 and "badRequest" in r.json(), body
@@ -150,3 +154,21 @@ def test_console_refusals(cloud, settings, monkeypatch, vncauthproxy):
     cloud.settle()
     r = cloud.call("POST", action, {"console": {"type": "vnc"}})
     assert r.status_code == 409 and "STOPPED" in r.json()["conflict"]["message"]
+
+
+def test_instance_moved_during_the_request(cloud, settings, monkeypatch, vnc_servers, vncauthproxy):
+    from synnefo.cyclades.logic import console
+
+    sid = running_server(cloud)
+    vnc_console(monkeypatch, cloud, sid, vnc_servers.open_port)
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy)
+    forward = console.request_forwarding
+
+    def migrating(*args, **kwargs):
+        answer = forward(*args, **kwargs)
+        cloud.cluster.instances[f"snf-{sid}"]["pnode"] = "node2.example.org"  # a migration meanwhile
+        return answer
+
+    monkeypatch.setattr(console, "request_forwarding", migrating)
+    r = cloud.call("POST", f"/servers/{sid}/action", {"console": {"type": "vnc"}})
+    assert r.status_code == 503 and "moved" in r.json()["serviceUnavailable"]["message"]

@@ -40,19 +40,23 @@ def _proxies() -> list[dict]:
 
 
 def _vnc_server(vm) -> tuple[str, int]:
-    """The instance's VNC server from Ganeti's console information."""
+    """The instance's VNC server: its primary node and network port (as upstream: the console
+    information's own host is the cluster-wide VNC bind address, often 0.0.0.0 or 127.0.0.1,
+    useless from elsewhere); the console information only says whether there is VNC at all."""
     if vm.backend is None:
         raise faults.ServiceUnavailable(f"Server {vm.id} has no backend")
     try:
-        info = vm.backend.get_client().get_instance_console(vm.backend_vm_id)
+        client = vm.backend.get_client()
+        info = client.get_instance_console(vm.backend_vm_id)
+        if not isinstance(info, dict) or info.get("kind") != "vnc":
+            kind = info.get("kind") if isinstance(info, dict) else None
+            raise faults.Conflict(f"Server {vm.id} has no VNC console (its hypervisor offers console kind '{kind}')")
+        instance = client.get_instance(vm.backend_vm_id)
     except GanetiConnectionError:
         raise faults.ServiceUnavailable("The compute backend is unavailable; try again later") from None
     except GanetiApiError as exc:
         raise faults.ServiceUnavailable(f"The compute backend refused the console request: {exc}") from None
-    if not isinstance(info, dict) or info.get("kind") != "vnc":
-        kind = info.get("kind") if isinstance(info, dict) else None
-        raise faults.Conflict(f"Server {vm.id} has no VNC console (its hypervisor offers console kind '{kind}')")
-    host, port = info.get("host"), info.get("port")
+    host, port = instance.get("pnode") or info.get("host"), instance.get("network_port") or info.get("port")
     if not isinstance(host, str) or not host or not isinstance(port, int):
         raise faults.ServiceUnavailable(f"The compute backend gave no VNC address for server {vm.id}")
     return host, port
