@@ -83,7 +83,8 @@ class WebSocketTransport:
 
 def rfb_connect(host, port, password=None, timeout=10.0, minor=8, websocket=None, ssl_context=None):
     """Connect as a VNC client speaking RFB 3.<minor> (3, 7 or 8), over TCP or, with
-    ``websocket`` "ws"/"wss", over a WebSocket; the ServerInit's (width, height, name)."""
+    ``websocket`` "ws"/"wss", over a WebSocket; the ServerInit's (width, height, name), after
+    a framebuffer update was asked for and began to arrive."""
     if websocket:
         conn = WebSocketTransport(f"{websocket}://{host}:{port}/", timeout, ssl_context)
     else:
@@ -122,6 +123,10 @@ def _rfb_session(conn, password, minor):
     width, height = struct.unpack("!HH", conn.recv(4))
     conn.recv(16)  # pixel format
     name = conn.recv(struct.unpack("!I", conn.recv(4))[0]).decode()
+    # Traffic both ways after the handshake: ask for the whole screen, get a FramebufferUpdate.
+    conn.send(struct.pack("!BBHHHH", 3, 0, 0, 0, width, height))
+    message_type, _, rectangles = struct.unpack("!BBH", conn.recv(4))
+    assert message_type == 0 and rectangles >= 1, (message_type, rectangles)
     return width, height, name
 
 

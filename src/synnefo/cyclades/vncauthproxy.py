@@ -223,7 +223,9 @@ class Proxy:
             if len(line) > MAX_CONTROL_REQUEST or not line.endswith(b"\n"):
                 raise ValueError("a request is one JSON object on one line")
             answer = await self.forward(json.loads(line))
-        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        except KeyError as exc:
+            answer = {"status": "FAILED", "reason": f"bad request: missing {exc}"}
+        except (ValueError, TypeError, RecursionError) as exc:
             answer = {"status": "FAILED", "reason": f"bad request: {exc}"}
         except (OSError, asyncio.TimeoutError) as exc:
             answer = {"status": "FAILED", "reason": str(exc) or "timeout"}
