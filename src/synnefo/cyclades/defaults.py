@@ -97,7 +97,8 @@ VMAPI_PARAMS_LIFETIME = 24 * 3600
 #   auth_user, auth_password     a user:password line of its --credentials file (None: none sent)
 #   enable_ssl                   the control socket speaks TLS (--cert/--key); default False
 #   ca_cert                      CA bundle that signed its certificate (None: the system's)
-#   strict                       check the certificate and its host name; default False
+#   strict                       verify its certificate (ca_cert or the system's CAs) and host
+#                                name; default False: encrypted but unverified (upstream's)
 #   proxy_address                the address VNC clients reach it at; None: what the proxy
 #                                answers (its --public-address), else server_address
 #   timeout                      seconds to wait for the control socket; default 10
