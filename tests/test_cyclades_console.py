@@ -172,3 +172,21 @@ def test_instance_moved_during_the_request(cloud, settings, monkeypatch, vnc_ser
     monkeypatch.setattr(console, "request_forwarding", migrating)
     r = cloud.call("POST", f"/servers/{sid}/action", {"console": {"type": "vnc"}})
     assert r.status_code == 503 and "moved" in r.json()["serviceUnavailable"]["message"]
+
+
+def test_a_wildcard_proxy_address_is_not_handed_out(cloud, settings, monkeypatch):
+    from synnefo.cyclades.logic import console
+
+    sid = running_server(cloud)
+    vnc_console(monkeypatch, cloud, sid, 5901)
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = {"server_address": "vncproxy.internal", "server_port": 24999}  # one dict
+    sent = []
+
+    def proxy(opts, host, port, password, console_type):
+        sent.append((opts["server_address"], host, port, console_type))
+        return {"status": "OK", "source_port": 25001, "proxy_address": "0.0.0.0"}
+
+    monkeypatch.setattr(console, "request_forwarding", proxy)
+    got = cloud.call("POST", f"/servers/{sid}/action", {"console": {"type": "vnc"}}).json()["console"]
+    assert got["host"] == "vncproxy.internal" and got["port"] == 25001
+    assert sent == [("vncproxy.internal", "127.0.0.1", 5901, "vnc")]

@@ -367,6 +367,8 @@ async def run(args) -> None:
     server = await asyncio.start_server(proxy.control, args.control_address, args.control_port, ssl=context)
     log.info("control socket on %s:%d%s, forwarding ports %d-%d on %s", args.control_address, args.control_port,
              " (TLS)" if context else "", args.ports[0], args.ports[1], args.listen_address)
+    if not args.public_address and args.listen_address in ("0.0.0.0", "::"):
+        log.warning("no --public-address: Cyclades will tell users its own idea of this proxy's address")
     async with server:
         await server.serve_forever()
 
