@@ -147,6 +147,10 @@ def test_console_refusals(cloud, settings, monkeypatch, vncauthproxy):
     assert cloud.call("POST", action, {"console": {"type": "vnc"}}).status_code == 503
     settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy, server_port=1)
     assert cloud.call("POST", action, {"console": {"type": "vnc"}}).status_code == 503
+    # With a working one beside a dead one, the working one answers, whichever is picked first.
+    settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy, server_port=1) + proxy_opts(vncauthproxy)
+    for _ in range(4):
+        assert cloud.call("POST", action, {"console": {"type": "vnc"}}).status_code == 200
     # Only a running server has a console.
     settings.CYCLADES_VNCAUTHPROXY_OPTS = proxy_opts(vncauthproxy)
     assert cloud.call("POST", action, {"os-stop": None}).status_code == 202

@@ -91,7 +91,7 @@ VMAPI_PARAMS_LIFETIME = 24 * 3600
 # --- Server consoles (the `console` action; see docs/compute.md "Consoles") ---------------
 
 # The snf-vncauthproxy instances Cyclades asks for console forwardings; one is picked at random
-# per request. Each is a dict:
+# per request (then the others, if it fails). Each is a dict:
 #   server_address, server_port  its control socket (snf-vncauthproxy --control-address/-port;
 #                                24999 by default)
 #   auth_user, auth_password     a user:password line of its --credentials file (None: none sent)

@@ -101,12 +101,15 @@ def get_console(user: str, server_id, console_type) -> dict:
         raise faults.ServiceUnavailable("Consoles are not available: no VNC authentication proxy is configured")
     host, port = _vnc_server(vm)
     password = "".join(secrets.choice(_ALPHABET) for _ in range(settings.CYCLADES_CONSOLE_PASSWORD_LENGTH))
-    proxy = random.choice(proxies)
-    try:
-        answer = request_forwarding(proxy, host, port, password, console_type)
-    except ProxyError as exc:
-        log.error("server %s: console proxy failed: %s", vm.id, exc)
-        raise faults.ServiceUnavailable("The console proxy is unavailable; try again later") from None
+    random.shuffle(proxies)  # one at random; the others only if it fails
+    for proxy in proxies:
+        try:
+            answer = request_forwarding(proxy, host, port, password, console_type)
+            break
+        except ProxyError as exc:
+            log.error("server %s: console proxy failed: %s", vm.id, exc)
+    else:
+        raise faults.ServiceUnavailable("The console proxy is unavailable; try again later")
     if _vnc_server(vm) != (host, port):  # the instance moved (migration) meanwhile
         raise faults.ServiceUnavailable(f"Server {vm.id} moved while its console was set up; try again")
     public = proxy.get("proxy_address") or answer.get("proxy_address")
