@@ -165,3 +165,24 @@ def test_websocket_types_need_what_they_need(vncauthproxy):
     answer = vncauthproxy.request(destination_address="127.0.0.1", destination_port=5900, password="pw",
                                   console_type="spice")
     assert answer["status"] == "FAILED" and "console_type" in answer["reason"]
+
+
+def test_bad_command_lines(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.vnc_helpers import SRC
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC)] + sys.path))
+    (tmp_path / "users").write_text("no colon here\n")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "synnefo.cyclades.vncauthproxy", *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    r = run("--ports", "9000-8000")
+    assert r.returncode == 2 and "LOW-HIGH" in r.stderr
+    r = run("--credentials", str(tmp_path / "users"), "--control-port", "0")
+    assert r.returncode != 0 and "user:password" in r.stderr
+    assert "--connect-timeout" in run("--help").stdout
