@@ -43,10 +43,16 @@ def test_server_lifecycle_in_upstream_shapes(cloud, kamaki):
     assert kamaki.json("server", "info", sid)["SNF:fqdn"] == f"snf-{sid}.vm.example.org"
     assert kamaki.json("server", "shutdown", sid, "--wait")["status"] == "STOPPED"
     assert "already STOPPED" in kamaki("server", "shutdown", sid).out
+    assert "(409)" in kamaki("server", "console", sid, expect=1).err  # only a running server has one
     assert kamaki.json("server", "start", sid, "--wait")["status"] == "ACTIVE"
     kamaki("server", "reboot", sid, "--hard")
+    console = kamaki("server", "console", sid).out
+    assert "host: vnc.example.org" in console and "port: 25017" in console and "password: a1B2c3D4" in console
+    assert kamaki.json("server", "console", sid)["port"] == 25017
     actions = [r["body"] for r in cloud.calls("POST", f"/compute/v2.0/servers/{sid}/action")]
-    assert actions == [{"shutdown": {}}, {"start": {}}, {"reboot": {"type": "HARD"}}]
+    vnc = {"console": {"type": "vnc"}}
+    assert actions == [{"shutdown": {}}, vnc, {"start": {}}, {"reboot": {"type": "HARD"}}, vnc, vnc]
+    kamaki("server", "console", sid, "--type", "spice", expect=2)  # argparse refuses it
     kamaki("server", "delete", sid, expect=2)  # not confirmed: refused, still there
     assert kamaki.json("server", "info", sid)["id"] == sid
     assert kamaki.json("server", "delete", sid, "--yes", "--wait")["status"] == "DELETED"

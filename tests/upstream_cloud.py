@@ -130,6 +130,10 @@ class UpstreamCloud:
                     server["status"] = "ACTIVE"
                 elif action == "reboot" and body["reboot"].get("type") in ("SOFT", "HARD"):
                     server["status"] = "ACTIVE"
+                elif action == "console" and server["status"] != "ACTIVE":
+                    return fault("conflict", 409, f"Cannot get a console of server {sid} while it is {server['status']}")
+                elif action == "console" and body["console"].get("type") == "vnc":
+                    return 200, {"console": {"type": "vnc", "host": "vnc.example.org", "port": 25017, "password": "a1B2c3D4"}}
                 else:
                     return fault("badRequest", 400, f"Unknown action {action}")
                 return 202, None

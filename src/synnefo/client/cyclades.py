@@ -71,6 +71,11 @@ class ComputeClient(HTTPClient):
     def action(self, sid: str | int, body: dict[str, Any]) -> None:
         self.request("POST", f"/servers/{server_id(sid)}/action", json_body=body, success=(202, 200, 204))
 
+    def console(self, sid: str | int, console_type: str = "vnc") -> dict[str, Any]:
+        """A one-time console of a running server: ``{"type", "host", "port", "password"}``."""
+        body = {"console": {"type": console_type}}
+        return self.request("POST", f"/servers/{server_id(sid)}/action", json_body=body).json()["console"]
+
     def start(self, sid: str | int) -> None:
         self.action(sid, {"start": {}})
 

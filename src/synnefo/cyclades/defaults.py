@@ -88,6 +88,30 @@ VMAPI_RESET_PARAMS = True
 # Drop parameters never fetched after this many seconds (the build failed or was cancelled).
 VMAPI_PARAMS_LIFETIME = 24 * 3600
 
+# --- Server consoles (the `console` action; see docs/compute.md "Consoles") ---------------
+
+# The snf-vncauthproxy instances Cyclades asks for console forwardings; one is picked at random
+# per request (then the others, if it fails). Each is a dict:
+#   server_address, server_port  its control socket (snf-vncauthproxy --control-address/-port;
+#                                24999 by default)
+#   auth_user, auth_password     a user:password line of its --credentials file (None: none sent)
+#   enable_ssl                   the control socket speaks TLS (--cert/--key); default False
+#   ca_cert                      CA bundle that signed its certificate (None: the system's)
+#   strict                       verify its certificate (ca_cert or the system's CAs) and host
+#                                name; default False: encrypted but unverified (upstream's)
+#   proxy_address                the address VNC clients reach it at; None: what the proxy
+#                                answers (its --public-address), else server_address
+#   timeout                      seconds to wait for the control socket; default 10
+# [] (the default): no consoles; the action answers 503.
+CYCLADES_VNCAUTHPROXY_OPTS = []
+# Nova's os-getVNCConsole {"type": "novnc"} answers this noVNC page (its vnc.html, served by
+# the operator) with host, port, password, encrypt, path and autoconnect query parameters for a
+# new WebSocket forwarding: vnc-wss when the page is https (browsers allow nothing else there),
+# vnc-ws otherwise. None: os-getVNCConsole is 501; the console action works regardless.
+CYCLADES_NOVNC_URL = None
+# Characters of each console's one-time password. VNC uses at most 8 (longer are truncated).
+CYCLADES_CONSOLE_PASSWORD_LENGTH = 8
+
 # --- The simulated Ganeti cluster (snf-ganeti-simulated; see docs/ganeti.md) --------------
 # `synnefo up` runs it beside gunicorn as ONE RAPI service on 127.0.0.1, so every web worker
 # sees the same SIMULATED cluster; the bootstrapped backend `simulated.local` points at it.

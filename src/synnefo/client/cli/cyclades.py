@@ -51,6 +51,8 @@ def register(groups, leaf) -> None:
         if name == "reboot":
             p.add_argument("--hard", action="store_true")
         p.set_defaults(command=name)
+    p = _simple(sub, leaf, "console", server_console, arg="server_id", help="one-time VNC console of a running server")
+    p.add_argument("--type", default="vnc", choices=("vnc", "vnc-ws", "vnc-wss"))
     p = _simple(sub, leaf, "wait", server_wait, arg="server_id", help="wait for a status")
     p.add_argument("--status", default="ACTIVE")
     p.add_argument("--timeout", type=float, default=300)
@@ -158,6 +160,12 @@ def server_action(ctx: Context, args) -> None:
         server = compute.wait(sid, until=final, progress=_progress(ctx))
         result["status"] = server.get("status")
     ctx.emit(result, text=f"server {sid}: {command}" + (f" -> {result['status']}" if "status" in result else ""))
+
+
+def server_console(ctx: Context, args) -> None:
+    console = ctx.cloud.compute.console(args.server_id, args.type)
+    text = "\n".join(f"{k}: {console.get(k)}" for k in ("type", "host", "port", "password"))
+    ctx.emit(console, text=f"{text}\n(one connection, soon: the forwarding expires unused)")
 
 
 def server_wait(ctx: Context, args) -> None:

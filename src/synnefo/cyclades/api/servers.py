@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 from synnefo.common import faults
 from synnefo.common.api import api_method, get_dict, json_body, render
 from synnefo.cyclades.api.compute import api_root, self_links
-from synnefo.cyclades.logic import keypairs, server_nics, servers
+from synnefo.cyclades.logic import console, keypairs, server_nics, servers
 from synnefo.cyclades.models import Keypair, VirtualMachine, VirtualMachineDiagnostic, VirtualMachineMetadata
 from synnefo.plankton.backend import zulu
 
@@ -187,8 +187,8 @@ def server_view(request, version, server_id):
 
 
 NOT_IMPLEMENTED = ("changePassword", "rebuild", "confirmResize", "revertResize", "suspend", "resume", "pause", "unpause",
-                   "createImage", "os-getSPICEConsole", "os-getRDPConsole", "rescue", "unrescue", "console",
-                   "os-getVNCConsole", "addFloatingIp", "removeFloatingIp", "firewallProfile", "reassign")
+                   "createImage", "os-getSPICEConsole", "os-getRDPConsole", "rescue", "unrescue", "addFloatingIp",
+                   "removeFloatingIp", "firewallProfile", "reassign")
 
 
 @api_method(("POST",), formats=("json", "xml"))
@@ -209,6 +209,14 @@ def action_view(request, version, server_id):
         if not isinstance(args, dict) or "flavorRef" not in args:
             raise faults.BadRequest("resize needs {'flavorRef': <flavor id>}")
         servers.resize(user, server_id, args["flavorRef"])
+    elif action == "console":
+        if not isinstance(args, dict) or "type" not in args:
+            raise faults.BadRequest("console needs {'type': 'vnc'}")
+        return render(request, {"console": console.get_console(user, server_id, args["type"])})
+    elif action == "os-getVNCConsole":
+        if not isinstance(args, dict) or "type" not in args:
+            raise faults.BadRequest("os-getVNCConsole needs {'type': 'novnc'}")
+        return render(request, {"console": console.get_novnc_console(user, server_id, args["type"])})
     elif action in NOT_IMPLEMENTED:
         servers.get_server(user, server_id)
         raise faults.NotImplementedFault(f"Action '{action}' is not implemented")
