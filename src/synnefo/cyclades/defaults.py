@@ -147,5 +147,12 @@ CYCLADES_LAZY_PRIVATE_NETWORKS = False
 CYCLADES_NETWORK_MAX_NAME_LENGTH = 128
 # At most this many NICs (networks) per server.
 GANETI_MAX_NICS_PER_INSTANCE = 8
+# Networks of a server whose create body has no "networks": network ids, "SNF:ANY_PUBLIC" /
+# "SNF:ANY_PUBLIC_IPV4" (any public network that is not a floating IP pool, with a free address),
+# or a list of those (the first with a free address). [] : Ganeti's default NICs, as before.
+CYCLADES_DEFAULT_SERVER_NETWORKS = []
+# Networks added to every new server, after the user's: same entries, no ownership or
+# floating-IP checks (e.g. an administrators' management network).
+CYCLADES_FORCED_SERVER_NETWORKS = []
 # How many times a random MAC is drawn before a port create gives up (a full prefix).
 CYCLADES_MAC_ATTEMPTS = 32

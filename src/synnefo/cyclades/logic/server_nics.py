@@ -17,13 +17,16 @@ from django.conf import settings
 
 from synnefo.common import faults
 from synnefo.cyclades.logic import networks, ports
-from synnefo.cyclades.models import BackendNetwork, NetworkInterface, VirtualMachine
+from synnefo.cyclades.models import BackendNetwork, Network, NetworkInterface, VirtualMachine
 
 
 def check_specs(specs) -> list[dict] | None:
-    """The ``networks`` of a create body, checked for shape; None: the default NICs."""
-    if specs in (None, "auto", "none", []):
+    """The ``networks`` of a create body, checked for shape; None: absent (``"auto"``), so the
+    default server networks apply; ``[]`` (or ``"none"``): none of them."""
+    if specs in (None, "auto"):
         return None
+    if specs in ("none", []):
+        return []
     if not isinstance(specs, list):
         raise faults.BadRequest("'networks' must be a list of {\"uuid\": ...} or {\"port\": ...} objects")
     if len(specs) > settings.GANETI_MAX_NICS_PER_INSTANCE:
@@ -35,8 +38,64 @@ def check_specs(specs) -> list[dict] | None:
         fixed_ip = item.get("fixed_ip")
         if fixed_ip is not None and ("port" in item or not isinstance(fixed_ip, str)):
             raise faults.BadRequest("'fixed_ip' is an address string, given with 'uuid'")
-        out.append({"uuid": item.get("uuid"), "port": item.get("port"), "fixed_ip": fixed_ip})
+        out.append({"uuid": item.get("uuid"), "port": item.get("port"), "fixed_ip": fixed_ip, "kind": "user"})
     return out
+
+
+ANY_PUBLIC = ("SNF:ANY_PUBLIC", "SNF:ANY_PUBLIC_IPV4")
+
+
+def with_settings(specs: list[dict] | None) -> list[dict]:
+    """The user's specs (or, when the body had none, ``CYCLADES_DEFAULT_SERVER_NETWORKS``) plus
+    ``CYCLADES_FORCED_SERVER_NETWORKS``. A setting entry is a network id, ``SNF:ANY_PUBLIC`` /
+    ``SNF:ANY_PUBLIC_IPV4`` (any public network, not a floating IP pool, with a free address), or
+    a list of those (the first with a free address). Empty result: Ganeti's default NICs."""
+    out = list(specs) if specs is not None else [
+        {"uuid": entry, "port": None, "fixed_ip": None, "kind": "default"}
+        for entry in settings.CYCLADES_DEFAULT_SERVER_NETWORKS]
+    out += [{"uuid": entry, "port": None, "fixed_ip": None, "kind": "forced"}
+            for entry in settings.CYCLADES_FORCED_SERVER_NETWORKS]
+    if len(out) > settings.GANETI_MAX_NICS_PER_INSTANCE:
+        raise faults.BadRequest(f"At most {settings.GANETI_MAX_NICS_PER_INSTANCE} networks per server, "
+                                f"{len(settings.CYCLADES_FORCED_SERVER_NETWORKS)} of them always added")
+    return out
+
+
+def _setting_candidates(spec: dict, user: str, backend) -> list:
+    """The networks a setting entry may use, in order (ids the user may not see are skipped for
+    default entries; forced ones bypass the ACL). 503 when the entry names nothing usable."""
+    entries = spec["uuid"] if isinstance(spec["uuid"], (list, tuple)) else [spec["uuid"]]
+    found = []
+    for entry in entries:
+        if entry in ANY_PUBLIC:
+            found += list(Network.objects.filter(
+                public=True, deleted=False, drained=False, floating_ip_pool=False, subnets__ipversion=4,
+                backend_networks__backend=backend, backend_networks__operstate="ACTIVE").order_by("id").distinct())
+            continue
+        try:
+            found.append(networks.get_network(None if spec["kind"] == "forced" else user, entry))
+        except faults.ItemNotFound:
+            continue
+    if not found:
+        raise faults.ServiceUnavailable(f"No network available for the {spec['kind']} server network {spec['uuid']!r}")
+    return found
+
+
+def _setting_port(spec: dict, user: str, backend):
+    """A port for a setting entry: no floating IP needed on public networks (the administrator
+    chose them); the first candidate active on the backend with a free address wins."""
+    from django.db import transaction
+
+    candidates = _setting_candidates(spec, user, backend)
+    last = None
+    for network in candidates:
+        try:
+            _require_active(network, backend)
+            with transaction.atomic():
+                return ports.create_port(user, network, admin=True), network
+        except faults.Conflict as error:
+            last = error
+    raise last
 
 
 def _network(user: str, ident):
@@ -61,9 +120,14 @@ def prepare(user: str, specs: list[dict], backend) -> None:
     from synnefo.cyclades.logic.network_backends import plan
 
     for spec in specs:
-        if spec["uuid"] is None:
+        if spec["uuid"] is None or isinstance(spec["uuid"], (list, tuple)) or spec["uuid"] in ANY_PUBLIC:
             continue
-        network = _network(user, spec["uuid"])
+        try:
+            network = networks.get_network(None if spec["kind"] == "forced" else user, spec["uuid"])
+        except faults.ItemNotFound:
+            if spec["kind"] == "user":
+                raise faults.BadRequest(f"Network {spec['uuid']} does not exist") from None
+            continue
         if not network.public and not BackendNetwork.objects.filter(network=network, backend=backend).exists():
             with transaction.atomic():
                 plan(network, [backend])
@@ -81,6 +145,8 @@ def attach(vm: VirtualMachine, user: str, specs: list[dict]) -> list[NetworkInte
             if port.machine_id is not None:
                 raise faults.Conflict(f"Port {port.id} is already attached to server {port.machine_id}")
             network = port.network
+        elif spec["kind"] != "user":
+            port, network = _setting_port(spec, user, vm.backend)
         else:
             network = _network(user, spec["uuid"])
             fixed = [{"ip_address": spec["fixed_ip"]}] if spec["fixed_ip"] else None

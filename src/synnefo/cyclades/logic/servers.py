@@ -157,10 +157,11 @@ def boot_image(user: str, image_ref):
 def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, personality=None, password=None,
            key_names=(), project: str | None = None, backend=None, networks=None) -> tuple[VirtualMachine, str]:
     """Create a server; returns it (BUILD) and its admin password. Refusals change nothing.
-    ``networks``: the create body's list (see logic/server_nics.py); None: the default NICs."""
+    ``networks``: the create body's list (see logic/server_nics.py); None: the default server
+    networks; with none of them (and no forced ones) Ganeti's default NICs."""
     from synnefo.cyclades.logic import keypairs, server_nics
 
-    specs = server_nics.check_specs(networks)
+    specs = server_nics.with_settings(server_nics.check_specs(networks))
 
     name = check_name(name)
     keys = keypairs.for_server(user, list(key_names))
