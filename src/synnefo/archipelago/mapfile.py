@@ -24,6 +24,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synnefo.pithos.backend.blocks import write_new_file
+
 SIGNATURE = b"AMF."
 VERSION = 2
 HEADER = struct.Struct(">4sIQIIQ")
@@ -138,16 +140,8 @@ def write_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
     """Replace ``path`` by ``data`` all at once: temporary file, fsync, rename, fsync the directory.
     A crash at any point leaves the old content (and at most a ``.tmp-*`` file)."""
     tmp = path.parent / f".tmp-{path.name}-{secrets.token_hex(6)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_new_file(tmp, data, fsync)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from synnefo.common import faults
-from synnefo.cyclades.logic import quotas
+from synnefo.cyclades.logic import lookup, quotas
 from synnefo.cyclades.logic.ports import allocate_ip, release_ip
 from synnefo.cyclades.models import IPAddress, Network
 
@@ -41,12 +41,9 @@ def allocate(userid: str, network_id, *, address: str | None = None, project: st
 
 
 def get(userid: str | None, ip_id, *, for_update: bool = False) -> IPAddress:
-    objects = IPAddress.objects.select_for_update(of=("self",)) if for_update else IPAddress.objects
-    try:
-        ip = objects.select_related("nic", "subnet").get(pk=int(ip_id), floating_ip=True)
-    except (ValueError, TypeError, IPAddress.DoesNotExist):
-        raise faults.ItemNotFound(f"Floating IP {ip_id} not found") from None
-    if userid is not None and ip.userid != userid:
+    owner = {} if userid is None else {"userid": userid}
+    ip = lookup.row(IPAddress.objects.select_related("nic", "subnet"), ip_id, for_update=for_update, floating_ip=True, **owner)
+    if ip is None:
         raise faults.ItemNotFound(f"Floating IP {ip_id} not found")
     return ip
 

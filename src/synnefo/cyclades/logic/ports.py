@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from synnefo.common import faults
-from synnefo.cyclades.logic import networks, pools
+from synnefo.cyclades.logic import lookup, networks, pools
 from synnefo.cyclades.models import IPAddress, Network, NetworkInterface
 
 
@@ -122,12 +122,9 @@ def create_port(userid: str, network: Network, *, name: str = "", fixed_ips=None
 
 
 def get_port(userid: str | None, port_id, *, for_update: bool = False) -> NetworkInterface:
-    objects = NetworkInterface.objects.select_for_update(of=("self",)) if for_update else NetworkInterface.objects
-    try:
-        port = objects.select_related("network").get(pk=int(port_id))
-    except (ValueError, TypeError, NetworkInterface.DoesNotExist):
-        raise faults.ItemNotFound(f"Port {port_id} not found") from None
-    if userid is not None and port.userid != userid:
+    owner = {} if userid is None else {"userid": userid}
+    port = lookup.row(NetworkInterface.objects.select_related("network"), port_id, for_update=for_update, **owner)
+    if port is None:
         raise faults.ItemNotFound(f"Port {port_id} not found")
     return port
 

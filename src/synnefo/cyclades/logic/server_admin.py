@@ -16,7 +16,7 @@ from django.db import transaction
 
 from synnefo.common import faults
 from synnefo.cyclades.ganeti.rapi import JOB_FINAL, GanetiApiError, GanetiJobError
-from synnefo.cyclades.logic import quotas, servers
+from synnefo.cyclades.logic import lookup, quotas, servers
 from synnefo.cyclades.logic.callbacks import vm_id_from_name
 from synnefo.cyclades.logic.flavors import FlavorError, get_flavor
 from synnefo.cyclades.models import VirtualMachine
@@ -28,14 +28,7 @@ _sleep = time.sleep  # tests apply the simulated cluster's events while waiting
 
 
 def get_any_server(ident, *, for_update: bool = False) -> VirtualMachine:
-    try:
-        pk = int(str(ident))
-    except ValueError:
-        raise faults.ItemNotFound(f"No server with id '{ident}'") from None
-    found = VirtualMachine.objects.select_related("flavor__volume_type", "backend")
-    if for_update:
-        found = found.select_for_update(of=("self",))
-    vm = found.filter(pk=pk).first()
+    vm = lookup.row(servers.SERVERS.all(), ident, for_update=for_update)
     if vm is None:
         raise faults.ItemNotFound(f"No server with id '{ident}'")
     return vm

@@ -27,7 +27,7 @@ from synnefo.common import faults
 from synnefo.common.components import COMPONENTS
 from synnefo.cyclades import crypto
 from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiConnectionError
-from synnefo.cyclades.logic import quotas
+from synnefo.cyclades.logic import lookup, quotas
 from synnefo.cyclades.logic.callbacks import instance_missing
 from synnefo.cyclades.logic.allocator import NoAvailableBackend, VMRequest, allocate_backend
 from synnefo.cyclades.logic.flavors import FlavorError, get_flavor
@@ -58,16 +58,12 @@ def task_state(vm: VirtualMachine) -> str:
     return TASK_STATE.get(vm.task or "", "")
 
 
+SERVERS = VirtualMachine.objects.select_related("flavor__volume_type", "backend")
+
+
 def get_server(user: str, server_id, *, for_update: bool = False, include_deleted: bool = True) -> VirtualMachine:
     """The caller's server; 404 for anyone else's, an unknown or a malformed id."""
-    try:
-        pk = int(str(server_id))
-    except ValueError:
-        raise faults.ItemNotFound(f"Server {server_id} not found") from None
-    servers = VirtualMachine.objects.select_related("flavor__volume_type", "backend")
-    if for_update:
-        servers = servers.select_for_update(of=("self",))
-    vm = servers.filter(pk=pk, userid=user).first()
+    vm = lookup.row(SERVERS.all(), server_id, for_update=for_update, userid=user)
     if vm is None or (vm.deleted and not include_deleted):
         raise faults.ItemNotFound(f"Server {server_id} not found")
     return vm

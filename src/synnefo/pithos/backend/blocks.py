@@ -34,6 +34,19 @@ def aligned_buffer(size: int) -> mmap.mmap:
     return mmap.mmap(-1, size)
 
 
+
+def write_new_file(path: Path, content, sync: bool) -> None:
+    """Create ``path`` (it must not exist) holding every byte of ``content``, fsynced if ``sync``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
 class BlockStore(ABC):
     def __init__(self, block_size: int, algorithm: str):
         self.block_size = block_size
@@ -144,15 +157,7 @@ class FileBlockStore(BlockStore):
 
     @staticmethod
     def _write_buffered(tmp: Path, content, sync: bool) -> None:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view) :]
-            if sync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_new_file(tmp, content, sync)
 
     def _write_direct(self, tmp: Path, aligned, length: int) -> bool:
         """Write the first ``length`` bytes of the page-aligned buffer ``aligned`` with O_DIRECT:
