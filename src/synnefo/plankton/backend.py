@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 import uuid as uuidlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from django.db import transaction
@@ -23,6 +23,7 @@ from synnefo.pithos.backend import domains, objects
 from synnefo.pithos.models import ObjectVersion
 
 DOMAIN = "plankton"
+_UNREAD = object()  # "the sharing rule has not been read yet"
 DISK_FORMATS = ("diskdump", "extdump", "ntfsdump", "raw", "qcow2", "vmdk", "vdi", "iso", "vhd", "vhdx", "ami", "ari", "aki")
 CONTAINER_FORMATS = ("bare", "aki", "ari", "ami", "ovf", "ova", "docker")
 STATUSES = ("QUEUED", "SAVING", "AVAILABLE", "ERROR")
@@ -59,6 +60,7 @@ class Image:
     path: str
     meta: dict
     read: list[str]
+    write: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -138,14 +140,21 @@ def parse_location(location: str) -> tuple[str, str, str]:
 
 
 def _sharing(owner: str, container: str, path: str) -> tuple[list[str], list[str]]:
-    sharing = objects.effective_sharing(owner, f"{container}/{path}")
+    return _rule_lists(objects.effective_sharing(owner, f"{container}/{path}"))
+
+
+def _rule_lists(sharing) -> tuple[list[str], list[str]]:
     return (list(sharing.read), list(sharing.write)) if sharing is not None else ([], [])
 
 
-def _image(version: ObjectVersion, meta: dict) -> Image:
+def _image(version: ObjectVersion, meta: dict, sharing=_UNREAD) -> Image:
+    """The image of ``version``; ``sharing`` is its effective rule when the caller read it already."""
     container = version.container
-    read, _ = _sharing(container.account, container.name, version.name)
-    return Image(version=version, owner=container.account, container=container.name, path=version.name, meta=meta, read=read)
+    if sharing is _UNREAD:
+        sharing = objects.effective_sharing(container.account, f"{container.name}/{version.name}")
+    read, write = _rule_lists(sharing)
+    return Image(version=version, owner=container.account, container=container.name, path=version.name, meta=meta,
+                 read=read, write=write)
 
 
 def _current(object_uuid) -> ObjectVersion | None:
@@ -157,8 +166,17 @@ def _current(object_uuid) -> ObjectVersion | None:
     )
 
 
-def _visible(image: Image, user: str) -> bool:
-    return image.owner == user or objects.allowed(user, image.owner, f"{image.container}/{image.path}", objects.SHARE_READ)
+def _visible(image: Image, user: str, names: dict | None = None) -> bool:
+    """Whether ``user`` may read the image (its rule is already on it: read or write access reads).
+    ``names`` caches the user's sharing names per owner across a listing."""
+    if image.owner == user:
+        return True
+    if not (image.read or image.write):
+        return False
+    names = {} if names is None else names
+    if image.owner not in names:
+        names[image.owner] = objects.member_names(user, image.owner)
+    return bool(names[image.owner] & set(image.read + image.write))
 
 
 def any_image(image_id: str) -> Image:
@@ -200,13 +218,16 @@ def list_all_images(owner: str | None = None) -> list[Image]:
     )
     if owner is not None:
         versions = versions.filter(container__account=owner)
-    images = [_image(v, records[v.uuid]) for v in versions]
+    versions = list(versions)
+    rules = objects.effective_sharings([(v.container.account, f"{v.container.name}/{v.name}") for v in versions])
+    images = [_image(v, records[v.uuid], rules[(v.container.account, f"{v.container.name}/{v.name}")]) for v in versions]
     return sorted(images, key=lambda i: (i.created_at, i.id))
 
 
 def list_images(user: str) -> list[Image]:
     """Every image ``user`` may see: their own, public ones and ones shared with them."""
-    return [image for image in list_all_images() if _visible(image, user)]
+    names: dict[str, set[str]] = {}
+    return [image for image in list_all_images() if _visible(image, user, names)]
 
 
 def _checked_meta(fields: dict) -> dict:

@@ -549,12 +549,22 @@ def _ancestors(path: str) -> list[str]:
 
 def effective_sharing(account: str, path: str) -> Sharing | None:
     """The sharing rule that applies to ``path``: its own, else the closest directory's."""
-    candidates = _ancestors(path)
-    rules = {s.path: s for s in Sharing.objects.filter(account=account, path__in=candidates)}
-    for candidate in candidates:
-        if candidate in rules:
-            return rules[candidate]
-    return None
+    return effective_sharings([(account, path)])[(account, path)]
+
+
+def effective_sharings(places: list[tuple[str, str]]) -> dict[tuple[str, str], Sharing | None]:
+    """``effective_sharing`` of many (account, path) places with one query (listings)."""
+    candidates = {place: _ancestors(place[1]) for place in places}
+    accounts = {account for account, _ in places}
+    paths = {p for ancestors in candidates.values() for p in ancestors}
+    rules = {(s.account, s.path): s for s in Sharing.objects.filter(account__in=accounts, path__in=paths)} if places else {}
+    return {(account, path): next((rules[(account, c)] for c in ancestors if (account, c) in rules), None)
+            for (account, path), ancestors in candidates.items()}
+
+
+def member_names(user: str, account: str) -> set[str]:
+    """The names under which ``account``'s sharing rules may list ``user`` (its groups too)."""
+    return _member_names(user, account)
 
 
 def _member_names(user: str, account: str) -> set[str]:
