@@ -177,3 +177,10 @@ def test_the_kamaki_entry_point():
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0
+
+
+def test_config_values_may_start_with_a_dash(kamaki):
+    """URL-safe base64 tokens start with "-" about once in 64: they are values, not options."""
+    kamaki("config", "set", "cloud.default.token", "-abc-def")
+    assert kamaki("config", "get", "cloud.default.token").out.strip() == "-abc-def"
+    kamaki("config", "set", "cloud.default.token", "a", "b", expect=2)

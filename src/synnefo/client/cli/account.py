@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from synnefo.client.cli.common import Context, UsageError, size_text
 
 SIZED = ("cyclades.disk", "cyclades.ram", "cyclades.total_ram", "pithos.diskspace")
@@ -18,7 +20,8 @@ def register(groups, leaf) -> None:
     p = sub.add_parser("set", parents=[leaf], help="set a key: token, image_url, storage_url, "
                        "storage_account, storage_container, default_cloud, cloud.<name>.url|token ...")
     p.add_argument("key")
-    p.add_argument("value")
+    # REMAINDER: a value may start with "-" (tokens are URL-safe base64, so about 1 in 64 does).
+    p.add_argument("value", nargs=argparse.REMAINDER)
     p.set_defaults(func=config_set)
     p = sub.add_parser("delete", parents=[leaf], help="remove a key (cloud.<name> removes a cloud)")
     p.add_argument("key")
@@ -52,9 +55,12 @@ def config_get(ctx: Context, args) -> None:
 
 
 def config_set(ctx: Context, args) -> None:
-    ctx.config.set(args.key, args.value)
+    if len(args.value) != 1:
+        raise UsageError("config set takes a key and one value")
+    (value,) = args.value
+    ctx.config.set(args.key, value)
     ctx.config.save()
-    ctx.emit({args.key: args.value}, text="")
+    ctx.emit({args.key: value}, text="")
 
 
 def config_delete(ctx: Context, args) -> None:
