@@ -105,8 +105,8 @@ def ganeti_disk(volume_type, size_mib: int, *, name: str | None = None, image=No
     ``VOL_CNAME``; the archipelago provider names the volume by it). ``ext_archipelago`` from an
     image: ``origin`` is the image's map exported once to the volume store's PITHOSMAPS, which
     the node's create script clones (a thin clone: one map write, no data copied) with the store
-    alone, since Ganeti nodes have no database. Raises ``VolumeError`` when the image cannot be
-    exported (its blocks are not in the store, another block size)."""
+    alone, since Ganeti nodes have no database. Raises ``VolumeError`` or ``ConfigError`` when the
+    image cannot be exported (no store configured, its blocks missing, another block size)."""
     disk = {"size": size_mib}
     provider = volume_type.provider
     if provider:

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from synnefo.archipelago.config import ConfigError
 from synnefo.archipelago.store import VolumeError
 from synnefo.common import faults
 from synnefo.common.components import COMPONENTS
@@ -249,7 +250,7 @@ def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_ur
     try:
         disks = [] if template == "diskless" else [
             ganeti_disk(flavor.volume_type, flavor.disk * 1024, name=f"{vm.backend_vm_id}-root", image=image)]
-    except VolumeError as exc:
+    except (VolumeError, ConfigError) as exc:
         log.error("server %s: image %s cannot be cloned: %s", vm.id, image.id, exc)
         raise faults.ServiceUnavailable(f"The image cannot be cloned to a volume: {exc}") from None
     kwargs.update(
