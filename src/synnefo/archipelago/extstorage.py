@@ -98,6 +98,11 @@ class Provider:
         if origin:
             # Store origins only (a snapshot, or an image's map exported to PITHOSMAPS by
             # Cyclades): a Ganeti node has no database to look a Pithos image up.
+            try:
+                self.store.origin(origin)
+            except VolumeError as exc:
+                raise VolumeError(f"{exc} (origins are snapshots of the store and image maps exported to "
+                                  "PITHOSMAPS; a node cannot look up Pithos images)") from None
             self.store.clone(name, origin, size)
         else:
             self.store.create(name, size)
