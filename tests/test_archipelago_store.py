@@ -338,9 +338,11 @@ def test_vlmc_commands(tmp_path, capsys, monkeypatch):
     assert run("resize", "vol", "--size", "1M")[1] == "resized vol to 1M\n"
     assert run("remove", "vol") == (0, "removed vol\n", "")
     assert run("info", "vol") == (1, "", "vlmc: no such volume or snapshot: vol")
-    for argv in (("map", "clone"), ("unmap", "/dev/loop0"), ("showmapped",)):
-        code, _, err = run(*argv)
-        assert code == 1 and "not available yet" in err
+    assert run("map", "vol") == (1, "", "vlmc: no such volume or snapshot: vol")
+    code, _, err = run("map", "clone")
+    assert code == 1 and err.startswith("vlmc: vlmcd is not running") and err.endswith(": archipelago start")
+    assert run("unmap", "/dev/loop0") == (1, "", "vlmc: /dev/loop0 is not mapped (see vlmc showmapped)")
+    assert run("showmapped") == (0, "id\tvolume\tdevice\tstate\n", "")
 
 
 def test_vlmc_refuses_missing_configuration(tmp_path, capsys):
