@@ -4,6 +4,7 @@ in the environment), checked against the volume store."""
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from synnefo.archipelago import config as archip_config
+from synnefo.archipelago.device import mappings as device_mappings
 from synnefo.archipelago.store import VolumeStore
-from tests.archip_helpers import write_config_file
+from tests.archip_helpers import Vlmcd, device_support, write_config_file
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "deploy" / "install-extstorage"
@@ -184,3 +186,44 @@ def test_install_refuses_a_python_without_synnefo(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "cannot import synnefo.archipelago.extstorage" in r.stderr
     assert not (tmp_path / "es").exists()
+
+
+def test_attach_maps_a_block_device_and_detach_unmaps_it(provider, tmp_path):
+    device_support()
+    run, store, _ = provider
+    data = os.urandom(BLOCK + 500)
+    snap = snapshot_with(store, data)
+    env = {"VOL_NAME": GANETI_NAME, "VOL_CNAME": "snf-vol-3"}
+    assert run("create", VOL_SIZE=1, EXTP_ORIGIN=snap, **env).returncode == 0
+    r = run("attach", **env)
+    assert r.returncode == 1 and "vlmcd is not running" in r.stderr, r.stderr
+    vlmcd = Vlmcd(tmp_path / "archipelago", store.config.run_dir, {"ARCHIPELAGO_HOST": "node1.test"})
+    try:
+        r = run("attach", **env)
+        assert r.returncode == 0, r.stderr
+        path = r.stdout.strip()
+        assert path.startswith("/dev/loop") and stat.S_ISBLK(os.stat(path).st_mode)
+        assert run("attach", **env).stdout.strip() == path  # idempotent: the same device
+        assert store.locks.get("snf-vol-3").owner == "node1.test/vlmcd"
+        fd = os.open(path, os.O_RDWR)
+        try:
+            assert os.pread(fd, len(data), 0) == data
+            os.pwrite(fd, b"through the device", BLOCK)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        refused = run("remove", **env)  # Ganeti detaches first; a mapped volume stays
+        assert refused.returncode == 1 and "locked by node1.test/vlmcd" in refused.stderr
+
+        assert run("detach", **env).returncode == 0
+        assert store.locks.get("snf-vol-3") is None and not device_mappings(store.config)
+        assert store.read("snf-vol-3", BLOCK, 18) == b"through the device"
+        assert store.read(snap, BLOCK, 18) == data[BLOCK:BLOCK + 18]  # copy-on-write
+        assert run("detach", **env).returncode == 0  # idempotent: nothing mapped
+        r = run("attach", VOL_NAME="nope")
+        assert r.returncode == 1 and "no such volume or snapshot: nope" in r.stderr
+        assert run("remove", **env).returncode == 0
+    finally:
+        for mapping in device_mappings(store.config):
+            subprocess.run(["losetup", "-d", mapping.device], capture_output=True)
+        vlmcd.stop()

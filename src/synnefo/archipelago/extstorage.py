@@ -22,11 +22,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 from synnefo.archipelago import config as archip_config
+from synnefo.archipelago import device
 from synnefo.archipelago.locks import LockError
 from synnefo.archipelago.mapfile import MapError, write_atomic
 from synnefo.archipelago.store import VolumeError, VolumeStore
@@ -112,22 +112,26 @@ class Provider:
             self.store.remove(name)  # nothing half-created stays
             raise
 
+    def _mapping(self, name: str):
+        return next((m for m in device.mappings(self.store.config) if m.volume == name), None)
+
     def attach(self) -> str:
+        """The volume's block device: the one it is mapped to (attach is idempotent), else a new
+        mapping (``vlmc map``); a stale mapping (crash, reboot) is cleaned up and made again."""
         name = self.volume()
-        self.store.map_of(name)  # a clear "no such volume" before mapping
-        mapped = _vlmc("showmapped").splitlines()
-        for line in mapped:
-            fields = line.split()
-            if len(fields) >= 2 and name in fields[:-1] and fields[-1].startswith("/dev/"):
-                return fields[-1]
-        return _vlmc("map", name).strip().splitlines()[-1]
+        self.store.map_of(name)  # a clear "no such volume" first
+        mapping = self._mapping(name)
+        if mapping is not None and mapping.state() == "mapped":
+            return mapping.device
+        if mapping is not None:
+            device.unmap(self.store.config, self.store, str(mapping.id))
+        return device.map_volume(self.store.config, self.store, name).device
 
     def detach(self) -> None:
-        name = self.volume()
-        for line in _vlmc("showmapped").splitlines():
-            fields = line.split()
-            if len(fields) >= 2 and name in fields[:-1] and fields[-1].startswith("/dev/"):
-                _vlmc("unmap", fields[-1])
+        """``vlmc unmap`` of the volume's device; nothing if it is not mapped."""
+        mapping = self._mapping(self.volume())
+        if mapping is not None:
+            device.unmap(self.store.config, self.store, str(mapping.id))
 
     def remove(self) -> None:
         self.store.remove(self.volume())
@@ -161,16 +165,6 @@ class Provider:
             self.store.origin(self.env["EXTP_ORIGIN"])
 
 
-def _vlmc(*args: str) -> str:
-    """Run ``vlmc`` (the same Python, the same configuration); its one-line reason on failure."""
-    result = subprocess.run([sys.executable, "-m", "synnefo.archipelago.vlmc", *args], capture_output=True,
-                            text=True, env=os.environ.copy())
-    if result.returncode != 0:
-        reason = result.stderr.strip().splitlines()[-1:] or [f"exit {result.returncode}"]
-        raise VolumeError(reason[0].removeprefix("vlmc: "))
-    return result.stdout
-
-
 def main(argv: list[str] | None = None, env=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     env = os.environ if env is None else env
@@ -196,7 +190,7 @@ def main(argv: list[str] | None = None, env=None) -> int:
         return 2
     try:
         result = getattr(Provider(store, env), script)()
-    except (Refused, VolumeError, LockError, MapError) as exc:
+    except (Refused, VolumeError, LockError, MapError, device.DeviceError) as exc:
         print(f"{prefix}: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
