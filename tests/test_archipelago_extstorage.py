@@ -212,6 +212,10 @@ def test_attach_maps_a_block_device_and_detach_unmaps_it(provider, tmp_path):
             os.fsync(fd)
         finally:
             os.close(fd)
+        # Grow while mapped (Ganeti grows attached disks): vlmcd serves the new map.
+        r = run("grow", VOL_SIZE=1, VOL_NEW_SIZE=2, **env)
+        assert r.returncode == 0, r.stderr
+        assert store.map_of("snf-vol-3").size == 2 * MiB
         refused = run("remove", **env)  # Ganeti detaches first; a mapped volume stays
         assert refused.returncode == 1 and "locked by node1.test/vlmcd" in refused.stderr
 

@@ -314,13 +314,15 @@ class VolumeStore:
 
     @serialized
     def resize(self, name: str, size: int) -> Map:
-        """Grow a volume (new blocks read as zeros). Shrinking is refused."""
+        """Grow a volume (new blocks read as zeros). Shrinking is refused. Allowed while this
+        host's vlmcd serves the volume (it reads the map again when it changed, as for snapshots;
+        a mapped device keeps its size until it is mapped again)."""
         volume_map = self._load(name)
         if volume_map.readonly:
             raise VolumeError(f"{name} is a snapshot (read-only)")
         if size < volume_map.size:
             raise VolumeError(f"cannot shrink {name} from {volume_map.size} to {size} bytes (only growing)")
-        self.locks.check(name, self.owner)
+        self.locks.check(name, self.owner, also=(device_owner(self.owner),))
         if size == volume_map.size:
             return volume_map
         volume_map.entries += [None] * (block_count(size, self.block_size) - len(volume_map.entries))
