@@ -25,8 +25,10 @@ GANETI_NAME = "0d5c4c57-6a4c-4b4c-9e55-6d9f0ad3b7a2.ext.disk0"
 
 @pytest.fixture
 def provider(tmp_path):
-    """The provider installed under tmp_path/es/archipelago over a fresh store; ``run(script,
-    **env)`` runs one script with only the given variables (as Ganeti does: a clean environment)."""
+    """The provider installed under tmp_path/es/archipelago over a fresh store, and the node's
+    vlmcd; ``run(script, **env)`` runs one script with only the given variables (as Ganeti
+    does: a clean environment)."""
+    device_support()  # the node must be able to map what it creates
     config = write_config_file(tmp_path / "archipelago", tmp_path / "store", block_size=BLOCK)
     result = subprocess.run([str(INSTALL), "--dir", str(tmp_path / "es"), "--python", sys.executable,
                              "--archipelago-config", str(config), "--host", "node1.test"],
@@ -40,7 +42,10 @@ def provider(tmp_path):
                               capture_output=True, text=True, timeout=60)
 
     store = VolumeStore(archip_config.load(config), "node1.test/blockerm")
-    return run, store, directory
+    # The node's vlmcd: create refuses without it (Ganeti could not attach the volume).
+    vlmcd = Vlmcd(config, store.config.run_dir, {"ARCHIPELAGO_HOST": "node1.test"})
+    yield run, store, directory, vlmcd
+    vlmcd.stop()
 
 
 def snapshot_with(store, data: bytes, name="snap1"):
@@ -52,7 +57,7 @@ def snapshot_with(store, data: bytes, name="snap1"):
 
 
 def test_install_lays_out_every_script_and_is_idempotent(provider, tmp_path):
-    _, _, directory = provider
+    _, _, directory, _ = provider
     scripts = ("create", "attach", "detach", "remove", "grow", "snapshot", "setinfo", "verify")
     for script in scripts:
         assert os.access(directory / script, os.X_OK), script
@@ -68,7 +73,7 @@ def test_install_lays_out_every_script_and_is_idempotent(provider, tmp_path):
 
 
 def test_create_empty_and_thin_clone(provider):
-    run, store, _ = provider
+    run, store, _, _ = provider
     r = run("create", VOL_NAME=GANETI_NAME, VOL_SIZE=2)
     assert r.returncode == 0, r.stderr
     assert store.map_of(GANETI_NAME).size == 2 * MiB and store.read(GANETI_NAME, 0, 16) == bytes(16)
@@ -95,7 +100,7 @@ def test_create_empty_and_thin_clone(provider):
 
 
 def test_grow_snapshot_setinfo_remove(provider):
-    run, store, _ = provider
+    run, store, _, _ = provider
     assert run("create", VOL_NAME=GANETI_NAME, VOL_CNAME="snf-vol-9", VOL_SIZE=1).returncode == 0
     store.write("snf-vol-9", 10, b"written")
     store.close("snf-vol-9")
@@ -122,7 +127,7 @@ def test_grow_snapshot_setinfo_remove(provider):
 
 
 def test_bad_input_is_refused_and_changes_nothing(provider, tmp_path):
-    run, store, directory = provider
+    run, store, directory, _ = provider
 
     def listing():
         return sorted(str(p.relative_to(store.maps_dir)) for p in store.maps_dir.rglob("*") if ".mutex" not in p.parts)
@@ -188,16 +193,12 @@ def test_install_refuses_a_python_without_synnefo(tmp_path):
     assert not (tmp_path / "es").exists()
 
 
-def test_attach_maps_a_block_device_and_detach_unmaps_it(provider, tmp_path):
-    device_support()
-    run, store, _ = provider
+def test_attach_maps_a_block_device_and_detach_unmaps_it(provider):
+    run, store, _, vlmcd = provider
     data = os.urandom(BLOCK + 500)
     snap = snapshot_with(store, data)
     env = {"VOL_NAME": GANETI_NAME, "VOL_CNAME": "snf-vol-3"}
     assert run("create", VOL_SIZE=1, EXTP_ORIGIN=snap, **env).returncode == 0
-    r = run("attach", **env)
-    assert r.returncode == 1 and "vlmcd is not running" in r.stderr, r.stderr
-    vlmcd = Vlmcd(tmp_path / "archipelago", store.config.run_dir, {"ARCHIPELAGO_HOST": "node1.test"})
     try:
         r = run("attach", **env)
         assert r.returncode == 0, r.stderr
@@ -227,7 +228,15 @@ def test_attach_maps_a_block_device_and_detach_unmaps_it(provider, tmp_path):
         r = run("attach", VOL_NAME="nope")
         assert r.returncode == 1 and "no such volume or snapshot: nope" in r.stderr
         assert run("remove", **env).returncode == 0
+        # Without the node's vlmcd: attach and create say so; create makes nothing (Ganeti
+        # would not remove a disk it could not attach).
+        vlmcd.stop()
+        r = run("attach", VOL_NAME="d5.ext.disk0", VOL_CNAME=snap)
+        assert r.returncode == 1 and "vlmcd is not running" in r.stderr, r.stderr
+        maps = sorted(os.listdir(store.maps_dir))
+        r = run("create", VOL_NAME="d5.ext.disk0", VOL_SIZE=1)
+        assert r.returncode == 1 and "vlmcd is not running on this node" in r.stderr and "nothing created" in r.stderr
+        assert sorted(os.listdir(store.maps_dir)) == maps
     finally:
         for mapping in device_mappings(store.config):
             subprocess.run(["losetup", "-d", mapping.device], capture_output=True)
-        vlmcd.stop()

@@ -110,6 +110,10 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
             os.close(fd)
         assert volume_store.read(volume, 100, 16) == b"guest wrote this"
         assert len(os.listdir(volume_store.objects_dir)) == 2
+        # Ganeti's setinfo: the volume's record names its instance.
+        (record,) = [json.loads(p.read_text()) for p in (volume_store.maps_dir / ".extstorage").iterdir()]
+        assert record == {"volume": volume, "origin": f"{image.checksum}-{image.size}",
+                          "metadata": f"originstname+{name}"}
 
         # Grow through Ganeti: the provider's grow script resizes the volume.
         rapi.wait_for_job(rapi.grow_instance_disk(name, 0, 1024))
@@ -133,7 +137,7 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
         # Deleting the server removes its volume (Ganeti: detach, then the remove script).
         assert call("DELETE", f"/servers/{sid}").status_code == 204
         settle("DELETED")
-        assert not volume_store.exists(volume)
+        assert not volume_store.exists(volume) and not mappings(volume_store.config)
         assert not list((volume_store.maps_dir / ".extstorage").iterdir())
         assert volume_store.exists(f"{volume}-snap1")  # the snapshot is its own
         r = pithos.call("GET", "/images/debian.diskdump")

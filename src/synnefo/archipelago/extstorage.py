@@ -26,10 +26,11 @@ import sys
 from pathlib import Path
 
 from synnefo.archipelago import config as archip_config
-from synnefo.archipelago import device
+from synnefo.archipelago import device, nbd
 from synnefo.archipelago.locks import LockError
 from synnefo.archipelago.mapfile import MapError, write_atomic
 from synnefo.archipelago.store import VolumeError, VolumeStore
+from synnefo.archipelago.vlmcd import socket_path
 
 MiB = 1 << 20
 SCRIPTS = ("create", "attach", "detach", "remove", "grow", "snapshot", "setinfo", "verify")
@@ -91,9 +92,24 @@ class Provider:
 
     # Scripts --------------------------------------------------------------------------------
 
+    def _check_can_attach(self) -> None:
+        """Ganeti attaches a disk right after creating it, and when that fails it does not remove
+        it (its remove needs an attached disk): refuse to create what could not be attached."""
+        missing = device.missing_tools()
+        if missing:
+            raise Refused(f"this node cannot map volumes: missing {', '.join(missing)} "
+                          f"(run {device.PACKAGES_SCRIPT}); nothing created")
+        sock = socket_path(self.store.config)
+        try:
+            with nbd.Client(str(sock), timeout=10):
+                pass
+        except (OSError, nbd.NBDError):
+            raise Refused(f"vlmcd is not running on this node (no server on {sock}); nothing created") from None
+
     def create(self) -> None:
         name = self.volume()
         size = _mib(self.env, "VOL_SIZE")
+        self._check_can_attach()
         origin = self.env.get("EXTP_ORIGIN", "")
         if origin:
             # Store origins only (a snapshot, or an image's map exported to PITHOSMAPS by
