@@ -70,6 +70,9 @@ def test_install_lays_out_every_script_and_is_idempotent(provider, tmp_path):
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
     assert {p.name: p.stat().st_mtime_ns for p in directory.iterdir()} == before  # nothing rewritten
+    gone = subprocess.run([str(INSTALL), "--uninstall", "--dir", str(tmp_path / "es")], capture_output=True, text=True,
+                          timeout=60)
+    assert gone.returncode == 0 and not directory.exists() and (tmp_path / "es").is_dir(), gone.stderr
 
 
 def test_create_empty_and_thin_clone(provider):

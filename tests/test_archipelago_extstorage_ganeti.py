@@ -51,6 +51,8 @@ def volume_store(settings, tmp_path, ganeti):  # noqa: F811
     finally:
         vlmcd.stop()
         reset_block_store()
+        # Leave the shared cluster as it was: without the provider and the ext template.
+        subprocess.run([str(ROOT / "deploy" / "install-extstorage"), "--uninstall", "--sandbox"], timeout=120)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -64,7 +66,7 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
     image = plankton.any_image(image_id)
     backend = create_backend(ganeti["GANETI_CLUSTER_NAME"], int(ganeti["GANETI_RAPI_PORT"]), ganeti["GANETI_RAPI_USER"],
                              ganeti["GANETI_RAPI_PASSWORD"], host=ganeti["GANETI_RAPI_HOST"], ca_file=ganeti["GANETI_RAPI_CA"])
-    assert "ext" in backend.disk_templates and "file" in backend.disk_templates
+    assert backend.disk_templates == ["file", "diskless", "ext"]  # added, the others kept
     backend.drained = False
     backend.save()
     vt = VolumeType.objects.create(name="Archipelago", disk_template="ext_archipelago")
