@@ -252,7 +252,8 @@ def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_ur
             ganeti_disk(flavor.volume_type, flavor.disk * 1024, name=f"{vm.backend_vm_id}-root", image=image)]
     except (VolumeError, ConfigError) as exc:
         log.error("server %s: image %s cannot be cloned: %s", vm.id, image.id, exc)
-        raise faults.ServiceUnavailable(f"The image cannot be cloned to a volume: {exc}") from None
+        # The reason names the store's paths: for the log, not for the user.
+        raise faults.ServiceUnavailable(f"Image {image.id} cannot be cloned to a volume now; try again later") from None
     kwargs.update(
         beparams={"vcpus": flavor.cpu, "maxmem": flavor.ram, "minmem": flavor.ram, "auto_balance": True},
         osparams={"config_url": config_url, "img_id": _img_id(image), "img_format": image.disk_format},
