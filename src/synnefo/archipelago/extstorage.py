@@ -11,7 +11,7 @@ shared store mounted and its ``/etc/default/archipelago``. Exit 0 when done; 1 w
 failed, with one line ``archipelago <script>: <reason>`` on stderr and nothing changed; 2 for bad
 usage or configuration.
 
-The volume: ``VOL_CNAME`` (the disk's name, e.g. Cyclades' ``snf-vol-<id>``) when Ganeti gives
+The volume: ``VOL_CNAME`` (the disk's name, e.g. Cyclades' ``<instance>-root``) when Ganeti gives
 one, else ``VOL_NAME`` (``<uuid>.ext.disk<N>``). Ganeti gives the snapshot script only
 ``VOL_NAME``, so create records which volume a ``VOL_NAME`` is, in
 ``FILED_MAPS/.extstorage/<VOL_NAME>`` (with the metadata of setinfo); remove deletes it.
@@ -135,7 +135,8 @@ class Provider:
         """The volume's block device: the one it is mapped to (attach is idempotent), else a new
         mapping (``vlmc map``); a stale mapping (crash, reboot) is cleaned up and made again."""
         name = self.volume()
-        self.store.map_of(name)  # a clear "no such volume" first
+        if not self.store.exists(name):
+            raise VolumeError(f"no such volume or snapshot: {name}")
         mapping = self._mapping(name)
         if mapping is not None and mapping.state() == "mapped":
             return mapping.device
