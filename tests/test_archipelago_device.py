@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synnefo.archipelago import config as archip_config
-from synnefo.archipelago import device, vlmc
+from synnefo.archipelago import archipelago, device, vlmc
 from synnefo.archipelago.store import VolumeStore
 from tests.archip_helpers import SMALL_BLOCK, Vlmcd, device_config, device_support
 
@@ -219,3 +219,14 @@ def test_a_stale_mapping_is_shown_and_cleaned_by_unmap(node):
     dev = node.map("vol")
     write_device(dev, 0, b"again")
     assert node.store.read("vol", 0, 5) == b"again"
+
+
+def test_archipelago_stop_refuses_while_volumes_are_mapped(node, capsys):
+    node.store.create("vol", B)
+    dev = node.map("vol")
+    assert archipelago.main(["-c", str(node.config_path), "stop"], out=io.StringIO()) == 1
+    assert f"vlmcd serves mapped volumes: {dev} (vol); vlmc unmap them first" in capsys.readouterr().err
+    assert node.vlmcd.process.poll() is None
+    assert node.vlmc("unmap", dev)[0] == 0
+    assert archipelago.main(["-c", str(node.config_path), "stop", "vlmcd"], out=io.StringIO()) == 0
+    assert node.vlmcd.process.wait(timeout=60) == 0

@@ -11,6 +11,7 @@ peers' log levels), ``RUN_DIR`` (sockets, pid files, mappings) and ``LOG_DIR`` (
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class Config:
     run_dir: Path = Path(DEFAULT_RUN_DIR)  # RUN_DIR
     log_dir: Path = Path(DEFAULT_LOG_DIR)  # LOG_DIR
     verbosity: dict = field(default_factory=dict)  # peer name -> 0-3 (VERBOSITY)
+    keeper_interval: float = 60.0  # KEEPER_INTERVAL: seconds between the store-side peers' passes
 
 
 def parse(text: str, source: str = "<text>") -> dict[str, str]:
@@ -77,6 +79,9 @@ def from_values(values: dict[str, str], source: str = "<values>") -> Config:
     if missing:
         raise ConfigError(f"{source}: STORAGE=\"{storage}\" needs {', '.join(missing)} (no defaults)")
     if storage == "rados":
+        if importlib.util.find_spec("rados") is None:
+            raise ConfigError(f"{source}: STORAGE=\"rados\": the rados backend is not available on this node "
+                              "(no python rados module, Debian python3-rados); use STORAGE=\"files\"")
         raise ConfigError(f"{source}: STORAGE=\"rados\" is not implemented yet; use STORAGE=\"files\"")
     for key in VERBOSITY_KEYS:
         if values.get(key, "0") not in ("0", "1", "2", "3"):
@@ -87,6 +92,12 @@ def from_values(values: dict[str, str], source: str = "<values>") -> Config:
         raise ConfigError(f"{source}: BLOCK_SIZE must be a number of bytes, got {values['BLOCK_SIZE']!r}") from None
     if block_size <= 0 or block_size % 512:
         raise ConfigError(f"{source}: BLOCK_SIZE must be a positive multiple of 512, got {block_size}")
+    try:
+        keeper_interval = float(values.get("KEEPER_INTERVAL") or 60)
+    except ValueError:
+        keeper_interval = 0
+    if not keeper_interval > 0:
+        raise ConfigError(f"{source}: KEEPER_INTERVAL must be a positive number of seconds, got {values['KEEPER_INTERVAL']!r}")
     fsync = values.get("FSYNC", "yes").lower()
     if fsync not in ("yes", "no"):
         raise ConfigError(f"{source}: FSYNC must be yes or no, got {fsync!r}")
@@ -101,6 +112,7 @@ def from_values(values: dict[str, str], source: str = "<values>") -> Config:
         run_dir=Path(values.get("RUN_DIR") or DEFAULT_RUN_DIR),
         log_dir=Path(values.get("LOG_DIR") or DEFAULT_LOG_DIR),
         verbosity={peer: int(values.get(key) or 0) for peer, key in VERBOSITY.items()},
+        keeper_interval=keeper_interval,
     )
 
 

@@ -17,8 +17,14 @@ from pathlib import Path
 
 from synnefo.archipelago import config as archip_config
 
-# peer -> the module whose serve(config, stopping) is its work
-MODULES = {"vlmcd": "synnefo.archipelago.vlmcd"}
+# peer -> "module:function", the function serve(config, stopping) that is its work; in the
+# order they start (stop: the reverse)
+PEERS = {
+    "blockerb": "synnefo.archipelago.keepers:serve_blockerb",
+    "blockerm": "synnefo.archipelago.keepers:serve_blockerm",
+    "mapperd": "synnefo.archipelago.keepers:serve_mapperd",
+    "vlmcd": "synnefo.archipelago.vlmcd:serve",
+}
 LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
 
@@ -30,10 +36,25 @@ def log_path(config, peer: str) -> Path:
     return config.log_dir / f"{peer}.log"
 
 
+def running_pid(config, peer: str) -> int | None:
+    """The pid of the running ``peer`` of this configuration (from its pid file, checked to be
+    that peer's process: a pid file left by a crash, or a reused pid, counts as not running)."""
+    try:
+        pid = int(pid_path(config, peer).read_text())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            words = f.read().split(b"\0")
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return None
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if b"synnefo.archipelago.peers" in words and peer.encode() in words else None
+
+
 def main_peer(peer: str | None = None, argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"archipelago peer {peer or ''}".strip())
     if peer is None:
-        parser.add_argument("peer", choices=sorted(MODULES))
+        parser.add_argument("peer", choices=list(PEERS))
     parser.add_argument("-c", "--config", help="configuration file (default $ARCHIPELAGO_CONFIG or /etc/default/archipelago)")
     parser.add_argument("--log", help="log file (default <LOG_DIR>/<peer>.log; '-' for stderr)")
     args = parser.parse_args(argv)
@@ -60,7 +81,8 @@ def main_peer(peer: str | None = None, argv: list[str] | None = None) -> int:
     pid_file = pid_path(config, peer)
     pid_file.write_text(f"{os.getpid()}\n")
     try:
-        importlib.import_module(MODULES[peer]).serve(config, stopping)
+        module, function = PEERS[peer].split(":")
+        getattr(importlib.import_module(module), function)(config, stopping)
     except Exception as exc:
         logging.getLogger(f"synnefo.archipelago.{peer}").exception("failed")
         print(f"{peer}: {exc}", file=sys.stderr)
