@@ -129,6 +129,33 @@ def test_grow_snapshot_setinfo_remove(provider):
     assert store.exists(f"{GANETI_NAME}.snap")  # the snapshot is its own map
 
 
+def test_create_adopts_a_volume_made_beforehand(provider):
+    """Cyclades may make a server's volume in the store itself (a thin clone, snf-vol-<id>) and
+    send only its name: create makes it this Ganeti disk, once."""
+    run, store, _, _ = provider
+    data = os.urandom(BLOCK + 7)
+    store.clone("snf-vol-5", snapshot_with(store, data), 2 * MiB)
+    r = run("create", VOL_NAME=GANETI_NAME, VOL_CNAME="snf-vol-5", VOL_SIZE=2)
+    assert r.returncode == 0, r.stderr
+    assert store.read("snf-vol-5", 0, len(data)) == data  # kept as it was
+    record = json.loads((store.maps_dir / ".extstorage" / GANETI_NAME).read_text())
+    assert record == {"volume": "snf-vol-5", "origin": None, "adopted": True}
+    assert run("create", VOL_NAME=GANETI_NAME, VOL_CNAME="snf-vol-5", VOL_SIZE=2).returncode == 0  # a retry
+    r = run("create", VOL_NAME="second.ext.disk0", VOL_CNAME="snf-vol-5", VOL_SIZE=2)
+    assert r.returncode == 1 and "is the disk" in r.stderr  # never two disks on one volume
+    store.create("snf-vol-6", MiB)
+    r = run("create", VOL_NAME="d6.ext.disk0", VOL_CNAME="snf-vol-6", VOL_SIZE=2)
+    assert r.returncode == 1 and "already exists with 1 MiB, not VOL_SIZE 2" in r.stderr
+    r = run("create", VOL_NAME="d7.ext.disk0", VOL_CNAME="snap1", VOL_SIZE=2)
+    assert r.returncode == 1 and "is a snapshot" in r.stderr
+    VolumeStore(store.config, "node2.test/blockerm").open("snf-vol-6")
+    r = run("create", VOL_NAME="d6.ext.disk0", VOL_CNAME="snf-vol-6", VOL_SIZE=1)
+    assert r.returncode == 1 and "in use (locked by node2.test/blockerm)" in r.stderr
+    assert not (store.maps_dir / ".extstorage" / "d6.ext.disk0").exists()
+    assert run("remove", VOL_NAME=GANETI_NAME, VOL_CNAME="snf-vol-5").returncode == 0  # Ganeti's now
+    assert not store.exists("snf-vol-5")
+
+
 def test_bad_input_is_refused_and_changes_nothing(provider, tmp_path):
     run, store, directory, _ = provider
 
@@ -153,7 +180,9 @@ def test_bad_input_is_refused_and_changes_nothing(provider, tmp_path):
     refused("create", "src is a volume, not a snapshot", VOL_NAME=GANETI_NAME, VOL_SIZE=2, EXTP_ORIGIN="src")
 
     assert run("create", VOL_NAME=GANETI_NAME, VOL_SIZE=2).returncode == 0
-    refused("create", "already exists", VOL_NAME=GANETI_NAME, VOL_SIZE=2)
+    refused("create", "already exists", VOL_NAME=GANETI_NAME, VOL_SIZE=2, EXTP_ORIGIN=snap)
+    refused("create", f"{GANETI_NAME} already exists and is the disk {GANETI_NAME} of Ganeti",
+            VOL_NAME="other.ext.disk0", VOL_CNAME=GANETI_NAME, VOL_SIZE=2)
     refused("grow", "cannot shrink", VOL_NAME=GANETI_NAME, VOL_SIZE=2, VOL_NEW_SIZE=1)
     assert store.map_of(GANETI_NAME).size == 2 * MiB
     refused("grow", "VOL_NEW_SIZE must be a positive number", VOL_NAME=GANETI_NAME, VOL_SIZE=2)

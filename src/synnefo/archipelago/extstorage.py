@@ -111,6 +111,9 @@ class Provider:
         size = _mib(self.env, "VOL_SIZE")
         self._check_can_attach()
         origin = self.env.get("EXTP_ORIGIN", "")
+        if not origin and self.store.exists(name):
+            self._adopt(name, size)
+            return
         if origin:
             # Store origins only (a snapshot, or an image's map exported to PITHOSMAPS by
             # Cyclades): a Ganeti node has no database to look a Pithos image up.
@@ -127,6 +130,28 @@ class Provider:
         except BaseException:
             self.store.remove(name)  # nothing half-created stays
             raise
+
+    def _adopt(self, name: str, size: int) -> None:
+        """A volume made in the store beforehand (Cyclades may make a server's volume itself, a
+        thin clone named ``snf-vol-<id>``) becomes this Ganeti disk, if nothing else has it:
+        a volume, not a snapshot, of exactly VOL_SIZE, not locked, no other disk's record."""
+        volume_map = self.store.map_of(name)
+        if volume_map.readonly:
+            raise VolumeError(f"{name} already exists and is a snapshot")
+        if volume_map.size != size:
+            raise VolumeError(f"{name} already exists with {volume_map.size // MiB} MiB, not VOL_SIZE {size // MiB}")
+        lock = self.store.locks.get(name)
+        if lock is not None:
+            raise LockError(f"{name} already exists and is in use (locked by {lock.owner})")
+        for path in self.records.glob("*") if self.records.is_dir() else ():
+            if path.name != self.ganeti_name() and not path.name.startswith("."):
+                try:
+                    other = json.loads(path.read_text()).get("volume")
+                except (OSError, ValueError):
+                    continue
+                if other == name:
+                    raise VolumeError(f"{name} already exists and is the disk {path.name} of Ganeti")
+        self._write_record({"volume": name, "origin": None, "adopted": True})
 
     def _mapping(self, name: str):
         return next((m for m in device.mappings(self.store.config) if m.volume == name), None)
