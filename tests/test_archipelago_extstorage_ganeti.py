@@ -47,7 +47,7 @@ def volume_store(settings, tmp_path, ganeti):  # noqa: F811
     # The node's vlmcd (its lock owner is the node: <node name>/vlmcd, as the scripts expect).
     vlmcd = Vlmcd(config, store.config.run_dir, {"ARCHIPELAGO_HOST": ganeti["GANETI_NODE_NAME"]})
     try:
-        yield store
+        yield store, vlmcd
     finally:
         vlmcd.stop()
         reset_block_store()
@@ -55,39 +55,63 @@ def volume_store(settings, tmp_path, ganeti):  # noqa: F811
         subprocess.run([str(ROOT / "deploy" / "install-extstorage"), "--uninstall", "--sandbox"], timeout=120)
 
 
+class ExtCloud:
+    """A user with an image, the sandbox as an undrained backend, an ext_archipelago flavor."""
+
+    def __init__(self, ganeti, client, make_user, store, log_file):  # noqa: F811
+        self.client, self.store, self.log_file = client, store, log_file
+        self.user, _, self.token = make_user("extstorage@example.org")
+        self.pithos = Store(client, self.user, self.token)
+        self.image_data = os.urandom(2 * store.block_size + 12345)  # three blocks, the last partial
+        self.image = plankton.any_image(register_image(client, self.pithos, data=self.image_data, osfamily="linux"))
+        self.backend = create_backend(ganeti["GANETI_CLUSTER_NAME"], int(ganeti["GANETI_RAPI_PORT"]),
+                                      ganeti["GANETI_RAPI_USER"], ganeti["GANETI_RAPI_PASSWORD"],
+                                      host=ganeti["GANETI_RAPI_HOST"], ca_file=ganeti["GANETI_RAPI_CA"])
+        assert self.backend.disk_templates == ["file", "diskless", "ext"]  # added, the others kept
+        self.backend.drained = False
+        self.backend.save()
+        vt = VolumeType.objects.create(name="Archipelago", disk_template="ext_archipelago")
+        self.flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=vt)
+        self.rapi = self.backend.get_client()
+
+    def call(self, method, path, body=None):
+        return self.client.generic(method, C + path, data=json.dumps(body) if body is not None else b"",
+                                   content_type="application/json", HTTP_X_AUTH_TOKEN=self.token)
+
+    def create(self) -> tuple[int, str]:
+        r = self.call("POST", "/servers", {"server": {"name": "ext", "imageRef": self.image.id,
+                                                       "flavorRef": self.flavor.id}})
+        assert r.status_code == 202, r.content
+        sid = r.json()["server"]["id"]
+        return sid, VirtualMachine.objects.get(pk=sid).backend_vm_id
+
+    def settle(self, sid, expected, timeout=120):
+        def done():
+            return self.call("GET", f"/servers/{sid}").json()["server"]["status"] == expected and \
+                VirtualMachine.objects.get(pk=sid).task is None
+        dispatch_until(done, timeout)
+        assert self.call("GET", f"/servers/{sid}").json()["server"]["status"] == expected, \
+            self.log_file.read_text()[-3000:]
+
+    def remove_instance(self, name):
+        try:
+            self.rapi.wait_for_job(self.rapi.delete_instance(name, shutdown_timeout=0), raise_on_error=False)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, eventd, volume_store, client,  # noqa: F811
                                                                      make_user):
-    _, log_file = eventd
-    user, _, token = make_user("extstorage@example.org")
-    pithos = Store(client, user, token)
-    image_data = os.urandom(2 * volume_store.block_size + 12345)  # three blocks, the last partial
-    image_id = register_image(client, pithos, data=image_data, osfamily="linux")
-    image = plankton.any_image(image_id)
-    backend = create_backend(ganeti["GANETI_CLUSTER_NAME"], int(ganeti["GANETI_RAPI_PORT"]), ganeti["GANETI_RAPI_USER"],
-                             ganeti["GANETI_RAPI_PASSWORD"], host=ganeti["GANETI_RAPI_HOST"], ca_file=ganeti["GANETI_RAPI_CA"])
-    assert backend.disk_templates == ["file", "diskless", "ext"]  # added, the others kept
-    backend.drained = False
-    backend.save()
-    vt = VolumeType.objects.create(name="Archipelago", disk_template="ext_archipelago")
-    flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=vt)
+    volume_store, _ = volume_store
+    cloud = ExtCloud(ganeti, client, make_user, volume_store, eventd[1])
+    image, image_data, pithos, rapi, user = cloud.image, cloud.image_data, cloud.pithos, cloud.rapi, cloud.user
+    call = cloud.call
 
-    def call(method, path, body=None):
-        return client.generic(method, C + path, data=json.dumps(body) if body is not None else b"",
-                              content_type="application/json", HTTP_X_AUTH_TOKEN=token)
+    def settle(expected):
+        cloud.settle(sid, expected)
 
-    def settle(expected, timeout=120):
-        def done():
-            return call("GET", f"/servers/{sid}").json()["server"]["status"] == expected and \
-                VirtualMachine.objects.get(pk=sid).task is None
-        dispatch_until(done, timeout)
-        assert call("GET", f"/servers/{sid}").json()["server"]["status"] == expected, log_file.read_text()[-3000:]
-
-    r = call("POST", "/servers", {"server": {"name": "ext", "imageRef": image_id, "flavorRef": flavor.id}})
-    assert r.status_code == 202, r.content
-    sid = r.json()["server"]["id"]
-    rapi = backend.get_client()
-    name = VirtualMachine.objects.get(pk=sid).backend_vm_id
+    sid, name = cloud.create()
     volume = f"{name}-root"
     try:
         settle("ACTIVE")
@@ -145,7 +169,23 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
         r = pithos.call("GET", "/images/debian.diskdump")
         assert pithos.body(r) == image_data
     finally:
-        try:
-            rapi.wait_for_job(rapi.delete_instance(name, shutdown_timeout=0), raise_on_error=False)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+        cloud.remove_instance(name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_the_nodes_vlmcd_the_server_fails_and_no_volume_is_left(ganeti, eventd, volume_store, client,  # noqa: F811
+                                                                        make_user):
+    volume_store, vlmcd = volume_store
+    cloud = ExtCloud(ganeti, client, make_user, volume_store, eventd[1])
+    vlmcd.stop()  # the node cannot map volumes now
+    sid, name = cloud.create()
+    try:
+        cloud.settle(sid, "ERROR")
+        job = cloud.rapi.get_job_status(VirtualMachine.objects.get(pk=sid).backendjobid)
+        assert "vlmcd is not running on this node" in json.dumps(job["opresult"]), job["opresult"]
+        # Nothing left behind in the store (Ganeti would not remove a disk it cannot attach).
+        assert [n for n, _ in volume_store.list()] == [] and not (volume_store.maps_dir / ".extstorage").exists()
+        assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
+        cloud.settle(sid, "DELETED")
+    finally:
+        cloud.remove_instance(name)
