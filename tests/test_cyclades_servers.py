@@ -278,3 +278,51 @@ def test_a_backend_that_goes_offline_mid_build(cloud):
     assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
     cloud.settle()
     assert usage(cloud, "cyclades.vm") == 0
+
+
+def test_an_ext_archipelago_root_disk_is_a_thin_clone_of_the_image(cloud, settings, tmp_path):
+    """Cyclades exports the image's map to the volume store before it submits the job, and the
+    disk names it as ``origin``: what the ExtStorage create script clones with the store alone."""
+    from synnefo.archipelago import pithos as archip_pithos
+    from synnefo.cyclades.models import Flavor, VolumeType
+    from synnefo.plankton import backend as plankton
+
+    settings.SYNNEFO_DATA_DIR = str(tmp_path / "data")  # the node's derived volume store
+    vt = VolumeType.objects.create(name="Archipelago", disk_template="ext_archipelago")
+    flavor = Flavor.objects.create(cpu=1, ram=1024, disk=1, volume_type=vt)
+    r = create(cloud, flavorRef=flavor.id)
+    assert r.status_code == 202, r.content
+    sid = r.json()["server"]["id"]
+    job_id = VirtualMachine.objects.get(pk=sid).backendjobid
+    op = cloud.cluster.jobs[job_id]["ops"][0]["input"]
+    image = plankton.any_image(cloud.image_id)
+    exported = f"{image.checksum}-{image.size}"
+    assert op["disk_template"] == "ext"
+    assert op["disks"] == [{"size": 1024, "provider": "archipelago", "name": f"snf-{sid}-root", "origin": exported}]
+    store = archip_pithos.node_store("node1/blockerm")
+    store.clone("root", exported, 1 << 30)  # as the node's create script does
+    assert store.read("root", 0, image.size) == b"image" * 100
+    assert store.stats.object_writes == 0 and store.stats.map_writes == 1
+    cloud.settle()
+    assert cloud.call("GET", f"/servers/{sid}").json()["server"]["status"] == "ACTIVE"
+
+    # Another volume type keeps its plain disk entry (no name, no origin).
+    drbd = create(cloud, flavorRef=cloud.flavors[0].id).json()["server"]["id"]
+    op = cloud.cluster.jobs[VirtualMachine.objects.get(pk=drbd).backendjobid]["ops"][0]["input"]
+    assert op["disks"] == [{"size": 1024}]
+
+
+def test_an_image_the_volume_store_cannot_clone_creates_nothing(cloud, settings, tmp_path):
+    from synnefo.cyclades.models import Flavor, VolumeType
+
+    settings.SYNNEFO_DATA_DIR = str(tmp_path / "data")
+    settings.ARCHIPELAGO_CONFIG = str(tmp_path / "missing")  # the store is not configured
+    vt = VolumeType.objects.create(name="Archipelago", disk_template="ext_archipelago")
+    flavor = Flavor.objects.create(cpu=1, ram=1024, disk=1, volume_type=vt)
+    jobs = set(cloud.cluster.jobs)
+    r = create(cloud, flavorRef=flavor.id)
+    assert r.status_code == 503, r.content
+    message = r.json()["serviceUnavailable"]["message"]
+    assert "cannot be cloned to a volume" in message and str(tmp_path) not in message  # no server paths
+    assert set(cloud.cluster.jobs) == jobs and not VirtualMachine.objects.exists()
+    assert usage(cloud, "cyclades.vm") == 0

@@ -205,6 +205,14 @@ class GanetiRapiClient:
     def modify_instance(self, name: str, **kwargs) -> int:
         return self._request("PUT", f"/2/instances/{name}/modify", None, kwargs)
 
+    def grow_instance_disk(self, name: str, disk: int, amount: int, wait_for_sync: bool | None = None,
+                           dry_run: bool = False) -> int:
+        """Grow disk ``disk`` (index) by ``amount`` MiB."""
+        body = {"amount": amount}
+        if wait_for_sync is not None:
+            body["wait_for_sync"] = wait_for_sync
+        return self._request("POST", f"/2/instances/{name}/disk/{disk}/grow", {"dry-run": dry_run}, body)
+
     def rename_instance(self, name: str, new_name: str, ip_check: bool = False, name_check: bool = False) -> int:
         """Ganeti renames only stopped instances (the job fails otherwise)."""
         body = {"new_name": new_name, "ip_check": ip_check, "name_check": name_check}

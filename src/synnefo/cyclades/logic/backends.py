@@ -93,3 +93,28 @@ def remove_backend(backend: Backend) -> None:
             raise BackendInUse(f"backend {backend.id} still hosts {count} active VM(s); move or delete them first")
         locked.delete()
     log.info("backend %s (%s) removed", backend.id, backend.clustername)
+
+
+ARCHIPELAGO_PROVIDER = "archipelago"
+
+
+def ganeti_disk(volume_type, size_mib: int, *, name: str | None = None, image=None) -> dict:
+    """The Ganeti disk entry (instance create, disk add) of a volume of ``volume_type``.
+
+    ``ext_<provider>``: ``provider`` and, when given, ``name`` (the ExtStorage scripts get it as
+    ``VOL_CNAME``; the archipelago provider names the volume by it). ``ext_archipelago`` from an
+    image: ``origin`` is the image's map exported once to the volume store's PITHOSMAPS, which
+    the node's create script clones (a thin clone: one map write, no data copied) with the store
+    alone, since Ganeti nodes have no database. Raises ``VolumeError`` or ``ConfigError`` when the
+    image cannot be exported (no store configured, its blocks missing, another block size)."""
+    disk = {"size": size_mib}
+    provider = volume_type.provider
+    if provider:
+        disk["provider"] = provider
+        if name:
+            disk["name"] = name
+    if provider == ARCHIPELAGO_PROVIDER and image is not None:
+        from synnefo.archipelago import pithos as archip_pithos
+
+        disk["origin"] = archip_pithos.export_origin(archip_pithos.node_store(), image.id)
+    return disk

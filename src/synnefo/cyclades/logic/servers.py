@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from synnefo.archipelago.config import ConfigError
+from synnefo.archipelago.store import VolumeError
 from synnefo.common import faults
 from synnefo.common.components import COMPONENTS
 from synnefo.cyclades import crypto
@@ -30,6 +32,7 @@ from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiConnectionError
 from synnefo.cyclades.logic import lookup, quotas
 from synnefo.cyclades.logic.callbacks import instance_missing
 from synnefo.cyclades.logic.allocator import NoAvailableBackend, VMRequest, allocate_backend
+from synnefo.cyclades.logic.backends import ganeti_disk
 from synnefo.cyclades.logic.flavors import FlavorError, get_flavor
 from synnefo.cyclades.models import Flavor, ServerParams, VirtualMachine, VirtualMachineMetadata
 
@@ -244,9 +247,13 @@ def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_ur
     kwargs = json.loads(json.dumps(settings.GANETI_CREATEINSTANCE_KWARGS))  # a deep copy
     hvparams = (kwargs.pop("hvparams", None) or {}).get(backend.hypervisor)
     template = flavor.volume_type.template
-    disks = [] if template == "diskless" else [{"size": flavor.disk * 1024}]
-    if flavor.volume_type.provider:
-        disks[0]["provider"] = flavor.volume_type.provider
+    try:
+        disks = [] if template == "diskless" else [
+            ganeti_disk(flavor.volume_type, flavor.disk * 1024, name=f"{vm.backend_vm_id}-root", image=image)]
+    except (VolumeError, ConfigError) as exc:
+        log.error("server %s: image %s cannot be cloned: %s", vm.id, image.id, exc)
+        # The reason names the store's paths: for the log, not for the user.
+        raise faults.ServiceUnavailable(f"Image {image.id} cannot be cloned to a volume now; try again later") from None
     kwargs.update(
         beparams={"vcpus": flavor.cpu, "maxmem": flavor.ram, "minmem": flavor.ram, "auto_balance": True},
         osparams={"config_url": config_url, "img_id": _img_id(image), "img_format": image.disk_format},
