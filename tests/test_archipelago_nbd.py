@@ -204,6 +204,21 @@ def test_snapshot_while_served_freezes_the_bytes_of_that_moment(served):
     assert mapfile.read(store.maps_dir / "vol").epoch == 3
 
 
+def test_a_served_volume_grows_for_new_connections(served):
+    server, path = served
+    store = admin(server)
+    store.create("vol", 2 * B)
+    with nbd.Client(path).go("vol") as client:
+        client.write(0, b"x")
+        store.resize("vol", 4 * B)  # vlmc resize on the host whose vlmcd serves it
+        client.write(B, b"y")  # the open connection keeps working
+        with nbd.Client(path).go("vol") as second:
+            assert second.size == 4 * B
+            second.write(3 * B, b"z")
+            assert second.read(0, 1) + second.read(B, 1) + second.read(3 * B, 1) == b"xyz"
+    assert VolumeStore(store.config, "node2/blockerm").info("vol")["size"] == 4 * B
+
+
 def test_snapshots_are_served_read_only_without_a_lock(served):
     server, path = served
     store = admin(server)

@@ -80,13 +80,27 @@ def main_peer(peer: str | None = None, argv: list[str] | None = None) -> int:
     config.run_dir.mkdir(parents=True, exist_ok=True)
     pid_file = pid_path(config, peer)
     pid_file.write_text(f"{os.getpid()}\n")
+    module, function = PEERS[peer].split(":")
+    work = getattr(importlib.import_module(module), function)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work(config, stopping)
+        except Exception as exc:
+            logging.getLogger(f"synnefo.archipelago.{peer}").exception("failed")
+            failure.append(exc)
+
+    # The work runs in a thread; the main thread only waits, waking often: a signal may be
+    # delivered to any thread, but Python runs its handler in the main thread, at its next step.
+    worker = threading.Thread(target=run, name=peer)
+    worker.start()
     try:
-        module, function = PEERS[peer].split(":")
-        getattr(importlib.import_module(module), function)(config, stopping)
-    except Exception as exc:
-        logging.getLogger(f"synnefo.archipelago.{peer}").exception("failed")
-        print(f"{peer}: {exc}", file=sys.stderr)
-        return 1
+        while worker.is_alive():
+            worker.join(0.2)
+        if failure:
+            print(f"{peer}: {failure[0]}", file=sys.stderr)
+            return 1
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink(missing_ok=True)

@@ -306,7 +306,7 @@ class VolumeStore:
             while written < len(piece):
                 written += os.pwrite(fd, piece[written:], offset + written)
             if self.config.fsync:
-                os.fsync(fd)
+                os.fdatasync(fd)  # in place: the size does not change, the data is what matters
         finally:
             os.close(fd)
         self.stats.object_writes += 1
@@ -320,7 +320,8 @@ class VolumeStore:
             raise VolumeError(f"{name} is a snapshot (read-only)")
         if size < volume_map.size:
             raise VolumeError(f"cannot shrink {name} from {volume_map.size} to {size} bytes (only growing)")
-        self.locks.check(name, self.owner)
+        # As for snapshot: this host's vlmcd may serve it (new connections see the new size).
+        self.locks.check(name, self.owner, also=(device_owner(self.owner),))
         if size == volume_map.size:
             return volume_map
         volume_map.entries += [None] * (block_count(size, self.block_size) - len(volume_map.entries))
