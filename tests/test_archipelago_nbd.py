@@ -279,6 +279,42 @@ def test_killing_vlmcd_mid_write_leaves_a_valid_map_and_a_breakable_lock(tmp_pat
     assert list(store.objects_dir.iterdir()) == []
 
 
+def test_a_restarted_vlmcd_takes_its_locks_back(tmp_path):
+    config_path = device_config(tmp_path)
+    config = archip_config.load(config_path)
+    store = VolumeStore(config)
+    store.create("vol", 4 * B)
+    first = Vlmcd(config_path, config.run_dir)
+    client = nbd.Client(str(first.socket)).go("vol")
+    client.write(0, b"one")
+    first.stop(9)
+    client.close()
+    assert store.locks.get("vol").pid == first.process.pid  # stale: its daemon is gone
+    second = Vlmcd(config_path, config.run_dir)
+    with nbd.Client(str(second.socket)).go("vol") as client:
+        client.write(3, b"two")
+        assert store.locks.get("vol").pid == second.process.pid
+    second.stop()
+    assert store.locks.get("vol") is None and store.read("vol", 0, 6) == b"onetwo"
+
+
+def test_writes_stop_once_the_lock_is_broken(served):
+    """unlock -f is for dead holders; if the holder is alive after all, it must not write on
+    into a volume another host may own now."""
+    server, path = served
+    store = admin(server)
+    store.create("vol", 2 * B)
+    with nbd.Client(path).go("vol") as client:
+        client.write(0, b"mine")
+        store.unlock("vol", force=True)
+        VolumeStore(store.config, "node2/vlmcd").open("vol")
+        with pytest.raises(OSError) as raised:
+            client.write(0, b"late")
+        assert raised.value.errno == errno.EPERM
+        assert client.read(0, 4) == b"mine"
+    assert store.locks.get("vol").owner == "node2/vlmcd"  # closing left node2's lock alone
+
+
 def test_sigterm_finishes_and_releases_the_locks(tmp_path):
     config_path = device_config(tmp_path)
     config = archip_config.load(config_path)

@@ -41,14 +41,22 @@ def running_pid(config, peer: str) -> int | None:
     that peer's process: a pid file left by a crash, or a reused pid, counts as not running)."""
     try:
         pid = int(pid_path(config, peer).read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if is_peer(pid, peer) else None
+
+
+def is_peer(pid: int, peer: str) -> bool:
+    """Whether process ``pid`` is a live ``peer`` (of any configuration)."""
+    try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             words = f.read().split(b"\0")
         with open(f"/proc/{pid}/stat") as f:
             if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                return None
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid if b"synnefo.archipelago.peers" in words and peer.encode() in words else None
+                return False
+    except (OSError, IndexError):
+        return False
+    return b"synnefo.archipelago.peers" in words and peer.encode() in words
 
 
 def main_peer(peer: str | None = None, argv: list[str] | None = None) -> int:

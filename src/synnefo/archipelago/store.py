@@ -440,8 +440,10 @@ class OpenVolume:
         self._path = store.maps_dir / name
         volume_map = store._load(name)
         self.readonly = volume_map.readonly
-        if not self.readonly:
-            store.locks.acquire(name, store.owner, "open")
+        self._lock_path = store.locks.dir / name
+        if not self.readonly and not store.locks.acquire(name, store.owner, "open"):
+            store.locks.take_over(name, store.owner)  # ours from a previous run of the daemon
+        self._lock_id = None if self.readonly else self._lock_stamp()
         self._map, self._stamp = volume_map, self._stat()
         self._unsynced: set[str] = set()  # objects written since the last flush (FSYNC=no)
 
@@ -452,6 +454,19 @@ class OpenVolume:
     def _stat(self) -> tuple:
         st = os.stat(self._path)
         return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _lock_stamp(self):
+        try:
+            st = os.stat(self._lock_path)
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def _check_lock(self) -> None:
+        """Refuse to write once our lock was broken (``vlmc unlock -f``): another host may own
+        the volume now. One ``stat``: a lock taken again is a new file."""
+        if self._lock_stamp() != self._lock_id:
+            raise PermissionError(f"the lock of {self.name} was broken or taken by someone else: not writing")
 
     def _current(self) -> Map:
         """The map (under the mutex), read again if another process replaced it."""
@@ -468,6 +483,7 @@ class OpenVolume:
         if self.readonly:
             raise VolumeError(f"{self.name} is a snapshot (read-only)")
         with self.store.locks.mutex(self.name):
+            self._check_lock()
             volume_map = self._current()
             try:
                 changed = self.store._write_map(self.name, volume_map, offset, data)
