@@ -155,6 +155,17 @@ def test_writes_beyond_the_end_get_enospc_and_write_nothing(served):
     assert list(store.objects_dir.iterdir()) == []
 
 
+def test_a_write_longer_than_announced_closes_the_connection(served):
+    server, path = served
+    admin(server).create("vol", B)
+    with nbd.Client(path).go("vol") as client:
+        client.sock.sendall(nbd.REQUEST.pack(nbd.REQUEST_MAGIC, 0, nbd.CMD_WRITE, 1, 0, nbd.MAX_REQUEST + 1))
+        with pytest.raises(nbd.Disconnect):
+            client.receive()
+    with nbd.Client(path).go("vol") as client:  # the server goes on
+        assert client.read(0, 1) == b"\0"
+
+
 def test_out_of_space_is_an_nbd_error_and_the_map_is_untouched(served, monkeypatch):
     server, path = served
     store = admin(server)

@@ -116,9 +116,12 @@ class VolumeStore:
     def map_of(self, name: str) -> Map:
         return self._load(name)
 
+    def names(self) -> list[str]:
+        """The volumes and snapshots, sorted (without reading their maps)."""
+        return sorted(p.name for p in self.maps_dir.iterdir() if not p.name.startswith(".") and p.is_file())
+
     def list(self) -> list[tuple[str, Map]]:
-        names = sorted(p.name for p in self.maps_dir.iterdir() if not p.name.startswith(".") and p.is_file())
-        return [(name, self._load(name)) for name in names]
+        return [(name, self._load(name)) for name in self.names()]
 
     def info(self, name: str) -> dict:
         volume_map = self._load(name)
