@@ -132,6 +132,8 @@ def map_volume(config, store, name: str) -> Mapping:
     missing = missing_tools()
     if missing:
         raise DeviceError(f"missing {', '.join(missing)}: run {PACKAGES_SCRIPT} (as root)")
+    if os.geteuid() != 0:
+        raise DeviceError("mapping needs root (loop devices and FUSE mounts)")
     directory = _mapped_dir(config)
     directory.mkdir(parents=True, exist_ok=True)
     ident = 0
