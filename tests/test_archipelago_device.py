@@ -4,6 +4,7 @@ whose reads and writes equal the store API's."""
 import io
 import os
 import random
+import shutil
 import signal
 import subprocess
 import time
@@ -17,6 +18,7 @@ from synnefo.archipelago import config as archip_config
 from synnefo.archipelago import archipelago, device, vlmc
 from synnefo.archipelago.store import VolumeStore
 from tests.archip_helpers import SMALL_BLOCK, Vlmcd, device_config, device_support
+from tests.services import require
 
 B = SMALL_BLOCK
 
@@ -233,3 +235,33 @@ def test_archipelago_stop_refuses_while_volumes_are_mapped(node, capsys):
     assert node.vlmc("unmap", dev)[0] == 0
     assert archipelago.main(["-c", str(node.config_path), "stop", "vlmcd"], out=io.StringIO()) == 0
     assert node.vlmcd.process.wait(timeout=60) == 0
+
+
+def test_a_filesystem_on_the_device_survives_snapshot_and_clone(node, tmp_path):
+    """What a hypervisor's guest does: a filesystem on the device; a snapshot taken while it is
+    mounted (after sync), cloned and mapped, holds the same files."""
+    require(shutil.which("mkfs.ext4") is not None, "e2fsprogs (mkfs.ext4) is not installed")
+    node.store.create("vol", 16 << 20)
+    dev = node.map("vol")
+    subprocess.run(["mkfs.ext4", "-q", dev], check=True)
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    content = random.Random(2).randbytes(3 << 20)
+    subprocess.run(["mount", dev, str(mount)], check=True)
+    try:
+        (mount / "file").write_bytes(content)
+        subprocess.run(["sync", "-f", str(mount / "file")], check=True)
+        assert node.vlmc("snapshot", "vol", "snap")[0] == 0
+        (mount / "file").write_bytes(b"changed after the snapshot")
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+    assert node.vlmc("create", "clone", "--snap", "snap")[0] == 0
+    clone = node.map("clone")
+    # Crash-consistent, as a power cut: the journal may be replayed (1: "errors corrected").
+    check = subprocess.run(["fsck.ext4", "-fy", clone], capture_output=True, text=True)
+    assert check.returncode in (0, 1), check.stdout + check.stderr
+    subprocess.run(["mount", "-o", "ro", clone, str(mount)], check=True)
+    try:
+        assert (mount / "file").read_bytes() == content
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
