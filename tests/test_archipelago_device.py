@@ -265,3 +265,17 @@ def test_a_filesystem_on_the_device_survives_snapshot_and_clone(node, tmp_path):
         assert (mount / "file").read_bytes() == content
     finally:
         subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_an_id_abandoned_by_a_crashed_map_is_reused(node):
+    node.store.create("vol", B)
+    mapped = node.config.run_dir / "mapped"
+    mapped.mkdir(parents=True)
+    (mapped / "0").mkdir()  # a vlmc map that died before it wrote its state
+    old = time.time() - 10 * device.WAIT
+    os.utime(mapped / "0", (old, old))
+    (mapped / "1").mkdir()  # one being mapped right now: left alone
+    node.store.create("vol2", B)
+    assert node.map("vol") and node.map("vol2")
+    assert (device.find(node.config, "vol").id, device.find(node.config, "vol2").id) == (0, 2)
+    assert (mapped / "1").is_dir() and not (mapped / "1.json").exists()

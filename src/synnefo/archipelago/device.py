@@ -142,7 +142,8 @@ def map_volume(config, store, name: str) -> Mapping:
             (directory / str(ident)).mkdir()
             break
         except FileExistsError:
-            ident += 1
+            if not _forget_abandoned(directory, ident):
+                ident += 1
     mount = directory / str(ident)
     uri = f"nbd+unix:///{urllib.parse.quote(name, safe='')}?socket={urllib.parse.quote(str(sock), safe='/')}"
     try:
@@ -177,6 +178,19 @@ def attach(uri: str, mount: Path, filename: str, readonly: bool, log_file: Path)
         _unmount(str(mount), process.pid)
         raise DeviceError(f"losetup failed for {fuse_file}: {_tail(log_file)}")
     return process.pid, device
+
+
+def _forget_abandoned(directory: Path, ident: int) -> bool:
+    """Remove the reservation of an id that a crashed ``vlmc map`` left (no state file, not
+    mounted, older than a map can take); True if removed."""
+    mount = directory / str(ident)
+    try:
+        if (directory / f"{ident}.json").exists() or _mounted(str(mount)) or time.time() - mount.stat().st_mtime < 3 * WAIT:
+            return False
+        mount.rmdir()
+        return True
+    except OSError:
+        return False  # taken or removed meanwhile
 
 
 def _attach_loop(path: str, readonly: bool) -> str | None:
