@@ -209,12 +209,16 @@ def detach(device: str, fuse_file: str, mount: str, pid: int) -> None:
     """Undo ``attach``: the loop device (if it is still over ``fuse_file``; refused while in
     use), then the FUSE mount (nbdfuse exits)."""
     if _backing_file(device) == fuse_file:
-        try:
-            os.close(os.open(device, os.O_RDONLY | os.O_EXCL))
-        except OSError as exc:
-            if exc.errno == errno.EBUSY:
-                raise DeviceError(f"{device} is in use (mounted or open by a hypervisor?)") from None
-            raise
+        for attempt in range(10):  # a device just unmounted may stay busy for a moment
+            try:
+                os.close(os.open(device, os.O_RDONLY | os.O_EXCL))
+                break
+            except OSError as exc:
+                if exc.errno != errno.EBUSY:
+                    raise
+                if attempt == 9:
+                    raise DeviceError(f"{device} is in use (mounted or open by a hypervisor?)") from None
+                time.sleep(0.1)
         result = _run(["losetup", "--detach", device])
         if result.returncode != 0 and _backing_file(device) == fuse_file:
             raise DeviceError(f"losetup --detach {device}: {result.stderr.strip()}")
