@@ -29,6 +29,14 @@ def served(tmp_path):
     thread.join()
 
 
+@pytest.fixture
+def own_process(tmp_path):
+    """For vlmcd in its own process: (configuration path, configuration, vlmc's store)."""
+    config_path = device_config(tmp_path)
+    config = archip_config.load(config_path)
+    return config_path, config, VolumeStore(config)
+
+
 def admin(server) -> VolumeStore:
     """vlmc's view of the same store, on the same host (node1/blockerm)."""
     return VolumeStore(server.exports.store.config, "node1/blockerm")
@@ -257,11 +265,9 @@ def test_write_zeroes_leaves_zero_blocks_unallocated(served):
     assert (info["zero"], info["writable"]) == (3, 1)
 
 
-def test_killing_vlmcd_mid_write_leaves_a_valid_map_and_a_breakable_lock(tmp_path):
+def test_killing_vlmcd_mid_write_leaves_a_valid_map_and_a_breakable_lock(own_process, tmp_path):
     nbd_tools()
-    config_path = device_config(tmp_path)
-    config = archip_config.load(config_path)
-    store = VolumeStore(config)
+    config_path, config, store = own_process
     size = 256 * B
     store.create("vol", size)
     image = tmp_path / "image.raw"
@@ -290,10 +296,8 @@ def test_killing_vlmcd_mid_write_leaves_a_valid_map_and_a_breakable_lock(tmp_pat
     assert list(store.objects_dir.iterdir()) == []
 
 
-def test_a_restarted_vlmcd_takes_its_locks_back(tmp_path):
-    config_path = device_config(tmp_path)
-    config = archip_config.load(config_path)
-    store = VolumeStore(config)
+def test_a_restarted_vlmcd_takes_its_locks_back(own_process):
+    config_path, config, store = own_process
     store.create("vol", 4 * B)
     first = Vlmcd(config_path, config.run_dir)
     client = nbd.Client(str(first.socket)).go("vol")
@@ -326,10 +330,8 @@ def test_writes_stop_once_the_lock_is_broken(served):
     assert store.locks.get("vol").owner == "node2/vlmcd"  # closing left node2's lock alone
 
 
-def test_sigterm_finishes_and_releases_the_locks(tmp_path):
-    config_path = device_config(tmp_path)
-    config = archip_config.load(config_path)
-    store = VolumeStore(config)
+def test_sigterm_finishes_and_releases_the_locks(own_process):
+    config_path, config, store = own_process
     store.create("vol", 4 * B)
     daemon = Vlmcd(config_path, config.run_dir)
     client = nbd.Client(str(daemon.socket)).go("vol")
