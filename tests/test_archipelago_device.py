@@ -43,9 +43,11 @@ class Node:
         return out.strip()
 
     def cleanup(self):
-        for mapping in device.mappings(self.config):
-            device.unmap(self.config, self.store, str(mapping.id))
-        self.vlmcd.stop()
+        try:
+            for mapping in device.mappings(self.config):
+                device.unmap(self.config, self.store, str(mapping.id))
+        finally:
+            self.vlmcd.stop()
 
 
 @pytest.fixture
