@@ -1,4 +1,4 @@
-"""Volumes (the store API; the block device comes with the next part of Archipelago).
+"""Volumes: the store API, and I/O through vlmcd (NBD) and a mapped device.
 
 * clone and snapshot cost for 1, 10 and 100 GiB volumes: a clone of an image's exported map
   (4 MiB blocks), then a snapshot of the clone after ``--dirty`` of its blocks were written
@@ -10,15 +10,27 @@
   With FSYNC=yes (the default) every write is fsynced, in the anchor too. Reads come from the
   page cache on both sides (just written).
 
+* I/O through vlmcd, with fio (the same client, sizes and patterns on both sides): over NBD
+  (fio's nbd engine on vlmcd's socket) and through the mapped device (``vlmc map``: loop over
+  nbdfuse, fio libaio with O_DIRECT), beside ``qemu-nbd`` serving a raw file in the same
+  directory (the anchor), over NBD and through the same nbdfuse + loop path. Sequential 4 MiB
+  writes (the first pass allocates the volume's objects) and reads, 4 KiB random writes (in
+  place) and reads; queue depth 1; ``--seconds`` per figure. FSYNC=yes pairs with qemu-nbd
+  ``--cache=writethrough`` (every write durable), FSYNC=no with ``--cache=writeback``. Needs
+  deploy/archipelago-packages; the device rows need root (skipped otherwise).
+
 Usage: python bench/volumes.py [--dir DIR] [--io-mib 256] [--random-ops 2000] [--fsync yes|no]
+       [--device-mib 256] [--seconds 3] [--only store|device]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+from synnefo.archipelago import config as archip_config  # noqa: E402
+from synnefo.archipelago import device  # noqa: E402
 from synnefo.archipelago.config import Config  # noqa: E402
 from synnefo.archipelago.store import VolumeStore  # noqa: E402
 
@@ -97,6 +111,88 @@ def io_rates(store: VolumeStore, directory: Path, io_mib: int, ops: int) -> None
         print(f"| {what} | {nbytes / seconds / 1e6:.1f} | {count / seconds:.0f} |")
 
 
+PATTERNS = [  # (row, fio rw, block size)
+    ("sequential write 4 MiB", "write", "4m"),
+    ("sequential read 4 MiB", "read", "4m"),
+    ("random write 4 KiB", "randwrite", "4k"),
+    ("random read 4 KiB", "randread", "4k"),
+]
+
+
+def fio(target: list[str], size: int, rw: str, bs: str, seconds: float) -> tuple[float, float]:
+    """(MB/s, IOPS) of one fio job on ``target`` (its engine options)."""
+    result = subprocess.run(
+        ["fio", "--name=bench", "--output-format=json", f"--rw={rw}", f"--bs={bs}", f"--size={size}",
+         "--iodepth=1", f"--runtime={seconds}", "--time_based", "--randrepeat=1", *target],
+        capture_output=True, text=True, check=True, timeout=seconds + 120)
+    job = json.loads(result.stdout[result.stdout.index("{") :])["jobs"][0]  # (the nbd engine prints a line first)
+    side = job["write" if "write" in rw else "read"]
+    return side["bw_bytes"] / 1e6, side["iops"]
+
+
+def wait_for(path: Path, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while not path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{process.args[0]} did not start")
+        time.sleep(0.02)
+
+
+def device_rates(directory: Path, size_mib: int, seconds: float, fsync: bool) -> None:
+    missing = device.missing_tools() + [t for t in ("fio", "qemu-nbd") if shutil.which(t) is None]
+    if missing:
+        print(f"device and NBD rows skipped: missing {', '.join(missing)} (deploy/archipelago-packages)")
+        return
+    size = size_mib * MiB
+    root = directory / "dev"
+    values = archip_config.node_values(root, block_size=BLOCK)
+    values["FSYNC"] = "yes" if fsync else "no"
+    config_path = root / "archipelago"
+    root.mkdir()
+    config_path.write_text(archip_config.render(values))
+    config = archip_config.load(config_path)
+    store = VolumeStore(config, create_dirs=True)
+    store.create("bench", size)
+    vlmcd = subprocess.Popen([sys.executable, "-m", "synnefo.archipelago.peers", "vlmcd", "-c", str(config_path)])
+    raw = root / "anchor.raw"
+    with open(raw, "wb") as f:
+        f.truncate(size)
+    qemu_socket = root / "qemu-nbd.sock"
+    qemu = subprocess.Popen(["qemu-nbd", "--format=raw", f"--socket={qemu_socket}", "--persistent", "--shared=8", "--export-name=bench",
+                             f"--cache={'writethrough' if fsync else 'writeback'}", str(raw)])
+    attached = []
+    try:
+        wait_for(config.run_dir / "vlmcd.sock", vlmcd)
+        wait_for(qemu_socket, qemu)
+        targets = {
+            "vlmcd, NBD": ["--ioengine=nbd", f"--uri=nbd+unix:///bench?socket={config.run_dir / 'vlmcd.sock'}"],
+            "  anchor qemu-nbd, NBD": ["--ioengine=nbd", f"--uri=nbd+unix:///bench?socket={qemu_socket}"],
+        }
+        if os.geteuid() == 0 and os.path.exists("/dev/fuse"):
+            mapping = device.map_volume(config, store, "bench")
+            attached.append(lambda: device.unmap(config, store, mapping.device))
+            mount = root / "anchor-mount"
+            mount.mkdir()
+            pid, loop = device.attach(f"nbd+unix:///bench?socket={qemu_socket}", mount, "bench", False, root / "anchor.log")
+            attached.append(lambda: device.detach(loop, str(mount / "bench"), str(mount), pid))
+            targets["vlmc map device"] = ["--ioengine=libaio", "--direct=1", f"--filename={mapping.device}"]
+            targets["  anchor qemu-nbd, same device path"] = ["--ioengine=libaio", "--direct=1", f"--filename={loop}"]
+        else:
+            print("device rows skipped: they need root and /dev/fuse")
+        print(f"| operation ({size_mib} MiB, queue depth 1, {seconds:g} s each) | target | MB/s | IOPS |")
+        print("|---|---|---|---|")
+        for what, rw, bs in PATTERNS:
+            for name, target in targets.items():
+                rate, iops = fio(target, size, rw, bs, seconds)
+                print(f"| {what} | {name} | {rate:.1f} | {iops:.0f} |", flush=True)
+    finally:
+        for undo in reversed(attached):
+            undo()
+        for process in (vlmcd, qemu):
+            process.terminate()
+            process.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", help="where to put the store (default: a temporary directory)")
@@ -104,15 +200,22 @@ def main() -> None:
     parser.add_argument("--random-ops", type=int, default=2000)
     parser.add_argument("--dirty", type=int, default=16)
     parser.add_argument("--fsync", choices=("yes", "no"), default="yes")
+    parser.add_argument("--device-mib", type=int, default=256)
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--only", choices=("store", "device"))
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="bench-volumes-", dir=args.dir))
     try:
-        config = Config(directory / "objects", directory / "maps", directory / "blocks", directory / "pithosmaps",
-                        BLOCK, args.fsync == "yes", "<bench>")
-        store = VolumeStore(config, "bench/blockerm", create_dirs=True)
-        clone_and_snapshot(store, args.dirty)
-        print()
-        io_rates(store, directory, args.io_mib, args.random_ops)
+        if args.only != "device":
+            config = Config(directory / "objects", directory / "maps", directory / "blocks", directory / "pithosmaps",
+                            BLOCK, args.fsync == "yes", "<bench>")
+            store = VolumeStore(config, "bench/blockerm", create_dirs=True)
+            clone_and_snapshot(store, args.dirty)
+            print()
+            io_rates(store, directory, args.io_mib, args.random_ops)
+            print()
+        if args.only != "store":
+            device_rates(directory, args.device_mib, args.seconds, args.fsync == "yes")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -29,6 +29,14 @@ def served(tmp_path):
     thread.join()
 
 
+@pytest.fixture
+def own_process(tmp_path):
+    """For vlmcd in its own process: (configuration path, configuration, vlmc's store)."""
+    config_path = device_config(tmp_path)
+    config = archip_config.load(config_path)
+    return config_path, config, VolumeStore(config)
+
+
 def admin(server) -> VolumeStore:
     """vlmc's view of the same store, on the same host (node1/blockerm)."""
     return VolumeStore(server.exports.store.config, "node1/blockerm")
@@ -155,6 +163,17 @@ def test_writes_beyond_the_end_get_enospc_and_write_nothing(served):
     assert list(store.objects_dir.iterdir()) == []
 
 
+def test_a_write_longer_than_announced_closes_the_connection(served):
+    server, path = served
+    admin(server).create("vol", B)
+    with nbd.Client(path).go("vol") as client:
+        client.sock.sendall(nbd.REQUEST.pack(nbd.REQUEST_MAGIC, 0, nbd.CMD_WRITE, 1, 0, nbd.MAX_REQUEST + 1))
+        with pytest.raises(nbd.Disconnect):
+            client.receive()
+    with nbd.Client(path).go("vol") as client:  # the server goes on
+        assert client.read(0, 1) == b"\0"
+
+
 def test_out_of_space_is_an_nbd_error_and_the_map_is_untouched(served, monkeypatch):
     server, path = served
     store = admin(server)
@@ -204,6 +223,21 @@ def test_snapshot_while_served_freezes_the_bytes_of_that_moment(served):
     assert mapfile.read(store.maps_dir / "vol").epoch == 3
 
 
+def test_a_served_volume_grows_for_new_connections(served):
+    server, path = served
+    store = admin(server)
+    store.create("vol", 2 * B)
+    with nbd.Client(path).go("vol") as client:
+        client.write(0, b"x")
+        store.resize("vol", 4 * B)  # vlmc resize on the host whose vlmcd serves it
+        client.write(B, b"y")  # the open connection keeps working
+        with nbd.Client(path).go("vol") as second:
+            assert second.size == 4 * B
+            second.write(3 * B, b"z")
+            assert second.read(0, 1) + second.read(B, 1) + second.read(3 * B, 1) == b"xyz"
+    assert VolumeStore(store.config, "node2/blockerm").info("vol")["size"] == 4 * B
+
+
 def test_snapshots_are_served_read_only_without_a_lock(served):
     server, path = served
     store = admin(server)
@@ -231,11 +265,9 @@ def test_write_zeroes_leaves_zero_blocks_unallocated(served):
     assert (info["zero"], info["writable"]) == (3, 1)
 
 
-def test_killing_vlmcd_mid_write_leaves_a_valid_map_and_a_breakable_lock(tmp_path):
+def test_killing_vlmcd_mid_write_leaves_a_valid_map_and_a_breakable_lock(own_process, tmp_path):
     nbd_tools()
-    config_path = device_config(tmp_path)
-    config = archip_config.load(config_path)
-    store = VolumeStore(config)
+    config_path, config, store = own_process
     size = 256 * B
     store.create("vol", size)
     image = tmp_path / "image.raw"
@@ -264,10 +296,42 @@ def test_killing_vlmcd_mid_write_leaves_a_valid_map_and_a_breakable_lock(tmp_pat
     assert list(store.objects_dir.iterdir()) == []
 
 
-def test_sigterm_finishes_and_releases_the_locks(tmp_path):
-    config_path = device_config(tmp_path)
-    config = archip_config.load(config_path)
-    store = VolumeStore(config)
+def test_a_restarted_vlmcd_takes_its_locks_back(own_process):
+    config_path, config, store = own_process
+    store.create("vol", 4 * B)
+    first = Vlmcd(config_path, config.run_dir)
+    client = nbd.Client(str(first.socket)).go("vol")
+    client.write(0, b"one")
+    first.stop(9)
+    client.close()
+    assert store.locks.get("vol").pid == first.process.pid  # stale: its daemon is gone
+    second = Vlmcd(config_path, config.run_dir)
+    with nbd.Client(str(second.socket)).go("vol") as client:
+        client.write(3, b"two")
+        assert store.locks.get("vol").pid == second.process.pid
+    second.stop()
+    assert store.locks.get("vol") is None and store.read("vol", 0, 6) == b"onetwo"
+
+
+def test_writes_stop_once_the_lock_is_broken(served):
+    """unlock -f is for dead holders; if the holder is alive after all, it must not write on
+    into a volume another host may own now."""
+    server, path = served
+    store = admin(server)
+    store.create("vol", 2 * B)
+    with nbd.Client(path).go("vol") as client:
+        client.write(0, b"mine")
+        store.unlock("vol", force=True)
+        VolumeStore(store.config, "node2/vlmcd").open("vol")
+        with pytest.raises(OSError) as raised:
+            client.write(0, b"late")
+        assert raised.value.errno == errno.EPERM
+        assert client.read(0, 4) == b"mine"
+    assert store.locks.get("vol").owner == "node2/vlmcd"  # closing left node2's lock alone
+
+
+def test_sigterm_finishes_and_releases_the_locks(own_process):
+    config_path, config, store = own_process
     store.create("vol", 4 * B)
     daemon = Vlmcd(config_path, config.run_dir)
     client = nbd.Client(str(daemon.socket)).go("vol")

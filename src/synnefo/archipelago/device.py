@@ -132,6 +132,8 @@ def map_volume(config, store, name: str) -> Mapping:
     missing = missing_tools()
     if missing:
         raise DeviceError(f"missing {', '.join(missing)}: run {PACKAGES_SCRIPT} (as root)")
+    if os.geteuid() != 0:
+        raise DeviceError("mapping needs root (loop devices and FUSE mounts)")
     directory = _mapped_dir(config)
     directory.mkdir(parents=True, exist_ok=True)
     ident = 0
@@ -140,11 +142,26 @@ def map_volume(config, store, name: str) -> Mapping:
             (directory / str(ident)).mkdir()
             break
         except FileExistsError:
-            ident += 1
+            if not _forget_abandoned(directory, ident):
+                ident += 1
     mount = directory / str(ident)
-    fuse_file = mount / name
-    log_file, pid_file = directory / f"{ident}.log", directory / f"{ident}.nbdfuse.pid"
     uri = f"nbd+unix:///{urllib.parse.quote(name, safe='')}?socket={urllib.parse.quote(str(sock), safe='/')}"
+    try:
+        pid, device = attach(uri, mount, name, readonly, directory / f"{ident}.log")
+    except DeviceError:
+        mount.rmdir()
+        raise
+    mapping = Mapping(ident, name, device, str(mount), str(mount / name), pid, readonly)
+    (directory / f"{ident}.json").write_text(json.dumps(asdict(mapping)))
+    return mapping
+
+
+def attach(uri: str, mount: Path, filename: str, readonly: bool, log_file: Path) -> tuple[int, str]:
+    """Expose the NBD export ``uri`` as the FUSE file ``mount/filename`` (nbdfuse, in its own
+    session) and a loop device over it: (nbdfuse's pid, the device). ``mount`` must exist."""
+    pid_file = log_file.with_suffix(".nbdfuse.pid")
+    pid_file.unlink(missing_ok=True)
+    fuse_file = mount / filename
     with open(log_file, "wb") as log:
         process = subprocess.Popen(["nbdfuse", "-P", str(pid_file), *(["-r"] if readonly else []), str(fuse_file), uri],
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
@@ -154,17 +171,26 @@ def map_volume(config, store, name: str) -> Mapping:
             if process.poll() is None:
                 process.kill()
             process.wait()
-            mount.rmdir()
-            raise DeviceError(f"nbdfuse failed for {name}: {_tail(log_file)}")
+            raise DeviceError(f"nbdfuse failed for {uri}: {_tail(log_file)}")
         time.sleep(0.02)
     device = _attach_loop(str(fuse_file), readonly)
     if device is None:
         _unmount(str(mount), process.pid)
-        mount.rmdir()
         raise DeviceError(f"losetup failed for {fuse_file}: {_tail(log_file)}")
-    mapping = Mapping(ident, name, device, str(mount), str(fuse_file), process.pid, readonly)
-    (directory / f"{ident}.json").write_text(json.dumps(asdict(mapping)))
-    return mapping
+    return process.pid, device
+
+
+def _forget_abandoned(directory: Path, ident: int) -> bool:
+    """Remove the reservation of an id that a crashed ``vlmc map`` left (no state file, not
+    mounted, older than a map can take); True if removed."""
+    mount = directory / str(ident)
+    try:
+        if (directory / f"{ident}.json").exists() or _mounted(str(mount)) or time.time() - mount.stat().st_mtime < 3 * WAIT:
+            return False
+        mount.rmdir()
+        return True
+    except OSError:
+        return False  # taken or removed meanwhile
 
 
 def _attach_loop(path: str, readonly: bool) -> str | None:
@@ -177,6 +203,29 @@ def _attach_loop(path: str, readonly: bool) -> str | None:
                 return result.stdout.strip()
         time.sleep(0.1 * (attempt + 1))
     return None
+
+
+def detach(device: str, fuse_file: str, mount: str, pid: int) -> None:
+    """Undo ``attach``: the loop device (if it is still over ``fuse_file``; refused while in
+    use), then the FUSE mount (nbdfuse exits)."""
+    if _backing_file(device) == fuse_file:
+        for attempt in range(10):  # a device just unmounted may stay busy for a moment
+            try:
+                os.close(os.open(device, os.O_RDONLY | os.O_EXCL))
+                break
+            except OSError as exc:
+                if exc.errno != errno.EBUSY:
+                    raise
+                if attempt == 9:
+                    raise DeviceError(f"{device} is in use (mounted or open by a hypervisor?)") from None
+                time.sleep(0.1)
+        result = _run(["losetup", "--detach", device])
+        if result.returncode != 0 and _backing_file(device) == fuse_file:
+            raise DeviceError(f"losetup --detach {device}: {result.stderr.strip()}")
+        deadline = time.monotonic() + WAIT
+        while _backing_file(device) == fuse_file and time.monotonic() < deadline:
+            time.sleep(0.02)
+    _unmount(mount, pid)
 
 
 def _unmount(mount: str, pid: int) -> None:
@@ -197,20 +246,7 @@ def unmap(config, store, what: str) -> Mapping:
     volume and releases its lock) and forget the mapping. Refused while the device is in use
     (mounted, opened exclusively)."""
     mapping = find(config, what)
-    if _backing_file(mapping.device) == mapping.file:
-        try:
-            os.close(os.open(mapping.device, os.O_RDONLY | os.O_EXCL))
-        except OSError as exc:
-            if exc.errno == errno.EBUSY:
-                raise DeviceError(f"{mapping.device} is in use (mounted or open by a hypervisor?)") from None
-            raise
-        result = _run(["losetup", "--detach", mapping.device])
-        if result.returncode != 0 and _backing_file(mapping.device) == mapping.file:
-            raise DeviceError(f"losetup --detach {mapping.device}: {result.stderr.strip()}")
-        deadline = time.monotonic() + WAIT
-        while _backing_file(mapping.device) == mapping.file and time.monotonic() < deadline:
-            time.sleep(0.02)
-    _unmount(mapping.mount, mapping.nbdfuse_pid)
+    detach(mapping.device, mapping.file, mapping.mount, mapping.nbdfuse_pid)
     # vlmcd closes the volume when nbdfuse's connection ends: wait for the lock to go, so that
     # what comes next (vlmc remove, a migration's open on another host) finds it free.
     holder = device_owner(store.owner)

@@ -9,9 +9,9 @@ docs/volumes.md, "Peers", for why the maps are not written through another proce
   report at once), checks that each writable object it names exists and each content-addressed
   block is in the Pithos store (a missing one means data loss, e.g. a block collected by
   mistake), and logs a summary;
-* ``mapperd``, the lock keeper of this host: a lock held by ``<this host>/vlmcd`` while no
-  vlmcd runs on this host is stale (the daemon died; nothing of this host can write the volume
-  now): it is released, so the volume can be opened again here or elsewhere. Locks of vlmc
+* ``mapperd``, the lock keeper of this host: a lock held by ``<this host>/vlmcd`` whose vlmcd
+  (the pid in the lock) is gone, while this configuration's vlmcd is not running, is stale (the
+  daemon died; nothing of this host can write the volume now): it is released, so the volume can be opened again here or elsewhere. Locks of vlmc
   (``<host>/blockerm``, administrative, outliving the process that took them) and of other
   hosts are never touched.
 """
@@ -96,7 +96,10 @@ def release_stale_locks(store: VolumeStore, config) -> list[str]:
         if path.name.startswith("."):
             continue
         lock = store.locks.get(path.name)
-        if lock is not None and lock.owner == holder and not peers.running_pid(config, DEVICE_DAEMON):
+        # The pid in the lock is the vlmcd that took it (or took it over): it must be gone too
+        # (a vlmcd of another configuration of this host may share the store).
+        if lock is not None and lock.owner == holder and not peers.is_peer(lock.pid, DEVICE_DAEMON) \
+                and not peers.running_pid(config, DEVICE_DAEMON):
             store.locks.release(path.name, holder)
             released.append(path.name)
     return released

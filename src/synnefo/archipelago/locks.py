@@ -77,11 +77,15 @@ class Locks:
             return Lock("<unreadable>", 0, 0.0, "lock")
         return Lock(data.get("owner", "?"), data.get("pid", 0), data.get("since", 0.0), data.get("kind", "lock"))
 
-    def acquire(self, volume: str, owner: str, kind: str = "open") -> bool:
-        """Take the lock for ``owner``; True if taken now, False if ``owner`` already held it."""
+    def _new(self, owner: str, kind: str) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / f".tmp-{secrets.token_hex(8)}"
         tmp.write_text(json.dumps({"owner": owner, "pid": os.getpid(), "since": time.time(), "kind": kind}))
+        return tmp
+
+    def acquire(self, volume: str, owner: str, kind: str = "open") -> bool:
+        """Take the lock for ``owner``; True if taken now, False if ``owner`` already held it."""
+        tmp = self._new(owner, kind)
         try:
             os.link(tmp, self._path(volume))
             return True
@@ -92,6 +96,18 @@ class Locks:
             if current is None:  # released meanwhile: try once more
                 return self.acquire(volume, owner, kind)
             raise LockError(f"volume {volume} is locked by {current.owner}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def take_over(self, volume: str, owner: str, kind: str = "open") -> None:
+        """Make a lock ``owner`` holds name this process (a restarted daemon taking back the
+        locks of its previous run), atomically."""
+        current = self.get(volume)
+        if current is None or current.owner != owner:
+            raise LockError(f"volume {volume} is not locked by {owner}")
+        tmp = self._new(owner, kind)
+        try:
+            os.replace(tmp, self._path(volume))
         finally:
             tmp.unlink(missing_ok=True)
 

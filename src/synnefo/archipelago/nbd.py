@@ -182,6 +182,9 @@ class Connection:
             if magic != REQUEST_MAGIC:
                 log.warning("bad request magic %#x: closing", magic)
                 return
+            if command == CMD_WRITE and length > MAX_REQUEST:
+                log.warning("write of %d bytes, more than the %d announced: closing", length, MAX_REQUEST)
+                return  # its data cannot be skipped cheaply; the protocol allows closing
             payload = recv_exactly(self.sock, length) if command == CMD_WRITE else b""
             if command == CMD_DISC:
                 return

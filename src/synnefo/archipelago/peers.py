@@ -41,14 +41,22 @@ def running_pid(config, peer: str) -> int | None:
     that peer's process: a pid file left by a crash, or a reused pid, counts as not running)."""
     try:
         pid = int(pid_path(config, peer).read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if is_peer(pid, peer) else None
+
+
+def is_peer(pid: int, peer: str) -> bool:
+    """Whether process ``pid`` is a live ``peer`` (of any configuration)."""
+    try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             words = f.read().split(b"\0")
         with open(f"/proc/{pid}/stat") as f:
             if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                return None
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid if b"synnefo.archipelago.peers" in words and peer.encode() in words else None
+                return False
+    except (OSError, IndexError):
+        return False
+    return b"synnefo.archipelago.peers" in words and peer.encode() in words
 
 
 def main_peer(peer: str | None = None, argv: list[str] | None = None) -> int:
@@ -80,13 +88,27 @@ def main_peer(peer: str | None = None, argv: list[str] | None = None) -> int:
     config.run_dir.mkdir(parents=True, exist_ok=True)
     pid_file = pid_path(config, peer)
     pid_file.write_text(f"{os.getpid()}\n")
+    module, function = PEERS[peer].split(":")
+    work = getattr(importlib.import_module(module), function)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work(config, stopping)
+        except Exception as exc:
+            logging.getLogger(f"synnefo.archipelago.{peer}").exception("failed")
+            failure.append(exc)
+
+    # The work runs in a thread; the main thread only waits, waking often: a signal may be
+    # delivered to any thread, but Python runs its handler in the main thread, at its next step.
+    worker = threading.Thread(target=run, name=peer)
+    worker.start()
     try:
-        module, function = PEERS[peer].split(":")
-        getattr(importlib.import_module(module), function)(config, stopping)
-    except Exception as exc:
-        logging.getLogger(f"synnefo.archipelago.{peer}").exception("failed")
-        print(f"{peer}: {exc}", file=sys.stderr)
-        return 1
+        while worker.is_alive():
+            worker.join(0.2)
+        if failure:
+            print(f"{peer}: {failure[0]}", file=sys.stderr)
+            return 1
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink(missing_ok=True)

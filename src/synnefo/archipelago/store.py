@@ -116,9 +116,12 @@ class VolumeStore:
     def map_of(self, name: str) -> Map:
         return self._load(name)
 
+    def names(self) -> list[str]:
+        """The volumes and snapshots, sorted (without reading their maps)."""
+        return sorted(p.name for p in self.maps_dir.iterdir() if not p.name.startswith(".") and p.is_file())
+
     def list(self) -> list[tuple[str, Map]]:
-        names = sorted(p.name for p in self.maps_dir.iterdir() if not p.name.startswith(".") and p.is_file())
-        return [(name, self._load(name)) for name in names]
+        return [(name, self._load(name)) for name in self.names()]
 
     def info(self, name: str) -> dict:
         volume_map = self._load(name)
@@ -306,7 +309,7 @@ class VolumeStore:
             while written < len(piece):
                 written += os.pwrite(fd, piece[written:], offset + written)
             if self.config.fsync:
-                os.fsync(fd)
+                os.fdatasync(fd)  # in place: the size does not change, the data is what matters
         finally:
             os.close(fd)
         self.stats.object_writes += 1
@@ -322,6 +325,7 @@ class VolumeStore:
             raise VolumeError(f"{name} is a snapshot (read-only)")
         if size < volume_map.size:
             raise VolumeError(f"cannot shrink {name} from {volume_map.size} to {size} bytes (only growing)")
+        # As for snapshot: this host's vlmcd may serve it (new connections see the new size).
         self.locks.check(name, self.owner, also=(device_owner(self.owner),))
         if size == volume_map.size:
             return volume_map
@@ -441,8 +445,10 @@ class OpenVolume:
         self._path = store.maps_dir / name
         volume_map = store._load(name)
         self.readonly = volume_map.readonly
-        if not self.readonly:
-            store.locks.acquire(name, store.owner, "open")
+        self._lock_path = store.locks.dir / name
+        if not self.readonly and not store.locks.acquire(name, store.owner, "open"):
+            store.locks.take_over(name, store.owner)  # ours from a previous run of the daemon
+        self._lock_id = None if self.readonly else self._lock_stamp()
         self._map, self._stamp = volume_map, self._stat()
         self._unsynced: set[str] = set()  # objects written since the last flush (FSYNC=no)
 
@@ -453,6 +459,19 @@ class OpenVolume:
     def _stat(self) -> tuple:
         st = os.stat(self._path)
         return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _lock_stamp(self):
+        try:
+            st = os.stat(self._lock_path)
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def _check_lock(self) -> None:
+        """Refuse to write once our lock was broken (``vlmc unlock -f``): another host may own
+        the volume now. One ``stat``: a lock taken again is a new file."""
+        if self._lock_stamp() != self._lock_id:
+            raise PermissionError(f"the lock of {self.name} was broken or taken by someone else: not writing")
 
     def _current(self) -> Map:
         """The map (under the mutex), read again if another process replaced it."""
@@ -469,6 +488,7 @@ class OpenVolume:
         if self.readonly:
             raise VolumeError(f"{self.name} is a snapshot (read-only)")
         with self.store.locks.mutex(self.name):
+            self._check_lock()
             volume_map = self._current()
             try:
                 changed = self.store._write_map(self.name, volume_map, offset, data)

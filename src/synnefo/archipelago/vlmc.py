@@ -106,6 +106,9 @@ def run(args, store: VolumeStore, out) -> None:
             version = pithos.register_snapshot(store, args.snapshot, args.account)
             print(f"registered pithos://{args.account}/{pithos.SNAPSHOTS_CONTAINER}/{version.name}", file=out)
     elif command == "remove":
+        for mapping in device.mappings(store.config):
+            if mapping.volume == args.volume:
+                raise VolumeError(f"{args.volume} is mapped at {mapping.device}: vlmc unmap {mapping.device} first")
         store.remove(args.volume)
         print(f"removed {args.volume}", file=out)
     elif command == "list":

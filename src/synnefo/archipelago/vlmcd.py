@@ -40,7 +40,7 @@ class Exports:
         self.open: dict[str, tuple[OpenVolume, int]] = {}
 
     def names(self) -> list[str]:
-        return [name for name, _ in self.store.list()]
+        return self.store.names()
 
     def acquire(self, name: str) -> OpenVolume:
         if not self.store.exists(name):
