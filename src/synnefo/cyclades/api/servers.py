@@ -41,6 +41,7 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
         diagnostics = list(vm.diagnostics.all()[:MAX_DIAGNOSTICS])
     status = servers.api_status(vm)
     addresses, attachments = server_nics.addresses(vm)
+    live_volumes = sorted((v for v in vm.volumes.all() if not v.deleted and v.status != "ERROR"), key=lambda v: (v.index or 0, v.id))
     if version == "v2.1" and status == "STOPPED":
         status = "SHUTOFF"  # Nova's word, what the OpenStack clients and tools wait for
     record.update({
@@ -55,6 +56,9 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
         "accessIPv6": "",
         "addresses": addresses,
         "attachments": attachments,
+        "volumes": [v.id for v in live_volumes],
+        "os-extended-volumes:volumes_attached": [{"id": str(v.id), "delete_on_termination": v.delete_on_termination}
+                                                 for v in live_volumes],
         "created": zulu(vm.created.timestamp()),
         "updated": zulu(vm.updated.timestamp()),
         "metadata": metadata,
@@ -112,7 +116,7 @@ def servers_view(request, version, detail=None):
         found = found.filter(deleted=False)
     if not detail:
         return render(request, {"servers": [server_record(request, version, vm, detail=False) for vm in found]})
-    found = found.prefetch_related("nics__ips")  # addresses and attachments
+    found = found.prefetch_related("nics__ips", "volumes")  # addresses, attachments, volumes
     metadata, diagnostics = _related(found)
     records = [server_record(request, version, vm, metadata=metadata.get(vm.id, {}), diagnostics=diagnostics.get(vm.id, []))
                for vm in found]
@@ -133,9 +137,13 @@ def _related(found) -> tuple[dict, dict]:
     return metadata, diagnostics
 
 
-def _image_ref(body: dict):
-    """``imageRef``, or the image of a ``block_device_mapping_v2`` boot entry (openstack sends both)."""
+def _boot_source(body: dict) -> tuple[str, int | None]:
+    """The image (or snapshot) to boot from and the root volume's size in GiB (None: the
+    flavor's disk): ``imageRef``, or the boot entry of ``block_device_mapping_v2`` as openstack
+    sends it (``source_type`` image or snapshot; ``destination_type`` local, or volume with a
+    ``volume_size``: boot from a new volume)."""
     image_ref = body.get("imageRef")
+    size = None
     mappings = body.get("block_device_mapping_v2")
     if mappings is not None:
         if not isinstance(mappings, list):
@@ -143,15 +151,20 @@ def _image_ref(body: dict):
         for mapping in mappings:
             if not isinstance(mapping, dict):
                 raise faults.BadRequest("Each block_device_mapping_v2 entry must be an object")
-            source = mapping.get("source_type")
-            if source != "image" or mapping.get("destination_type", "local") != "local":
-                raise faults.BadRequest(f"Block devices from '{source}' are not available yet; boot from an image")
+            source, destination = mapping.get("source_type"), mapping.get("destination_type", "local")
+            if source not in ("image", "snapshot") or destination not in ("local", "volume"):
+                raise faults.BadRequest(f"Block devices from '{source}' to '{destination}' are not available: boot from an "
+                                        "image or snapshot (to a local disk or a new volume)")
+            if str(mapping.get("boot_index", 0)) not in ("0", "None"):
+                raise faults.BadRequest("Only the boot device (boot_index 0) can be given; attach more volumes later")
             if image_ref and mapping.get("uuid") not in (None, image_ref):
                 raise faults.BadRequest("block_device_mapping_v2 names another image than imageRef")
             image_ref = image_ref or mapping.get("uuid")
+            if destination == "volume" and mapping.get("volume_size") is not None:
+                size = mapping["volume_size"]
     if not image_ref:
         raise faults.BadRequest("Missing 'imageRef'")
-    return image_ref
+    return image_ref, size
 
 
 def create(request, version):
@@ -163,10 +176,11 @@ def create(request, version):
     project = body.get("project")
     if project is not None and project != request.api_user.uuid:
         raise faults.Forbidden("Servers can only be created in your own project for now")
+    image_ref, root_size = _boot_source(body)
     vm, password = servers.create(
-        request.api_user.uuid, body.get("name"), _image_ref(body), body.get("flavorRef"),
+        request.api_user.uuid, body.get("name"), image_ref, body.get("flavorRef"),
         metadata=body.get("metadata"), personality=body.get("personality"), password=body.get("adminPass"),
-        key_names=key_names, networks=body.get("networks"),
+        key_names=key_names, networks=body.get("networks"), root_size=root_size,
     )
     record = server_record(request, version, vm)
     record["adminPass"] = password

@@ -279,6 +279,31 @@ _pool: dict[tuple, GanetiRapiClient] = {}
 _pool_lock = threading.Lock()
 
 
+def disk_spec(disk_template: str, size_gib: int, name: str | None = None) -> dict:
+    """The Ganeti disk of a volume, as instance creation and a disk ``add`` take it: the size in
+    MiB, the volume's name (``snf-vol-<id>``, Ganeti gives it to ExtStorage scripts as
+    VOL_CNAME) and, for ExtStorage templates (``ext_<provider>``), the provider. For
+    ``ext_archipelago`` Cyclades has already made the map of that name in the volume store (a
+    thin clone or an empty volume, logic/volumes.py), so the provider finds it by name."""
+    disk: dict = {"size": size_gib * 1024}
+    if name:
+        disk["name"] = name
+    template, _, provider = disk_template.partition("_")
+    if provider:
+        disk["provider"] = provider
+    return disk
+
+
+def disk_change(op: str, disk_name: str, disk: dict | None = None) -> dict:
+    """``modify_instance`` arguments that add (``add``: ``disk`` from disk_spec), remove (the
+    disk and its data) or detach (Ganeti keeps the data) one disk of an instance."""
+    if op == "add":
+        return {"disks": [["add", -1, disk]]}
+    if op in ("remove", "detach"):
+        return {"disks": [[op, disk_name, {}]]}
+    raise ValueError(f"unknown disk change {op!r}")
+
+
 def client_for(host, port, username, password, *, ca_file=None, insecure=False, timeout=30.0, retries=3) -> GanetiRapiClient:
     """The pooled client of one backend, keyed by everything that identifies the connection
     (a changed password gives a new client; the old one is closed)."""

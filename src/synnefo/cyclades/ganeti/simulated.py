@@ -405,6 +405,8 @@ class SimulatedRapiClient:
                 changes.append([f"be/{key}", value])
             for op, ident, params in kwargs.get("nics") or []:
                 changes.append(_modify_nic(inst, op, ident, params or {}))
+            for op, ident, params in kwargs.get("disks") or []:
+                changes.append(_modify_disk(inst, op, ident, params or {}))
             return changes
 
         fields = {k: kwargs[k] for k in ("beparams", "nics", "disks", "hvparams") if k in kwargs}
@@ -585,6 +587,34 @@ def _modify_nic(inst: dict, op: str, ident, params: dict) -> list:
             inst[key].pop(index)
         return [f"nic.{index}", "remove"]
     raise GanetiApiError(f"Unsupported NIC modification {op!r}")
+
+
+def _modify_disk(inst: dict, op: str, ident, params: dict) -> list:
+    """A disk added at the end, or removed / detached (by name or index), as Ganeti does."""
+    names = inst.setdefault("disk.names", [])
+    if op == "add":
+        try:
+            size = int(params["size"])
+        except (KeyError, TypeError, ValueError):
+            raise GanetiApiError("Missing or invalid disk size") from None
+        if params.get("name") and params["name"] in names:
+            raise GanetiApiError(f"Disk name '{params['name']}' already used")
+        names.append(params.get("name"))
+        inst.setdefault("disk.sizes", []).append(size)
+        inst.setdefault("disk.uuids", []).append(str(uuid.uuid4()))
+        inst["disk_usage"] = sum(inst["disk.sizes"])
+        return [f"disk/{len(names) - 1}", f"add:size={size},mode=rw"]
+    if op in ("remove", "detach"):
+        index = names.index(ident) if ident in names else int(ident) if str(ident).lstrip("-").isdigit() else None
+        if index is None or not -len(names) <= index < len(names):
+            raise GanetiApiError(f"Cannot find disk {ident!r}")
+        if len(names) == 1:
+            raise GanetiApiError("Cannot remove the last disk of an instance")
+        for key in ("disk.names", "disk.sizes", "disk.uuids"):
+            inst[key].pop(index)
+        inst["disk_usage"] = sum(inst["disk.sizes"])
+        return [f"disk/{index}", op]
+    raise GanetiApiError(f"Unsupported disk modification {op!r}")
 
 
 _clusters: dict[str, SimulatedCluster] = {}

@@ -26,8 +26,8 @@ from django.utils import timezone
 from synnefo.common import faults
 from synnefo.common.components import COMPONENTS
 from synnefo.cyclades import crypto
-from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiConnectionError
-from synnefo.cyclades.logic import lookup, quotas
+from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiConnectionError, disk_spec
+from synnefo.cyclades.logic import lookup, quotas, volumes
 from synnefo.cyclades.logic.callbacks import instance_missing
 from synnefo.cyclades.logic.allocator import NoAvailableBackend, VMRequest, allocate_backend
 from synnefo.cyclades.logic.flavors import FlavorError, get_flavor
@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 # API status from operstate (SYNNEFO.md 1.8).
 STATUS = {"BUILD": "BUILD", "ERROR": "ERROR", "STOPPED": "STOPPED", "STARTED": "ACTIVE", "RESIZE": "RESIZE", "DESTROYED": "DELETED"}
 TASK_STATE = {"BUILD": "BUILDING", "START": "STARTING", "STOP": "STOPPING", "REBOOT": "REBOOTING",
-              "DESTROY": "DESTROYING", "RESIZE": "RESIZING", "CONNECT": "CONNECTING", "DISCONNECT": "DISCONNECTING"}
+              "DESTROY": "DESTROYING", "RESIZE": "RESIZING", "CONNECT": "CONNECTING", "DISCONNECT": "DISCONNECTING",
+              "ATTACH_VOLUME": "ATTACHING_VOLUME", "DETACH_VOLUME": "DETACHING_VOLUME", "DELETE_VOLUME": "DELETING_VOLUME"}
 RUNNING_JOB = ("queued", "waiting", "running")
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
@@ -151,10 +152,13 @@ def boot_image(user: str, image_ref):
 
 
 def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, personality=None, password=None,
-           key_names=(), project: str | None = None, backend=None, networks=None) -> tuple[VirtualMachine, str]:
+           key_names=(), project: str | None = None, backend=None, networks=None,
+           root_size: int | None = None) -> tuple[VirtualMachine, str]:
     """Create a server; returns it (BUILD) and its admin password. Refusals change nothing.
     ``networks``: the create body's list (see logic/server_nics.py); None: the default server
-    networks; with none of them (and no forced ones) Ganeti's default NICs."""
+    networks; with none of them (and no forced ones) Ganeti's default NICs. ``root_size``: GiB
+    of the root volume (boot from volume), else the flavor's disk. ``image_ref`` may name a
+    snapshot: ext_archipelago root disks are thin clones of either."""
     from synnefo.cyclades.logic import keypairs, server_nics
 
     specs = server_nics.with_settings(server_nics.check_specs(networks))
@@ -166,8 +170,9 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
     password = check_password(password)
     flavor = usable_flavor(flavor_ref, creating=True)
     image = boot_image(user, image_ref)
-    if image.size > flavor.disk * quotas.GiB:
-        raise faults.BadRequest(f"Image {image.id} ({image.size} bytes) is larger than the flavor's {flavor.disk} GiB disk")
+    root_size = flavor.disk if root_size is None else volumes.check_size(root_size)
+    if image.size > root_size * quotas.GiB:
+        raise faults.BadRequest(f"Image {image.id} ({image.size} bytes) is larger than the {root_size} GiB root disk")
     for key in ("os", "users"):  # upstream copies these image properties into the server's metadata
         if key in image.properties and key.upper() not in metadata and key not in metadata:
             metadata[key] = image.properties[key]
@@ -190,10 +195,17 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
         VirtualMachineMetadata.objects.bulk_create(
             [VirtualMachineMetadata(vm=vm, meta_key=k, meta_value=v) for k, v in metadata.items()])
         # BUILD is accepted at once, as upstream: a failed build stays (ERROR) until deleted.
-        quotas.issue(vm, quotas.combined(quotas.offline(flavor), quotas.online(flavor)), "create", accept=True)
-        config_url = _store_params(vm, image, password, files, [k.public_key for k in keys])
-        nics = server_nics.ganeti_nics(server_nics.attach(vm, user, specs)) if specs else None
-        job_id = _submit_create(vm, backend, flavor, image, config_url, nics)
+        quotas.issue(vm, quotas.combined(quotas.offline(flavor, disk_gib=root_size), quotas.online(flavor)), "create",
+                     accept=True)
+        root = volumes.root_volume(vm, root_size, image) if template != "diskless" else None
+        try:
+            config_url = _store_params(vm, image, password, files, [k.public_key for k in keys])
+            nics = server_nics.ganeti_nics(server_nics.attach(vm, user, specs)) if specs else None
+            job_id = _submit_create(vm, backend, flavor, image, config_url, nics, root)
+        except BaseException:
+            if root is not None:
+                volumes.remove_map(root)  # the transaction rolls back the rest
+            raise
         vm.backendjobid = vm.task_job_id = job_id
         vm.save(update_fields=["backendjobid", "task_job_id"])
     log.info("server %s of %s: create job %s on backend %s", vm.id, user, job_id, backend.id)
@@ -240,13 +252,11 @@ def _primary_node(client) -> str | None:
     return max(nodes, key=lambda n: (n.get("mfree") or 0, n.get("name", "")))["name"]
 
 
-def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str, nics=None) -> int:
+def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str, nics=None, root=None) -> int:
     kwargs = json.loads(json.dumps(settings.GANETI_CREATEINSTANCE_KWARGS))  # a deep copy
     hvparams = (kwargs.pop("hvparams", None) or {}).get(backend.hypervisor)
     template = flavor.volume_type.template
-    disks = [] if template == "diskless" else [{"size": flavor.disk * 1024}]
-    if flavor.volume_type.provider:
-        disks[0]["provider"] = flavor.volume_type.provider
+    disks = [] if root is None else [disk_spec(flavor.volume_type.disk_template, root.size, root.backend_volume_uuid)]
     kwargs.update(
         beparams={"vcpus": flavor.cpu, "maxmem": flavor.ram, "minmem": flavor.ram, "auto_balance": True},
         osparams={"config_url": config_url, "img_id": _img_id(image), "img_format": image.disk_format},
@@ -366,11 +376,10 @@ def resize(user: str, server_id, flavor_ref) -> VirtualMachine:
 def destroy(user: str, server_id) -> VirtualMachine:
     vm = get_server(user, server_id, for_update=True)
     validate_action(vm, "DESTROY")
+    volumes.check_server_removal(vm)
     if vm.task and vm.serial is not None:
         quotas.decide(vm, False)  # the interrupted action's commission gives its quota back
-    release = quotas.scaled(quotas.offline(vm.flavor), -1)
-    if vm.operstate in quotas.ONLINE_STATES:
-        release = quotas.combined(release, quotas.scaled(quotas.online(vm.flavor), -1))
+    release = quotas.release_of(vm)
     vm.serial = quotas.issue(vm, release, "delete", accept=None, force=True)
     try:
         _run_job(vm, "DESTROY", lambda client, name: client.delete_instance(name))
@@ -387,6 +396,7 @@ def mark_deleted(vm: VirtualMachine) -> None:
 
     quotas.decide(vm, True)
     server_nics.release(vm)
+    volumes.server_removed(vm)
     vm.deleted, vm.operstate, vm.task, vm.task_job_id = True, "DESTROYED", None, None
     vm.save()
 
