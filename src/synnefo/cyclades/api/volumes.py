@@ -7,6 +7,8 @@ Nova's ``os-volume_attachments`` of servers (``openstack server add/remove volum
 
 from __future__ import annotations
 
+import functools
+
 from django.http import HttpResponse
 
 from synnefo.common import faults
@@ -44,6 +46,7 @@ def version(request, version):
 def versioned(view):
     """The view with ``version`` ("v3" or "v2.0") and ``project`` (v3 only) from the URL."""
 
+    @functools.wraps(view)  # keeps api_method's csrf_exempt
     def wrapper(request, version=None, v3=None, **kwargs):
         return view(request, "v3" if v3 else "v2.0", **kwargs)
 
