@@ -330,3 +330,24 @@ def test_boot_from_a_new_volume(archip):
     bad = [{**bdm[0], "source_type": "volume"}]
     r = cloud.call("POST", "/servers", {"server": {"name": "x", "flavorRef": cloud.archip_flavor.id, "block_device_mapping_v2": bad}})
     assert r.status_code == 400 and "not available" in r.json()["badRequest"]["message"]
+
+
+def test_volume_list_and_show_commands(archip):
+    import io
+    import json
+
+    from django.core.management.base import CommandError
+
+    cloud = archip
+    vid = v3(cloud, "POST", "/volumes", {"volume": {"size": 1, "name": "data", "metadata": {"k": "v"}}}).json()["volume"]["id"]
+    out = io.StringIO()
+    call_command("volume-list", "--output-format", "json", stdout=out)
+    (row,) = json.loads(out.getvalue())
+    assert (row["id"], row["name"], row["size"], row["status"], row["disk_template"]) == (int(vid), "data", 1, "AVAILABLE",
+                                                                                          "ext_archipelago")
+    out = io.StringIO()
+    call_command("volume-show", vid, "--output-format", "json", stdout=out)
+    shown = json.loads(out.getvalue())
+    assert shown["origin"] == f"snf-vol-{vid}" and shown["metadata"] == "k=v" and shown["user"] == str(cloud.user.uuid)
+    with pytest.raises(CommandError, match="No volume 999"):
+        call_command("volume-show", "999", stdout=io.StringIO())

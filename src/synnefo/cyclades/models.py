@@ -468,8 +468,8 @@ class Volume(models.Model):
 
 class VolumeMetadata(models.Model):
     volume = models.ForeignKey(Volume, on_delete=models.CASCADE, related_name="metadata")
-    meta_key = models.CharField(max_length=64)
-    meta_value = models.CharField(max_length=255)
+    meta_key = models.CharField(max_length=50)
+    meta_value = models.CharField(max_length=500)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["volume", "meta_key"], name="cyclades_volume_meta_key_unique")]

@@ -121,6 +121,12 @@ def volume_record(request, version, project, volume: Volume, detail: bool = True
     return record
 
 
+def _texts(body: dict) -> dict:
+    """``name`` and ``description`` of a body, in Cinder v3's or v2's words."""
+    return {"name": body.get("name", body.get("display_name")),
+            "description": body.get("description", body.get("display_description"))}
+
+
 def _filter(request, found):
     name = request.GET.get("name") or request.GET.get("display_name")
     if name:
@@ -139,9 +145,8 @@ def volumes_view(request, version, project=None, detail=None):
             raise faults.BadRequest("Create volumes at .../volumes")
         body = get_dict(json_body(request), "volume")
         volume = volumes.create(
-            user, body.get("size"), name=body.get("name", body.get("display_name")),
-            description=body.get("description", body.get("display_description")),
-            volume_type=body.get("volume_type") or None, server_id=body.get("server_id"),
+            user, body.get("size"), **_texts(body), volume_type=body.get("volume_type") or None,
+            server_id=body.get("server_id"),
             snapshot_id=body.get("snapshot_id"), image_id=body.get("imageRef") or body.get("image_id"),
             source_volid=body.get("source_volid"), metadata=body.get("metadata") or None, project=body.get("project"),
         )
@@ -163,9 +168,8 @@ def volume_view(request, version, volume_id, project=None):
         return HttpResponse(status=202)
     if request.method == "PUT":
         body = get_dict(json_body(request), "volume")
-        volume = volumes.update(user, volume_id, name=body.get("name", body.get("display_name")),
-                                description=body.get("description", body.get("display_description")),
-                                metadata=body.get("metadata"), delete_on_termination=body.get("delete_on_termination"))
+        volume = volumes.update(user, volume_id, **_texts(body), metadata=body.get("metadata"),
+                                delete_on_termination=body.get("delete_on_termination"))
         return render(request, {"volume": volume_record(request, version, project, volume)})
     return render(request, {"volume": volume_record(request, version, project, volumes.get_volume(user, volume_id))})
 
@@ -282,8 +286,7 @@ def snapshots_view(request, version, project=None, detail=None):
         body = get_dict(json_body(request), "snapshot")
         if body.get("volume_id") is None:
             raise faults.BadRequest("A snapshot needs a volume_id")
-        image = volumes.create_snapshot(user, body["volume_id"], name=body.get("name", body.get("display_name")),
-                                        description=body.get("description", body.get("display_description")),
+        image = volumes.create_snapshot(user, body["volume_id"], **_texts(body),
                                         metadata=body.get("metadata") or None)
         return render(request, {"snapshot": snapshot_record(request, version, project, image)}, status=202)
     found = volumes.list_snapshots(user)
@@ -301,8 +304,7 @@ def snapshot_view(request, version, snapshot_id, project=None):
         return HttpResponse(status=202)
     if request.method == "PUT":
         body = get_dict(json_body(request), "snapshot")
-        image = volumes.update_snapshot(user, snapshot_id, name=body.get("name", body.get("display_name")),
-                                        description=body.get("description", body.get("display_description")),
+        image = volumes.update_snapshot(user, snapshot_id, **_texts(body),
                                         metadata=body.get("metadata"), replace=True)
         return render(request, {"snapshot": snapshot_record(request, version, project, image)})
     return render(request, {"snapshot": snapshot_record(request, version, project, volumes.get_snapshot(user, snapshot_id))})

@@ -81,7 +81,8 @@ def check_name(name) -> str:
     return name
 
 
-def check_metadata(metadata, existing: int = 0) -> dict[str, str]:
+def check_metadata(metadata, existing: int = 0, *, limit: int | None = None, what: str = "server") -> dict[str, str]:
+    """Metadata of a server (or, with ``limit`` and ``what``, of a volume or snapshot)."""
     if metadata is None:
         return {}
     if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
@@ -89,8 +90,9 @@ def check_metadata(metadata, existing: int = 0) -> dict[str, str]:
     for key, value in metadata.items():
         if not key or len(key) > 50 or len(value) > 500:
             raise faults.BadRequest("Metadata keys have 1 to 50 characters, values up to 500")
-    if existing + len(metadata) > settings.CYCLADES_VM_MAX_METADATA:
-        raise faults.BadRequest(f"At most {settings.CYCLADES_VM_MAX_METADATA} metadata items per server")
+    limit = settings.CYCLADES_VM_MAX_METADATA if limit is None else limit
+    if existing + len(metadata) > limit:
+        raise faults.BadRequest(f"At most {limit} metadata items per {what}")
     return metadata
 
 

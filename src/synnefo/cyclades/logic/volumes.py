@@ -94,16 +94,9 @@ def check_text(value, what: str, limit: int = 255) -> str:
 
 
 def check_metadata(metadata, existing: int = 0) -> dict[str, str]:
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-        raise faults.BadRequest("Metadata must be an object of strings")
-    for key, value in metadata.items():
-        if not key or len(key) > 64 or len(value) > 255:
-            raise faults.BadRequest("Metadata keys have 1 to 64 characters, values up to 255")
-    if existing + len(metadata) > settings.CYCLADES_VOLUME_MAX_METADATA:
-        raise faults.BadRequest(f"At most {settings.CYCLADES_VOLUME_MAX_METADATA} metadata items per volume")
-    return metadata
+    from synnefo.cyclades.logic.servers import check_metadata as check
+
+    return check(metadata, existing, limit=settings.CYCLADES_VOLUME_MAX_METADATA, what="volume")
 
 
 def _source_image(user: str, kind: str, ident):
@@ -123,14 +116,9 @@ def _source_image(user: str, kind: str, ident):
 
 
 def _server(user: str, server_id, task: str) -> VirtualMachine:
-    from synnefo.cyclades.logic import servers
+    from synnefo.cyclades.logic.server_nics import server_for_change
 
-    try:
-        vm = servers.get_server(user, server_id, for_update=True, include_deleted=False)
-    except faults.ItemNotFound:
-        raise faults.BadRequest(f"Server {server_id} does not exist") from None
-    servers.validate_action(vm, task)
-    return vm
+    return server_for_change(user, server_id, task)
 
 
 def _same_template(vm: VirtualMachine, volume_type: VolumeType) -> None:

@@ -53,8 +53,8 @@ class Migration(migrations.Migration):
             name='VolumeMetadata',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('meta_key', models.CharField(max_length=64)),
-                ('meta_value', models.CharField(max_length=255)),
+                ('meta_key', models.CharField(max_length=50)),
+                ('meta_value', models.CharField(max_length=500)),
                 ('volume', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metadata', to='cyclades.volume')),
             ],
         ),
