@@ -303,6 +303,12 @@ def test_snapshot_is_a_pithos_file_and_an_image_that_deploys(archip):
     r = cloud.client.get(f"/pithos/object-store/v1/{cloud.user.uuid}/snapshots/snap1", HTTP_X_AUTH_TOKEN=cloud.token)
     assert r.status_code == 404 and not store.exists(f"snf-snap-{vid}-1")
     assert read_volume(clone["id"], len(expected)) == expected
+    # A volume still open in the store (mapped by its writer) is not deleted: 409, nothing changed.
+    r = v3(cloud, "DELETE", f"/volumes/{vid}")
+    assert r.status_code == 409 and "in use in the volume store" in r.json()["conflict"]["message"]
+    assert v3(cloud, "GET", f"/volumes/{vid}").json()["volume"]["status"] == "available" and store.exists(f"snf-vol-{vid}")
+    store.close(f"snf-vol-{vid}")
+    assert v3(cloud, "DELETE", f"/volumes/{vid}").status_code == 202 and not store.exists(f"snf-vol-{vid}")
 
 
 def test_bad_snapshot_requests(archip, settings):
@@ -327,9 +333,40 @@ def test_boot_from_a_new_volume(archip):
     assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
     cloud.settle()
     assert usage(cloud) == 0
-    bad = [{**bdm[0], "source_type": "volume"}]
+    bad = [{**bdm[0], "source_type": "blank"}]
     r = cloud.call("POST", "/servers", {"server": {"name": "x", "flavorRef": cloud.archip_flavor.id, "block_device_mapping_v2": bad}})
     assert r.status_code == 400 and "not available" in r.json()["badRequest"]["message"]
+
+
+def test_boot_from_an_existing_volume_keeps_its_data(archip):
+    cloud = archip
+    vid = v3(cloud, "POST", "/volumes", {"volume": {"size": 3, "imageRef": cloud.image_id}}).json()["volume"]["id"]
+    node_store().write(f"snf-vol-{vid}", 0, b"mine")
+    node_store().close(f"snf-vol-{vid}")  # as the writer does when the volume is unmapped
+    assert usage(cloud) == 3 * GiB
+    bdm = [{"uuid": vid, "source_type": "volume", "destination_type": "volume", "boot_index": 0}]
+    sid = server(cloud, block_device_mapping_v2=bdm, imageRef="")
+    volume = v3(cloud, "GET", f"/volumes/{vid}").json()["volume"]
+    assert volume["status"] == "in-use" and volume["attachments"][0]["server_id"] == sid and volume["SNF:index"] == 0
+    assert usage(cloud) == 3 * GiB  # the volume's own charge, nothing more
+    instance = cloud.cluster.instances[f"snf-{sid}"]
+    assert instance["disk.names"] == [f"snf-vol-{vid}"] and instance["disk.sizes"] == [3 * 1024]
+    create_job = next(j for j in cloud.cluster.jobs.values() if j["ops"][0]["input"]["OP_ID"] == "OP_INSTANCE_CREATE"
+                      and j["ops"][0]["input"]["instance_name"] == f"snf-{sid}")
+    assert create_job["ops"][0]["input"].get("no_install") is True  # no OS written over the data
+    assert read_volume(vid, 4) == b"mine"
+    assert cloud.call("GET", f"/servers/{sid}").json()["server"]["image"]["id"] == cloud.image_id
+    # Taken: another server cannot boot from it; a blank volume has nothing to boot.
+    r = cloud.call("POST", "/servers", {"server": {"name": "x", "flavorRef": cloud.archip_flavor.id, "block_device_mapping_v2": bdm}})
+    assert r.status_code == 409
+    blank = v3(cloud, "POST", "/volumes", {"volume": {"size": 1}}).json()["volume"]["id"]
+    r = cloud.call("POST", "/servers", {"server": {"name": "x", "flavorRef": cloud.archip_flavor.id,
+                                                   "block_device_mapping_v2": [{**bdm[0], "uuid": blank}]}})
+    assert r.status_code == 400 and "nothing to boot" in r.json()["badRequest"]["message"]
+    # The root volume goes with the server.
+    assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
+    cloud.settle()
+    assert usage(cloud) == GiB and v3(cloud, "GET", f"/volumes/{vid}").status_code == 404
 
 
 def test_volume_list_and_show_commands(archip):

@@ -137,13 +137,13 @@ def _related(found) -> tuple[dict, dict]:
     return metadata, diagnostics
 
 
-def _boot_source(body: dict) -> tuple[str, int | None]:
-    """The image (or snapshot) to boot from and the root volume's size in GiB (None: the
-    flavor's disk): ``imageRef``, or the boot entry of ``block_device_mapping_v2`` as openstack
-    sends it (``source_type`` image or snapshot; ``destination_type`` local, or volume with a
-    ``volume_size``: boot from a new volume)."""
-    image_ref = body.get("imageRef")
-    size = None
+def _boot_source(body: dict) -> dict:
+    """What the server boots from, as ``servers.create`` arguments: ``imageRef``, or the boot
+    entry of ``block_device_mapping_v2`` as openstack sends it: ``source_type`` image or
+    snapshot to a local disk or a new volume (``volume_size`` GiB, else the flavor's disk), or
+    ``volume`` (an existing volume, ``destination_type`` volume)."""
+    image_ref = body.get("imageRef") or None
+    found = {"image_ref": image_ref}
     mappings = body.get("block_device_mapping_v2")
     if mappings is not None:
         if not isinstance(mappings, list):
@@ -152,19 +152,25 @@ def _boot_source(body: dict) -> tuple[str, int | None]:
             if not isinstance(mapping, dict):
                 raise faults.BadRequest("Each block_device_mapping_v2 entry must be an object")
             source, destination = mapping.get("source_type"), mapping.get("destination_type", "local")
-            if source not in ("image", "snapshot") or destination not in ("local", "volume"):
+            if (source, destination) not in (("image", "local"), ("image", "volume"), ("snapshot", "local"),
+                                             ("snapshot", "volume"), ("volume", "volume")):
                 raise faults.BadRequest(f"Block devices from '{source}' to '{destination}' are not available: boot from an "
-                                        "image or snapshot (to a local disk or a new volume)")
+                                        "image or snapshot (to a local disk or a new volume) or from a volume")
             if str(mapping.get("boot_index", 0)) not in ("0", "None"):
                 raise faults.BadRequest("Only the boot device (boot_index 0) can be given; attach more volumes later")
-            if image_ref and mapping.get("uuid") not in (None, image_ref):
+            if not mapping.get("uuid"):
+                raise faults.BadRequest("A block_device_mapping_v2 entry needs a uuid")
+            if source == "volume":
+                found = {"image_ref": None, "boot_volume": mapping["uuid"]}
+                continue
+            if image_ref and mapping["uuid"] != image_ref:
                 raise faults.BadRequest("block_device_mapping_v2 names another image than imageRef")
-            image_ref = image_ref or mapping.get("uuid")
+            found["image_ref"] = mapping["uuid"]
             if destination == "volume" and mapping.get("volume_size") is not None:
-                size = mapping["volume_size"]
-    if not image_ref:
+                found["root_size"] = mapping["volume_size"]
+    if not found["image_ref"] and "boot_volume" not in found:
         raise faults.BadRequest("Missing 'imageRef'")
-    return image_ref, size
+    return found
 
 
 def create(request, version):
@@ -176,11 +182,11 @@ def create(request, version):
     project = body.get("project")
     if project is not None and project != request.api_user.uuid:
         raise faults.Forbidden("Servers can only be created in your own project for now")
-    image_ref, root_size = _boot_source(body)
+    boot = _boot_source(body)
     vm, password = servers.create(
-        request.api_user.uuid, body.get("name"), image_ref, body.get("flavorRef"),
+        request.api_user.uuid, body.get("name"), boot.pop("image_ref"), body.get("flavorRef"),
         metadata=body.get("metadata"), personality=body.get("personality"), password=body.get("adminPass"),
-        key_names=key_names, networks=body.get("networks"), root_size=root_size,
+        key_names=key_names, networks=body.get("networks"), **boot,
     )
     record = server_record(request, version, vm)
     record["adminPass"] = password

@@ -313,6 +313,8 @@ class SimulatedRapiClient:
         fields = {"instance_name": name, "disk_template": disk_template, "disks": disks, "nics": nics,
                   "os_type": os_type, "beparams": beparams, "hvparams": kwargs.get("hvparams") or {},
                   "tags": kwargs.get("tags") or [], "pnode": pnode}
+        if "no_install" in kwargs:  # an existing disk booted as it is
+            fields["no_install"] = bool(kwargs["no_install"])
         fail = None
         if os_type != "snf-image+default":
             fail = f"OS Parameters validation failed: Directory for OS {os_type.split('+')[0]} not found in search path"

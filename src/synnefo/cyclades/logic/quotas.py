@@ -38,10 +38,7 @@ def release_of(vm: VirtualMachine, operstate: str | None = None) -> dict[str, in
 
     if vm.flavor_id is None:
         return {}
-    held = offline(vm.flavor)
-    disk = server_disk(vm)
-    if disk is not None:
-        held["cyclades.disk"] = disk
+    held = {**offline(vm.flavor), "cyclades.disk": server_disk(vm)}
     release = scaled(held, -1)
     if (operstate or vm.operstate) in ONLINE_STATES:
         release = combined(release, scaled(online(vm.flavor), -1))

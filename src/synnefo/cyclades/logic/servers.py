@@ -155,12 +155,14 @@ def boot_image(user: str, image_ref):
 
 def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, personality=None, password=None,
            key_names=(), project: str | None = None, backend=None, networks=None,
-           root_size: int | None = None) -> tuple[VirtualMachine, str]:
+           root_size: int | None = None, boot_volume=None) -> tuple[VirtualMachine, str]:
     """Create a server; returns it (BUILD) and its admin password. Refusals change nothing.
     ``networks``: the create body's list (see logic/server_nics.py); None: the default server
     networks; with none of them (and no forced ones) Ganeti's default NICs. ``root_size``: GiB
-    of the root volume (boot from volume), else the flavor's disk. ``image_ref`` may name a
-    snapshot: ext_archipelago root disks are thin clones of either."""
+    of the root volume (boot from a new volume), else the flavor's disk. ``image_ref`` may name a
+    snapshot: ext_archipelago root disks are thin clones of either. ``boot_volume``: an available
+    volume of the user that becomes the root disk as it is (no OS installation); its image or
+    snapshot is the server's image."""
     from synnefo.cyclades.logic import keypairs, server_nics
 
     specs = server_nics.with_settings(server_nics.check_specs(networks))
@@ -171,6 +173,9 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
     files = check_personality(personality)
     password = check_password(password)
     flavor = usable_flavor(flavor_ref, creating=True)
+    if boot_volume is not None:
+        existing = volumes.bootable(user, boot_volume, flavor)
+        image_ref, root_size = existing.source_id, existing.size
     image = boot_image(user, image_ref)
     root_size = flavor.disk if root_size is None else volumes.check_size(root_size)
     if image.size > root_size * quotas.GiB:
@@ -182,7 +187,7 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
     template = flavor.volume_type.template
     if backend is None:
         try:
-            backend = allocate_backend(VMRequest(ram=flavor.ram, disk=flavor.disk * 1024, cpu=flavor.cpu,
+            backend = allocate_backend(VMRequest(ram=flavor.ram, disk=root_size * 1024, cpu=flavor.cpu,
                                                  disk_template=template, userid=user, project=project))
         except NoAvailableBackend:
             raise faults.ServiceUnavailable("No available backends") from None
@@ -197,15 +202,19 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
         VirtualMachineMetadata.objects.bulk_create(
             [VirtualMachineMetadata(vm=vm, meta_key=k, meta_value=v) for k, v in metadata.items()])
         # BUILD is accepted at once, as upstream: a failed build stays (ERROR) until deleted.
-        quotas.issue(vm, quotas.combined(quotas.offline(flavor, disk_gib=root_size), quotas.online(flavor)), "create",
-                     accept=True)
-        root = volumes.root_volume(vm, root_size, image) if template != "diskless" else None
+        # A volume booted from keeps its own charge; a diskless server holds no disk.
+        disk = 0 if boot_volume is not None or template == "diskless" else root_size
+        quotas.issue(vm, quotas.combined(quotas.offline(flavor, disk_gib=disk), quotas.online(flavor)), "create", accept=True)
+        if boot_volume is not None:
+            root = volumes.take_as_root(vm, boot_volume)
+        else:
+            root = volumes.root_volume(vm, root_size, image) if template != "diskless" else None
         try:
             config_url = _store_params(vm, image, password, files, [k.public_key for k in keys])
             nics = server_nics.ganeti_nics(server_nics.attach(vm, user, specs)) if specs else None
-            job_id = _submit_create(vm, backend, flavor, image, config_url, nics, root)
+            job_id = _submit_create(vm, backend, flavor, image, config_url, nics, root, install=boot_volume is None)
         except BaseException:
-            if root is not None:
+            if root is not None and boot_volume is None:
                 volumes.remove_map(root)  # the transaction rolls back the rest
             raise
         vm.backendjobid = vm.task_job_id = job_id
@@ -254,7 +263,8 @@ def _primary_node(client) -> str | None:
     return max(nodes, key=lambda n: (n.get("mfree") or 0, n.get("name", "")))["name"]
 
 
-def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str, nics=None, root=None) -> int:
+def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str, nics=None, root=None,
+                   install: bool = True) -> int:
     kwargs = json.loads(json.dumps(settings.GANETI_CREATEINSTANCE_KWARGS))  # a deep copy
     hvparams = (kwargs.pop("hvparams", None) or {}).get(backend.hypervisor)
     template = flavor.volume_type.template
@@ -264,6 +274,8 @@ def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_ur
         osparams={"config_url": config_url, "img_id": _img_id(image), "img_format": image.disk_format},
         ip_check=False, name_check=False, start=True, tags=[], hypervisor=backend.hypervisor,
     )
+    if not install:
+        kwargs["no_install"] = True  # the root disk is an existing volume: keep what is on it
     if hvparams:
         kwargs["hvparams"] = hvparams
     try:

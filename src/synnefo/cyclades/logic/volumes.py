@@ -166,6 +166,7 @@ def make_map(volume: Volume, image_id: str | None = None) -> None:
 
 def remove_map(volume: Volume) -> None:
     """Remove the volume's map and own objects (a map already gone is fine)."""
+    from synnefo.archipelago.locks import LockError
     from synnefo.archipelago.store import VolumeError
 
     if not volume.origin or not in_store(volume.volume_type):
@@ -175,7 +176,7 @@ def remove_map(volume: Volume) -> None:
         return
     try:
         store.remove(volume.origin)
-    except VolumeError as exc:  # open or locked (mapped somewhere): say so, change nothing
+    except (LockError, VolumeError) as exc:  # open or locked (mapped somewhere): say so, change nothing
         raise faults.Conflict(f"Volume {volume.id} is in use in the volume store: {exc}") from None
 
 
@@ -259,15 +260,43 @@ def _disk_job(vm: VirtualMachine, task: str, op: str, volume: Volume) -> int:
     return servers._run_job(vm, task, lambda client, name: client.modify_instance(name, **change))
 
 
-def root_volume(vm: VirtualMachine, size: int, image) -> Volume:
+def root_volume(vm: VirtualMachine, size: int, image, *, imported: bool = False) -> Volume:
     """The server's root disk, made with it (in its create transaction): charged with the
-    server, IN_USE when the build succeeds. ``ext_archipelago``: a thin clone of the image."""
+    server, IN_USE when the build succeeds. ``ext_archipelago``: a thin clone of the image.
+    ``imported``: the disk of an instance adopted from Ganeti (in use, nothing made)."""
     volume = Volume.objects.create(userid=vm.userid, project=vm.project, size=size, volume_type=vm.flavor.volume_type,
                                    machine=vm, index=0, source=f"{'snapshot' if image.is_snapshot else 'image'}:{image.id}",
-                                   status="CREATING", delete_on_termination=True)
-    if in_store(volume.volume_type):
+                                   status="IN_USE" if imported else "CREATING", delete_on_termination=True)
+    if in_store(volume.volume_type) and not imported:
         make_map(volume, image.id)
         volume.save(update_fields=["origin"])
+    return volume
+
+
+def bootable(user: str, volume_id, flavor) -> Volume:
+    """A volume a new server may boot from (checked, not locked): available, detachable, made
+    from an image or snapshot, of the flavor's volume type's template."""
+    try:
+        volume = get_volume(user, volume_id)
+    except faults.ItemNotFound:
+        raise faults.BadRequest(f"Volume {volume_id} does not exist") from None
+    if volume.machine_id is not None or volume.status != "AVAILABLE":
+        raise faults.Conflict(f"Volume {volume.id} is {volume.status.lower()}: servers boot from available volumes")
+    if volume.source_kind not in ("image", "snapshot"):
+        raise faults.BadRequest(f"Volume {volume.id} was not made from an image or snapshot: nothing to boot")
+    if volume.volume_type.disk_template != flavor.volume_type.disk_template:
+        raise faults.BadRequest(f"Volume {volume.id} is {volume.volume_type.disk_template}; flavor {flavor.id} has "
+                                f"{flavor.volume_type.disk_template} disks")
+    return volume
+
+
+def take_as_root(vm: VirtualMachine, volume_id) -> Volume:
+    """The volume becomes the new server's root disk (in its create transaction)."""
+    volume = get_volume(vm.userid, volume_id, for_update=True)
+    if volume.machine_id is not None or volume.status != "AVAILABLE":
+        raise faults.Conflict(f"Volume {volume.id} is {volume.status.lower()}: servers boot from available volumes")
+    volume.machine, volume.index, volume.status, volume.delete_on_termination = vm, 0, "ATTACHING", True
+    volume.save()
     return volume
 
 
@@ -422,15 +451,20 @@ def settle_task(vm: VirtualMachine, success: bool) -> None:
 
 
 def server_built(vm: VirtualMachine, success: bool) -> None:
-    Volume.objects.filter(machine=vm, index=0, status="CREATING").update(status="IN_USE" if success else "ERROR")
+    """The server's build ended: its root volume is in use; or, on failure, an error (a new one)
+    or available again (a volume booted from: it keeps its data and its own charge)."""
+    root = Volume.objects.filter(machine=vm, index=0, deleted=False)
+    if success:
+        root.filter(status__in=("CREATING", "ATTACHING")).update(status="IN_USE")
+    else:
+        root.filter(status="CREATING").update(status="ERROR")
+        root.filter(status="ATTACHING").update(status="AVAILABLE", machine=None, index=None)
 
 
-def server_disk(vm: VirtualMachine) -> int | None:
-    """Bytes of ``cyclades.disk`` the server holds: its root disk and the volumes charged with
-    it; None when it has no volume rows (a server older than volumes: its flavor's disk)."""
-    sizes = list(Volume.objects.filter(machine=vm, deleted=False).values_list("index", "status", "size"))
-    if not sizes:
-        return None
+def server_disk(vm: VirtualMachine) -> int:
+    """Bytes of ``cyclades.disk`` the server's removal gives back: its root volume and the
+    volumes charged with it (they all go with it)."""
+    sizes = Volume.objects.filter(machine=vm, deleted=False).values_list("index", "status", "size")
     return sum(size for index, status, size in sizes if index == 0 or status in CHARGED_WITH_SERVER) * quotas.GiB
 
 
@@ -464,6 +498,7 @@ def create_snapshot(user: str, volume_id, *, name=None, description=None, metada
     ``snapshots`` container, registered as an image (``is_snapshot``): downloadable and
     deployable, a thin clone source for new volumes and servers. Returns the image."""
     from synnefo.archipelago import pithos as archip
+    from synnefo.archipelago.locks import LockError
     from synnefo.archipelago.store import VolumeError
     from synnefo.plankton import backend as plankton
 
@@ -484,7 +519,7 @@ def create_snapshot(user: str, volume_id, *, name=None, description=None, metada
     store = _store()
     try:
         store.snapshot(volume.origin, snap)
-    except VolumeError as exc:
+    except (LockError, VolumeError) as exc:
         raise faults.Conflict(f"Cannot snapshot volume {volume.id}: {exc}") from None
     try:
         with transaction.atomic():
