@@ -388,3 +388,29 @@ def test_volume_list_and_show_commands(archip):
     assert shown["origin"] == f"snf-vol-{vid}" and shown["metadata"] == "k=v" and shown["user"] == str(cloud.user.uuid)
     with pytest.raises(CommandError, match="No volume 999"):
         call_command("volume-show", "999", stdout=io.StringIO())
+
+
+def test_the_migration_gives_existing_servers_their_root_volume(archip):
+    import importlib
+
+    from django.apps import apps
+
+    from synnefo.cyclades.models import VirtualMachine
+
+    cloud = archip
+    sid = server(cloud)
+    Volume.objects.all().delete()  # a server from before volumes
+    built = VirtualMachine.objects.create(userid=str(cloud.user.uuid), project=str(cloud.user.uuid), flavor=cloud.flavors[0],
+                                          imageid=cloud.image_id, operstate="BUILD")
+    VirtualMachine.objects.create(userid=str(cloud.user.uuid), flavor=cloud.flavors[0], deleted=True)
+    migration = importlib.import_module("synnefo.cyclades.migrations.0007_volumes")
+    migration.root_volumes(apps, None)
+    migration.root_volumes(apps, None)  # once only
+    rows = {v.machine_id: v for v in Volume.objects.all()}
+    assert set(rows) == {int(sid), built.id}
+    assert (rows[int(sid)].index, rows[int(sid)].size, rows[int(sid)].status) == (0, 2, "IN_USE")
+    assert rows[built.id].status == "CREATING" and rows[built.id].source == f"image:{cloud.image_id}"
+    # The server's release still gives back its disk.
+    assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
+    cloud.settle()
+    assert usage(cloud) == 0
