@@ -301,6 +301,12 @@ def test_volumes_and_snapshots_through_the_openstack_cli(node, tmp_path):
     openstack_cli(node, "server", "remove", "volume", server["id"], volume["id"], output=False)
     _wait_for(lambda: openstack_cli(node, "volume", "show", volume["id"])["status"] == "available")
     openstack_cli(node, "server", "delete", "--wait", server["id"], output=False)
+    # Boot from a new 3 GiB volume cloned from the snapshot; it goes with the server.
+    booted = openstack_cli(node, "server", "create", "--flavor", str(flavor["ID"]), "--image", snapshot["id"],
+                           "--boot-from-volume", "3", "--wait", "bfv1")
+    (root,) = [v for v in openstack_cli(node, "volume", "list") if v["ID"] != volume["id"]]
+    assert root["Size"] == 3 and root["Status"] == "in-use"
+    openstack_cli(node, "server", "delete", "--wait", booted["id"], output=False)
     # Deleting the snapshot removes its file; deleting the volume, the volume.
     openstack_cli(node, "volume", "snapshot", "delete", "s1", output=False)
     assert openstack_cli(node, "volume", "snapshot", "list") == []
