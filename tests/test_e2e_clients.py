@@ -284,6 +284,10 @@ def test_volumes_and_snapshots_through_the_openstack_cli(node, tmp_path):
     _wait_for(lambda: openstack_cli(node, "volume", "show", "v1")["status"] == "available")
     listed = openstack_cli(node, "volume", "list")
     assert [(v["Name"], v["Status"], v["Size"]) for v in listed] == [("v1", "available", 1)]
+    import openstack
+
+    conn = openstack.connect(**password_auth(node), load_yaml_config=False, load_envvars=False)
+    assert [(v.id, v.size, v.status) for v in conn.block_storage.volumes()] == [(volume["id"], 1, "available")]
     # A snapshot: a Pithos file of the owner with the volume's content.
     snapshot = openstack_cli(node, "volume", "snapshot", "create", "--volume", "v1", "s1")
     assert snapshot["name"] == "s1" and snapshot["volume_id"] == volume["id"]
