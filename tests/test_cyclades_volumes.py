@@ -152,6 +152,15 @@ def test_attach_detach_and_server_volumes(archip):
     cloud.settle()
     assert v3(cloud, "GET", f"/volumes/{vid}").json()["volume"]["status"] == "available"
     assert len(cloud.cluster.instances[f"snf-{sid}"]["disk.names"]) == 1 and usage(cloud) == 3 * GiB
+    assert set(cloud.cluster.detached_disks) == {f"snf-vol-{vid}"}  # Ganeti keeps it, detached
+    # Attached again to that server: Ganeti's attach of the disk it keeps; then detached again.
+    cloud.call("POST", f"/servers/{sid}/os-volume_attachments", {"volumeAttachment": {"volumeId": vid}}, version="v2.1")
+    last = cloud.cluster.jobs[max(cloud.cluster.jobs)]["ops"][0]["input"]
+    assert last["disks"] == [["attach", -1, {"name": f"snf-vol-{vid}"}]]
+    cloud.settle()
+    assert v3(cloud, "GET", f"/volumes/{vid}").json()["volume"]["status"] == "in-use" and not cloud.cluster.detached_disks
+    cloud.call("DELETE", f"/servers/{sid}/os-volume_attachments/{vid}", version="v2.1")
+    cloud.settle()
     # A volume created on the server goes with it.
     r = v3(cloud, "POST", "/volumes", {"volume": {"size": 1, "server_id": sid}})
     assert r.status_code == 202 and r.json()["volume"]["status"] == "creating"

@@ -439,6 +439,9 @@ class Volume(models.Model):
     delete_on_termination = models.BooleanField(default=True)
     status = models.CharField(max_length=30, choices=STATUSES, default="CREATING")
     backendjobid = models.PositiveBigIntegerField(null=True, blank=True)
+    # The Ganeti backend keeping the volume as a detached disk (Ganeti's "detach"): attaching it
+    # to a server there is Ganeti's "attach"; elsewhere an "add" of its existing data.
+    detached_on = models.ForeignKey(Backend, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     serial = models.BigIntegerField(null=True, blank=True)
     snapshot_counter = models.PositiveIntegerField(default=0)
     deleted = models.BooleanField(default=False, db_index=True)

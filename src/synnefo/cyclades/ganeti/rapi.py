@@ -296,11 +296,16 @@ def disk_spec(disk_template: str, size_gib: int, name: str | None = None) -> dic
 
 def disk_change(op: str, disk_name: str, disk: dict | None = None) -> dict:
     """``modify_instance`` arguments that add (``add``: ``disk`` from disk_spec), remove (the
-    disk and its data) or detach (Ganeti keeps the data) one disk of an instance."""
+    disk and its data) or detach (Ganeti keeps the disk, unattached) one disk of an instance, or
+    attach a disk Ganeti keeps detached (by name). Hotplugged
+    when the hypervisor can (Ganeti refuses to remove a disk of a running instance otherwise);
+    else the change applies at the next boot."""
     if op == "add":
-        return {"disks": [["add", -1, disk]]}
+        return {"disks": [["add", -1, disk]], "hotplug_if_possible": True}
+    if op == "attach":
+        return {"disks": [["attach", -1, {"name": disk_name}]], "hotplug_if_possible": True}
     if op in ("remove", "detach"):
-        return {"disks": [[op, disk_name, {}]]}
+        return {"disks": [[op, disk_name, {}]], "hotplug_if_possible": True}
     raise ValueError(f"unknown disk change {op!r}")
 
 

@@ -73,6 +73,7 @@ class SimulatedCluster:
         self.instances: dict[str, dict] = {}
         self.jobs: dict[int, dict] = {}
         self.networks: dict[str, dict] = {}
+        self.detached_disks: dict[str, dict] = {}  # Ganeti keeps detached disks in its configuration
         self.tags: list[str] = []
         self._next_id = 1
         self._lock = threading.RLock()
@@ -206,6 +207,7 @@ class SimulatedCluster:
     def _snapshot(self) -> dict:
         return {"version": STATE_VERSION, "cluster": self.name, "next_job_id": self._next_id,
                 "instances": self.instances, "networks": self.networks, "tags": self.tags,
+                "detached_disks": self.detached_disks,
                 "jobs": [{k: v for k, v in j.items() if not k.startswith("_")} for j in self.jobs.values()]}
 
     def _load(self, state: dict) -> None:
@@ -215,6 +217,7 @@ class SimulatedCluster:
         if state.get("version") != STATE_VERSION or state.get("cluster") != self.name:
             raise ValueError(f"{self.state_file}: not a version {STATE_VERSION} state of cluster {self.name}")
         self.instances, self.networks, self.tags = state["instances"], state["networks"], state["tags"]
+        self.detached_disks = state.get("detached_disks", {})
         self._next_id = int(state["next_job_id"])
         now = _ts(time.time())
         for job in state["jobs"]:
@@ -408,7 +411,7 @@ class SimulatedRapiClient:
             for op, ident, params in kwargs.get("nics") or []:
                 changes.append(_modify_nic(inst, op, ident, params or {}))
             for op, ident, params in kwargs.get("disks") or []:
-                changes.append(_modify_disk(inst, op, ident, params or {}))
+                changes.append(_modify_disk(self.cluster.detached_disks, inst, op, ident, params or {}))
             return changes
 
         fields = {k: kwargs[k] for k in ("beparams", "nics", "disks", "hvparams") if k in kwargs}
@@ -591,9 +594,17 @@ def _modify_nic(inst: dict, op: str, ident, params: dict) -> list:
     raise GanetiApiError(f"Unsupported NIC modification {op!r}")
 
 
-def _modify_disk(inst: dict, op: str, ident, params: dict) -> list:
-    """A disk added at the end, or removed / detached (by name or index), as Ganeti does."""
+def _modify_disk(detached: dict, inst: dict, op: str, ident, params: dict) -> list:
+    """A disk added at the end, removed or detached (by name or index; a detached disk is kept
+    in ``detached``, the cluster's, by name), or attached from ``detached``, as Ganeti does."""
     names = inst.setdefault("disk.names", [])
+    if op == "attach":  # a disk the cluster keeps detached, by name
+        name = params.get("name")
+        if name not in detached:
+            raise GanetiApiError(f"Disk {name!r} is not a detached disk of the cluster")
+        change = _modify_disk(detached, inst, "add", -1, detached[name])
+        del detached[name]
+        return [change[0], "attach"]
     if op == "add":
         try:
             size = int(params["size"])
@@ -612,8 +623,9 @@ def _modify_disk(inst: dict, op: str, ident, params: dict) -> list:
             raise GanetiApiError(f"Cannot find disk {ident!r}")
         if len(names) == 1:
             raise GanetiApiError("Cannot remove the last disk of an instance")
-        for key in ("disk.names", "disk.sizes", "disk.uuids"):
-            inst[key].pop(index)
+        removed = {key: inst[key].pop(index) for key in ("disk.names", "disk.sizes", "disk.uuids")}
+        if op == "detach" and removed["disk.names"]:
+            detached[removed["disk.names"]] = {"name": removed["disk.names"], "size": removed["disk.sizes"]}
         inst["disk_usage"] = sum(inst["disk.sizes"])
         return [f"disk/{index}", op]
     raise GanetiApiError(f"Unsupported disk modification {op!r}")

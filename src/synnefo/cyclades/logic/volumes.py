@@ -313,7 +313,8 @@ def attach(user: str, volume_id, server_id) -> Volume:
     vm = _server(user, server_id, "ATTACH_VOLUME")
     _same_template(vm, volume.volume_type)
     volume.machine, volume.index, volume.status = vm, _next_index(vm), "ATTACHING"
-    volume.backendjobid = _disk_job(vm, "ATTACH_VOLUME", "add", volume)
+    op = "attach" if volume.detached_on_id is not None and volume.detached_on_id == vm.backend_id else "add"
+    volume.backendjobid = _disk_job(vm, "ATTACH_VOLUME", op, volume)
     volume.save()
     return volume
 
@@ -433,12 +434,12 @@ def settle_task(vm: VirtualMachine, success: bool) -> None:
                 volume.status, volume.machine, volume.index = "ERROR", None, None
         elif volume.status == "ATTACHING":
             if success:
-                volume.status = "IN_USE"
+                volume.status, volume.detached_on = "IN_USE", None
             else:
                 volume.status, volume.machine, volume.index = "AVAILABLE", None, None
         elif volume.status == "DETACHING":
             if success:
-                volume.status, volume.machine, volume.index = "AVAILABLE", None, None
+                volume.status, volume.machine, volume.index, volume.detached_on = "AVAILABLE", None, None, vm.backend
             else:
                 volume.status = "IN_USE"
         elif volume.status == "DELETING":
