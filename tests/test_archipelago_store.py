@@ -49,7 +49,7 @@ def test_config_file_loads_quoted_values_and_options(tmp_path):
         ('STORAGE="files"\nFILED_MAPS=/m\n', "needs FILED_IMAGES, PITHOS, PITHOSMAPS"),
         ("FILED_MAPS=/m\n", 'STORAGE must be "files" or "rados"'),
         ('STORAGE="rados"\nRADOS_POOL_MAPS=maps\n', "needs RADOS_POOL_BLOCKS"),
-        ('STORAGE="rados"\nRADOS_POOL_MAPS=m\nRADOS_POOL_BLOCKS=b\n', "not implemented yet"),
+        ('STORAGE="rados"\nRADOS_POOL_MAPS=m\nRADOS_POOL_BLOCKS=b\n', "rados backend is not available on this node"),
         ("STORAGE=files\nthis is not a setting\n", ":2: expected KEY=value"),
         ("STORAGE=files\nFILED_IMAGES=a\nFILED_MAPS=b\nPITHOS=c\nPITHOSMAPS=d\nVERBOSITY_MAPPER=7\n", "VERBOSITY_MAPPER"),
         ("STORAGE=files\nFILED_IMAGES=a\nFILED_MAPS=b\nPITHOS=c\nPITHOSMAPS=d\nBLOCK_SIZE=1000\n", "BLOCK_SIZE"),
@@ -338,9 +338,11 @@ def test_vlmc_commands(tmp_path, capsys, monkeypatch):
     assert run("resize", "vol", "--size", "1M")[1] == "resized vol to 1M\n"
     assert run("remove", "vol") == (0, "removed vol\n", "")
     assert run("info", "vol") == (1, "", "vlmc: no such volume or snapshot: vol")
-    for argv in (("map", "clone"), ("unmap", "/dev/loop0"), ("showmapped",)):
-        code, _, err = run(*argv)
-        assert code == 1 and "not available yet" in err
+    assert run("map", "vol") == (1, "", "vlmc: no such volume or snapshot: vol")
+    code, _, err = run("map", "clone")
+    assert code == 1 and err.startswith("vlmc: vlmcd is not running") and err.endswith(": archipelago start")
+    assert run("unmap", "/dev/loop0") == (1, "", "vlmc: /dev/loop0 is not mapped (see vlmc showmapped)")
+    assert run("showmapped") == (0, "id\tvolume\tdevice\tstate\n", "")
 
 
 def test_vlmc_refuses_missing_configuration(tmp_path, capsys):

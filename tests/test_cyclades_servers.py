@@ -278,3 +278,50 @@ def test_a_backend_that_goes_offline_mid_build(cloud):
     assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
     cloud.settle()
     assert usage(cloud, "cyclades.vm") == 0
+
+
+def test_an_ext_archipelago_root_disk_is_a_thin_clone_of_the_image(cloud, settings, tmp_path):
+    """Cyclades makes the root volume's map in the volume store (a thin clone of the image)
+    before it submits the job, and the disk names it: the ExtStorage create script adopts it."""
+    from synnefo.archipelago import pithos as archip_pithos
+    from synnefo.cyclades.models import Flavor, Volume, VolumeType
+    from synnefo.plankton import backend as plankton
+
+    settings.SYNNEFO_DATA_DIR = str(tmp_path / "data")  # the node's derived volume store
+    vt = VolumeType.objects.create(name="Archipelago", disk_template="ext_archipelago")
+    flavor = Flavor.objects.create(cpu=1, ram=1024, disk=1, volume_type=vt)
+    store = archip_pithos.node_store("node1/blockerm")
+    r = create(cloud, flavorRef=flavor.id)
+    assert r.status_code == 202, r.content
+    sid = r.json()["server"]["id"]
+    (root,) = Volume.objects.filter(machine_id=sid)
+    op = cloud.cluster.jobs[VirtualMachine.objects.get(pk=sid).backendjobid]["ops"][0]["input"]
+    assert op["disk_template"] == "ext"
+    assert op["disks"] == [{"size": 1024, "provider": "archipelago", "name": f"snf-vol-{root.id}"}]
+    image = plankton.any_image(cloud.image_id)
+    assert root.origin == f"snf-vol-{root.id}" and store.map_of(root.origin).size == 1 << 30
+    assert store.read(root.origin, 0, image.size) == b"image" * 100
+    assert store.info(root.origin)["writable"] == 0  # shared blocks and zeros: no data copied
+    cloud.settle()
+    assert cloud.call("GET", f"/servers/{sid}").json()["server"]["status"] == "ACTIVE"
+
+    # Another volume type: its size and name only.
+    drbd = create(cloud, flavorRef=cloud.flavors[0].id).json()["server"]["id"]
+    op = cloud.cluster.jobs[VirtualMachine.objects.get(pk=drbd).backendjobid]["ops"][0]["input"]
+    assert op["disks"] == [{"size": 1024, "name": f"snf-vol-{Volume.objects.get(machine_id=drbd).id}"}]
+
+
+def test_an_image_the_volume_store_cannot_clone_creates_nothing(cloud, settings, tmp_path):
+    from synnefo.cyclades.models import Flavor, VolumeType
+
+    settings.SYNNEFO_DATA_DIR = str(tmp_path / "data")
+    settings.ARCHIPELAGO_CONFIG = str(tmp_path / "missing")  # the store is not configured
+    vt = VolumeType.objects.create(name="Archipelago", disk_template="ext_archipelago")
+    flavor = Flavor.objects.create(cpu=1, ram=1024, disk=1, volume_type=vt)
+    jobs = set(cloud.cluster.jobs)
+    r = create(cloud, flavorRef=flavor.id)
+    assert r.status_code == 503, r.content
+    message = r.json()["serviceUnavailable"]["message"]
+    assert "cannot be cloned to a volume" in message and str(tmp_path) not in message  # no server paths
+    assert set(cloud.cluster.jobs) == jobs and not VirtualMachine.objects.exists()
+    assert usage(cloud, "cyclades.vm") == 0

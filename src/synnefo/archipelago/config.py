@@ -5,23 +5,30 @@
 store, shared) and ``PITHOSMAPS`` (maps of Pithos objects exported for clones). There are no
 defaults for these: a missing one is refused, by name. ``STORAGE="rados"`` is recognised
 (``RADOS_POOL_MAPS``, ``RADOS_POOL_BLOCKS``) but not implemented yet. Optional: ``BLOCK_SIZE``
-(bytes, must equal PITHOS_BACKEND_BLOCK_SIZE), ``FSYNC`` ("yes"/"no") and ``VERBOSITY_*``.
+(bytes, must equal PITHOS_BACKEND_BLOCK_SIZE), ``FSYNC`` ("yes"/"no"), ``VERBOSITY_*`` (the
+peers' log levels), ``RUN_DIR`` (sockets, pid files, mappings) and ``LOG_DIR`` (the peers' logs).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_PATH = "/etc/default/archipelago"
 DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
+DEFAULT_RUN_DIR = "/run/archipelago"
+DEFAULT_LOG_DIR = "/var/log/archipelago"
 REQUIRED = {
     "files": ("FILED_IMAGES", "FILED_MAPS", "PITHOS", "PITHOSMAPS"),
     "rados": ("RADOS_POOL_MAPS", "RADOS_POOL_BLOCKS"),
 }
-VERBOSITY_KEYS = ("VERBOSITY_BLOCKERB", "VERBOSITY_BLOCKERM", "VERBOSITY_MAPPER", "VERBOSITY_VLMC")
+# The peers (see docs/volumes.md) and the setting of each one's log level (0-3).
+VERBOSITY = {"blockerb": "VERBOSITY_BLOCKERB", "blockerm": "VERBOSITY_BLOCKERM", "mapperd": "VERBOSITY_MAPPER",
+             "vlmcd": "VERBOSITY_VLMC"}
+VERBOSITY_KEYS = tuple(VERBOSITY.values())
 
 
 class ConfigError(Exception):
@@ -37,6 +44,10 @@ class Config:
     block_size: int = DEFAULT_BLOCK_SIZE
     fsync: bool = True
     source: str = "<built>"
+    run_dir: Path = Path(DEFAULT_RUN_DIR)  # RUN_DIR
+    log_dir: Path = Path(DEFAULT_LOG_DIR)  # LOG_DIR
+    verbosity: dict = field(default_factory=dict)  # peer name -> 0-3 (VERBOSITY)
+    keeper_interval: float = 60.0  # KEEPER_INTERVAL: seconds between the store-side peers' passes
 
 
 def parse(text: str, source: str = "<text>") -> dict[str, str]:
@@ -68,6 +79,9 @@ def from_values(values: dict[str, str], source: str = "<values>") -> Config:
     if missing:
         raise ConfigError(f"{source}: STORAGE=\"{storage}\" needs {', '.join(missing)} (no defaults)")
     if storage == "rados":
+        if importlib.util.find_spec("rados") is None:
+            raise ConfigError(f"{source}: STORAGE=\"rados\": the rados backend is not available on this node "
+                              "(no python rados module, Debian python3-rados); use STORAGE=\"files\"")
         raise ConfigError(f"{source}: STORAGE=\"rados\" is not implemented yet; use STORAGE=\"files\"")
     for key in VERBOSITY_KEYS:
         if values.get(key, "0") not in ("0", "1", "2", "3"):
@@ -78,6 +92,12 @@ def from_values(values: dict[str, str], source: str = "<values>") -> Config:
         raise ConfigError(f"{source}: BLOCK_SIZE must be a number of bytes, got {values['BLOCK_SIZE']!r}") from None
     if block_size <= 0 or block_size % 512:
         raise ConfigError(f"{source}: BLOCK_SIZE must be a positive multiple of 512, got {block_size}")
+    try:
+        keeper_interval = float(values.get("KEEPER_INTERVAL") or 60)
+    except ValueError:
+        keeper_interval = 0
+    if not keeper_interval > 0:
+        raise ConfigError(f"{source}: KEEPER_INTERVAL must be a positive number of seconds, got {values['KEEPER_INTERVAL']!r}")
     fsync = values.get("FSYNC", "yes").lower()
     if fsync not in ("yes", "no"):
         raise ConfigError(f"{source}: FSYNC must be yes or no, got {fsync!r}")
@@ -89,6 +109,10 @@ def from_values(values: dict[str, str], source: str = "<values>") -> Config:
         block_size=block_size,
         fsync=fsync == "yes",
         source=source,
+        run_dir=Path(values.get("RUN_DIR") or DEFAULT_RUN_DIR),
+        log_dir=Path(values.get("LOG_DIR") or DEFAULT_LOG_DIR),
+        verbosity={peer: int(values.get(key) or 0) for peer, key in VERBOSITY.items()},
+        keeper_interval=keeper_interval,
     )
 
 
@@ -116,6 +140,8 @@ def node_values(data_dir: str | os.PathLike, pithos_blocks: str | os.PathLike | 
         "PITHOS": str(pithos_blocks or data_dir / "blocks"),
         "PITHOSMAPS": str(archip / "pithosmaps"),
         "BLOCK_SIZE": str(block_size),
+        "RUN_DIR": str(archip / "run"),
+        "LOG_DIR": str(archip / "log"),
     }
 
 

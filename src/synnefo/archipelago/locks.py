@@ -21,11 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DAEMON = "blockerm"
+DEVICE_DAEMON = "vlmcd"  # holds the volumes it serves as block devices
 
 
 def default_owner(daemon: str = DAEMON) -> str:
     """This node's owner name: $ARCHIPELAGO_HOST (else the host name) and the daemon."""
     return f"{os.environ.get('ARCHIPELAGO_HOST') or socket.gethostname()}/{daemon}"
+
+
+def device_owner(owner: str) -> str:
+    """The owner name of the vlmcd on the host of ``owner``."""
+    return f"{owner.rpartition('/')[0]}/{DEVICE_DAEMON}"
 
 
 class LockError(Exception):
@@ -89,10 +95,10 @@ class Locks:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def check(self, volume: str, owner: str) -> None:
-        """Refuse if someone other than ``owner`` holds the lock."""
+    def check(self, volume: str, owner: str, also: tuple[str, ...] = ()) -> None:
+        """Refuse if someone other than ``owner`` (or one of ``also``) holds the lock."""
         current = self.get(volume)
-        if current is not None and current.owner != owner:
+        if current is not None and current.owner != owner and current.owner not in also:
             raise LockError(f"volume {volume} is locked by {current.owner}")
 
     def release(self, volume: str, owner: str, force: bool = False) -> Lock:

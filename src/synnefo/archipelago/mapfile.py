@@ -64,8 +64,10 @@ def object_name(volume: str, epoch: int, index: int) -> str:
 
 
 def object_pattern(volume: str) -> re.Pattern:
-    """The names of every writable object ``volume`` may own (any epoch)."""
-    return re.compile(re.escape(volume) + r"_[0-9a-f]{16}_[0-9a-f]{16}")
+    """The names of every writable object ``volume`` may own (any epoch), and of the temporary
+    files a crash may leave of them (``write_atomic``)."""
+    name = re.escape(volume) + r"_[0-9a-f]{16}_[0-9a-f]{16}"
+    return re.compile(rf"{name}|\.tmp-{name}-[0-9a-f]+")
 
 
 def block_count(size: int, block_size: int) -> int:
@@ -128,8 +130,9 @@ def read(path: Path) -> Map:
     return Map.decode(path.read_bytes(), path.name)
 
 
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (its entries: renames, links, unlinks)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -147,4 +150,4 @@ def write_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
         tmp.unlink(missing_ok=True)
         raise
     if fsync:
-        fsync_dir(path.parent)
+        fsync_path(path.parent)

@@ -58,7 +58,8 @@ def bootstrap_node(data_dir) -> None:
     path = Path(data_dir) / "archipelago"
     VolumeStore(node_config(), create_dirs=True)  # its directories, so vlmc finds them
     if write_node_config(path):
-        print(f"synnefo: wrote the volume store configuration {path} (vlmc -c {path})", flush=True)
+        print(f"synnefo: wrote the volume store configuration {path} (vlmc -c {path}; for block devices,"
+              f" as root: archipelago -c {path} start)", flush=True)
 
 
 def node_store(owner: str | None = None) -> VolumeStore:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from synnefo.archipelago import mapfile
 from synnefo.archipelago.config import Config
-from synnefo.archipelago.locks import Lock, LockError, Locks, default_owner
+from synnefo.archipelago.locks import Lock, LockError, Locks, default_owner, device_owner
 from synnefo.archipelago.mapfile import Map, MapError, block_count
 from synnefo.pithos.backend.blocks import FileBlockStore
 
@@ -108,7 +108,7 @@ class VolumeStore:
         finally:
             tmp.unlink(missing_ok=True)
         if self.config.fsync:
-            mapfile.fsync_dir(path.parent)
+            mapfile.fsync_path(path.parent)
 
     def exists(self, name: str) -> bool:
         return not name.startswith(".") and "/" not in name and (self.maps_dir / name).is_file()
@@ -241,7 +241,9 @@ class VolumeStore:
         return data + bytes(length - len(data))
 
     def read(self, name: str, offset: int, length: int) -> bytes:
-        volume_map = self._load(name)
+        return self._read_map(self._load(name), offset, length)
+
+    def _read_map(self, volume_map: Map, offset: int, length: int) -> bytes:
         parts = []
         for index in self._span(volume_map, offset, length, "read"):
             block_start = index * self.block_size
@@ -262,8 +264,17 @@ class VolumeStore:
         volume_map = self._load(name)
         if volume_map.readonly:
             raise VolumeError(f"{name} is a snapshot (read-only)")
-        blocks = self._span(volume_map, offset, len(data), "write")
+        self._span(volume_map, offset, len(data), "write")
         self._hold(name)
+        if self._write_map(name, volume_map, offset, data):
+            self._save(name, volume_map)
+
+    def _write_map(self, name: str, volume_map: Map, offset: int, data) -> bool:
+        """Write ``data`` into the blocks of ``volume_map`` (in memory): in place into the
+        volume's objects, or by copy-up / allocation into new objects whose names replace the
+        entries. True if an entry changed: the caller then saves the map (the objects are durable
+        first). Beyond the end: refused before anything is written."""
+        blocks = self._span(volume_map, offset, len(data), "write")
         changed = False
         view = memoryview(data)
         for index in blocks:
@@ -281,8 +292,7 @@ class VolumeStore:
             self._write_object(new_name, content)
             volume_map.entries[index] = new_name
             changed = True
-        if changed:
-            self._save(name, volume_map)
+        return changed
 
     def _write_object(self, object_name: str, content) -> None:
         mapfile.write_atomic(self.objects_dir / object_name, bytes(content), self.config.fsync)
@@ -304,13 +314,15 @@ class VolumeStore:
 
     @serialized
     def resize(self, name: str, size: int) -> Map:
-        """Grow a volume (new blocks read as zeros). Shrinking is refused."""
+        """Grow a volume (new blocks read as zeros). Shrinking is refused. Allowed while this
+        host's vlmcd serves the volume (it reads the map again when it changed, as for snapshots;
+        a mapped device keeps its size until it is mapped again)."""
         volume_map = self._load(name)
         if volume_map.readonly:
             raise VolumeError(f"{name} is a snapshot (read-only)")
         if size < volume_map.size:
             raise VolumeError(f"cannot shrink {name} from {volume_map.size} to {size} bytes (only growing)")
-        self.locks.check(name, self.owner)
+        self.locks.check(name, self.owner, also=(device_owner(self.owner),))
         if size == volume_map.size:
             return volume_map
         volume_map.entries += [None] * (block_count(size, self.block_size) - len(volume_map.entries))
@@ -331,7 +343,9 @@ class VolumeStore:
         volume_map = self._load(name)
         if volume_map.readonly:
             raise VolumeError(f"{name} is a snapshot; clone it to get a volume")
-        self.locks.check(name, self.owner)
+        # This host's vlmcd may hold it (mapped): it re-reads the map under the same mutex
+        # before each request (OpenVolume), so it sees the new epoch before its next write.
+        self.locks.check(name, self.owner, also=(device_owner(self.owner),))
         self._check_new(snapshot, volume_map.size)
         unsynced: list = []
         frozen, old_objects = list(volume_map.entries), []
@@ -361,7 +375,7 @@ class VolumeStore:
             raise LockError(f"volume {name} is open or locked by {lock.owner}; close or unlock it first")
         (self.maps_dir / name).unlink()
         if self.config.fsync:
-            mapfile.fsync_dir(self.maps_dir)
+            mapfile.fsync_path(self.maps_dir)
         self.remove_objects(name)
 
     def remove_objects(self, name: str) -> int:
@@ -408,3 +422,103 @@ class VolumeStore:
                     continue
                 found.update(entry for entry in mapfile.read(path).entries if isinstance(entry, bytes))
         return list(found)
+
+
+class OpenVolume:
+    """A volume held open by one daemon (vlmcd serving it as a block device): its lock is taken
+    for the store's owner, its map kept in memory and written only when an entry changes
+    (copy-up, allocation), so a small in-place write costs no map read or write.
+
+    Another process may still replace the map: ``VolumeStore.snapshot`` (allowed while this
+    host's vlmcd holds the lock) freezes the blocks and bumps the epoch. So every request takes
+    the volume's mutex, as the snapshot does, and checks that the map file is still the one it
+    read (inode, mtime, size); if not it reads it again: it never writes in place into an object
+    a snapshot has frozen, nor reads one the snapshot has deleted. Snapshots (read-only maps) are
+    served read-only and take no lock."""
+
+    def __init__(self, store: VolumeStore, name: str):
+        self.store, self.name = store, name
+        self._path = store.maps_dir / name
+        volume_map = store._load(name)
+        self.readonly = volume_map.readonly
+        if not self.readonly:
+            store.locks.acquire(name, store.owner, "open")
+        self._map, self._stamp = volume_map, self._stat()
+        self._unsynced: set[str] = set()  # objects written since the last flush (FSYNC=no)
+
+    @property
+    def size(self) -> int:
+        return self._map.size
+
+    def _stat(self) -> tuple:
+        st = os.stat(self._path)
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _current(self) -> Map:
+        """The map (under the mutex), read again if another process replaced it."""
+        stamp = self._stat()
+        if stamp != self._stamp:
+            self._map, self._stamp = self.store._load(self.name), stamp
+        return self._map
+
+    def read(self, offset: int, length: int) -> bytes:
+        with self.store.locks.mutex(self.name):
+            return self.store._read_map(self._current(), offset, length)
+
+    def write(self, offset: int, data) -> None:
+        if self.readonly:
+            raise VolumeError(f"{self.name} is a snapshot (read-only)")
+        with self.store.locks.mutex(self.name):
+            volume_map = self._current()
+            try:
+                changed = self.store._write_map(self.name, volume_map, offset, data)
+                if changed:
+                    self.store._save(self.name, volume_map)
+                    self._stamp = self._stat()
+            except BaseException:
+                self._stamp = None  # entries may have changed in memory only: read the map again
+                raise
+            self._note_written(volume_map, offset, len(data))
+
+    def write_zeroes(self, offset: int, length: int) -> None:
+        """Zero a range: blocks that are zero entries already are left alone (no allocation)."""
+        if self.readonly:
+            raise VolumeError(f"{self.name} is a snapshot (read-only)")
+        block_size = self.store.block_size
+        with self.store.locks.mutex(self.name):
+            volume_map = self._current()
+            blocks = self.store._span(volume_map, offset, length, "write")
+        for index in blocks:
+            lo = max(offset, index * block_size)
+            hi = min(offset + length, (index + 1) * block_size)
+            with self.store.locks.mutex(self.name):
+                if self._current().entries[index] is None:
+                    continue
+            self.write(lo, bytes(hi - lo))
+
+    def _note_written(self, volume_map: Map, offset: int, length: int) -> None:
+        if self.store.config.fsync or not length:
+            return
+        for index in self.store._span(volume_map, offset, length, "write"):
+            self._unsynced.add(volume_map.entries[index])
+
+    def flush(self) -> None:
+        """Make every completed write durable (with FSYNC=yes each already is)."""
+        with self.store.locks.mutex(self.name):
+            names, self._unsynced = self._unsynced, set()
+            for object_name in names:
+                try:
+                    mapfile.fsync_path(self.store.objects_dir / object_name)
+                except FileNotFoundError:
+                    pass  # frozen by a snapshot meanwhile (which synced it as a block)
+            if names:
+                for path in (self._path, self.store.objects_dir, self.store.maps_dir):
+                    mapfile.fsync_path(path)
+
+    def close(self) -> None:
+        """Flush, and release the lock (if we still hold it)."""
+        self.flush()
+        if not self.readonly:
+            current = self.store.locks.get(self.name)
+            if current is not None and current.owner == self.store.owner:
+                self.store.locks.release(self.name, self.store.owner)

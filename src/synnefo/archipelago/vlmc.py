@@ -13,12 +13,12 @@ import re
 import sys
 
 from synnefo.archipelago import config as archip_config
+from synnefo.archipelago import device
 from synnefo.archipelago.locks import LockError
 from synnefo.archipelago.mapfile import MapError
 from synnefo.archipelago.store import VolumeError, VolumeStore
 
 UNITS = {"": 1 << 20, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-NOT_YET = "not available yet (the block device comes with the next part of Archipelago)"
 
 
 class UsageError(Exception):
@@ -64,9 +64,9 @@ def parser() -> argparse.ArgumentParser:
     resize.add_argument("volume")
     resize.add_argument("--size", type=parse_size, required=True, help="new size (MiB, or with a unit)")
     sub.add_parser("list", help="list volumes and snapshots")
-    sub.add_parser("map", help=NOT_YET).add_argument("volume")
-    sub.add_parser("unmap", help=NOT_YET).add_argument("device")
-    sub.add_parser("showmapped", help=NOT_YET)
+    sub.add_parser("map", help="map a volume to a block device (vlmcd must run); prints the device").add_argument("volume")
+    sub.add_parser("unmap", help="unmap a block device (or a mapping's id or volume)").add_argument("device")
+    sub.add_parser("showmapped", help="list the mapped volumes: id, volume, device, state")
     return p
 
 
@@ -125,6 +125,15 @@ def run(args, store: VolumeStore, out) -> None:
     elif command == "unlock":
         lock = store.unlock(args.volume, args.force)
         print(f"unlocked {args.volume}" + (f" (broke the lock of {lock.owner})" if lock.owner != store.owner else ""), file=out)
+    elif command == "map":
+        print(device.map_volume(store.config, store, args.volume).device, file=out)
+    elif command == "unmap":
+        mapping = device.unmap(store.config, store, args.device)
+        print(f"unmapped {mapping.device} ({mapping.volume})", file=out)
+    elif command == "showmapped":
+        print("id\tvolume\tdevice\tstate", file=out)
+        for mapping in device.mappings(store.config):
+            print(f"{mapping.id}\t{mapping.volume}\t{mapping.device}\t{mapping.state()}", file=out)
     elif command == "resize":
         store.resize(args.volume, args.size)
         print(f"resized {args.volume} to {human(args.size)}", file=out)
@@ -133,9 +142,6 @@ def run(args, store: VolumeStore, out) -> None:
 def main(argv: list[str] | None = None, out=None) -> int:
     out = out or sys.stdout
     args = parser().parse_args(argv)
-    if args.command in ("map", "unmap", "showmapped"):
-        print(f"vlmc: {args.command}: {NOT_YET}", file=sys.stderr)
-        return 1
     try:
         config = archip_config.load(args.config or os.environ.get("ARCHIPELAGO_CONFIG"))
     except archip_config.ConfigError as exc:
@@ -146,7 +152,7 @@ def main(argv: list[str] | None = None, out=None) -> int:
     except UsageError as exc:
         print(f"vlmc: {exc}", file=sys.stderr)
         return 2
-    except (VolumeError, LockError, MapError) as exc:
+    except (VolumeError, LockError, MapError, device.DeviceError) as exc:
         print(f"vlmc: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

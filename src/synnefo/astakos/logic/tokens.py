@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from synnefo.astakos.models import AuthToken, User
+from synnefo.common import rows
 from synnefo.common.auth import ApiUser
 
 
@@ -74,48 +75,19 @@ def revoke(token_value: str) -> bool:
 
 # Token lookup is the hot path of every API request in every service, so it is one hand-written
 # join whose SQL is built once, instead of an ORM query compiled per call (3x the cost). Rows
-# become ordinary model instances (``from_db``; other fields load on access).
-_TOKEN_FIELDS = {"id", "user_id", "digest", "is_main", "description", "created", "expires"}
-_USER_FIELDS = {"id", "uuid", "email", "first_name", "last_name", "is_superuser", "is_active"}
-
-
-def _fields(model, attnames: set[str]) -> list:
-    """The model's fields named by ``attnames``, in the model's order (as ``from_db`` wants)."""
-    return [f for f in model._meta.concrete_fields if f.attname in attnames]
+# become ordinary model instances (other fields load on access).
+_TOKEN_COLUMNS = rows.Columns(AuthToken, {"id", "user_id", "digest", "is_main", "description", "created", "expires"}, "t")
+_USER_COLUMNS = rows.Columns(User, {"id", "uuid", "email", "first_name", "last_name", "is_superuser", "is_active"}, "u")
 
 
 @cache
-def _lookup_plan(vendor: str) -> tuple[str, list]:
-    """The SQL of the lookup, and per model the field names and column converters of its rows.
-    Built once per process: converters depend only on the backend and the settings."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    qn = connection.ops.quote_name
-    plans, columns = [], []
-    for alias, model, attnames in (("t", AuthToken, _TOKEN_FIELDS), ("u", User, _USER_FIELDS)):
-        fields = _fields(model, attnames)
-        columns += [f"{alias}.{qn(f.column)}" for f in fields]
-        converters = []
-        for field in fields:
-            col = field.get_col(model._meta.db_table)
-            converters.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
-        plans.append((model, [f.attname for f in fields], converters))
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {qn(AuthToken._meta.db_table)} t "
+def _lookup_sql() -> str:
+    qn = rows.quote
+    return (
+        f"SELECT {_TOKEN_COLUMNS.sql()}, {_USER_COLUMNS.sql()} FROM {qn(AuthToken._meta.db_table)} t "
         f"INNER JOIN {qn(User._meta.db_table)} u ON u.{qn('id')} = t.{qn('user_id')} "
         f"WHERE t.{qn('digest')} = %s"
     )
-    return sql, plans
-
-
-def _instance(connection, plan, row):
-    """A model instance from raw column values, through the same converters the ORM uses."""
-    model, attnames, converters = plan
-    values = []
-    for (col, functions), value in zip(converters, row):
-        for function in functions:
-            value = function(value, col, connection)
-        values.append(value)
-    return model.from_db(DEFAULT_DB_ALIAS, attnames, values)
 
 
 def lookup(token_value: str) -> AuthToken | None:
@@ -123,16 +95,12 @@ def lookup(token_value: str) -> AuthToken | None:
     unknown, expired, or belongs to a user who may not use the API (inactive)."""
     if not token_value or len(token_value) > 256:
         return None
-    connection = connections[DEFAULT_DB_ALIAS]
-    sql, (token_plan, user_plan) = _lookup_plan(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [digest(token_value)])
-        row = cursor.fetchone()
+    row = rows.fetch_one(_lookup_sql(), [digest(token_value)])
     if row is None:
         return None
-    split = len(token_plan[1])
-    token = _instance(connection, token_plan, row[:split])
-    token.user = _instance(connection, user_plan, row[split:])
+    split = len(_TOKEN_COLUMNS)
+    token = _TOKEN_COLUMNS.instance(row[:split])
+    token.user = _USER_COLUMNS.instance(row[split:])
     if token.expires <= timezone.now() or not token.user.is_active:
         return None
     return token

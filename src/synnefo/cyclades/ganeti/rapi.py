@@ -205,6 +205,14 @@ class GanetiRapiClient:
     def modify_instance(self, name: str, **kwargs) -> int:
         return self._request("PUT", f"/2/instances/{name}/modify", None, kwargs)
 
+    def grow_instance_disk(self, name: str, disk: int, amount: int, wait_for_sync: bool | None = None,
+                           dry_run: bool = False) -> int:
+        """Grow disk ``disk`` (index) by ``amount`` MiB."""
+        body = {"amount": amount}
+        if wait_for_sync is not None:
+            body["wait_for_sync"] = wait_for_sync
+        return self._request("POST", f"/2/instances/{name}/disk/{disk}/grow", {"dry-run": dry_run}, body)
+
     def rename_instance(self, name: str, new_name: str, ip_check: bool = False, name_check: bool = False) -> int:
         """Ganeti renames only stopped instances (the job fails otherwise)."""
         body = {"new_name": new_name, "ip_check": ip_check, "name_check": name_check}
@@ -277,36 +285,6 @@ class GanetiRapiClient:
 
 _pool: dict[tuple, GanetiRapiClient] = {}
 _pool_lock = threading.Lock()
-
-
-def disk_spec(disk_template: str, size_gib: int, name: str | None = None) -> dict:
-    """The Ganeti disk of a volume, as instance creation and a disk ``add`` take it: the size in
-    MiB, the volume's name (``snf-vol-<id>``, Ganeti gives it to ExtStorage scripts as
-    VOL_CNAME) and, for ExtStorage templates (``ext_<provider>``), the provider. For
-    ``ext_archipelago`` Cyclades has already made the map of that name in the volume store (a
-    thin clone or an empty volume, logic/volumes.py), so the provider finds it by name."""
-    disk: dict = {"size": size_gib * 1024}
-    if name:
-        disk["name"] = name
-    template, _, provider = disk_template.partition("_")
-    if provider:
-        disk["provider"] = provider
-    return disk
-
-
-def disk_change(op: str, disk_name: str, disk: dict | None = None) -> dict:
-    """``modify_instance`` arguments that add (``add``: ``disk`` from disk_spec), remove (the
-    disk and its data) or detach (Ganeti keeps the disk, unattached) one disk of an instance, or
-    attach a disk Ganeti keeps detached (by name). Hotplugged
-    when the hypervisor can (Ganeti refuses to remove a disk of a running instance otherwise);
-    else the change applies at the next boot."""
-    if op == "add":
-        return {"disks": [["add", -1, disk]], "hotplug_if_possible": True}
-    if op == "attach":
-        return {"disks": [["attach", -1, {"name": disk_name}]], "hotplug_if_possible": True}
-    if op in ("remove", "detach"):
-        return {"disks": [[op, disk_name, {}]], "hotplug_if_possible": True}
-    raise ValueError(f"unknown disk change {op!r}")
 
 
 def client_for(host, port, username, password, *, ca_file=None, insecure=False, timeout=30.0, retries=3) -> GanetiRapiClient:

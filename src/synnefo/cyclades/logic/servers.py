@@ -26,10 +26,11 @@ from django.utils import timezone
 from synnefo.common import faults
 from synnefo.common.components import COMPONENTS
 from synnefo.cyclades import crypto
-from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiConnectionError, disk_spec
+from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiConnectionError
 from synnefo.cyclades.logic import lookup, quotas, volumes
 from synnefo.cyclades.logic.callbacks import instance_missing
 from synnefo.cyclades.logic.allocator import NoAvailableBackend, VMRequest, allocate_backend
+from synnefo.cyclades.logic.backends import ganeti_disk
 from synnefo.cyclades.logic.flavors import FlavorError, get_flavor
 from synnefo.cyclades.models import Flavor, ServerParams, VirtualMachine, VirtualMachineMetadata
 
@@ -268,7 +269,7 @@ def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_ur
     kwargs = json.loads(json.dumps(settings.GANETI_CREATEINSTANCE_KWARGS))  # a deep copy
     hvparams = (kwargs.pop("hvparams", None) or {}).get(backend.hypervisor)
     template = flavor.volume_type.template
-    disks = [] if root is None else [disk_spec(flavor.volume_type.disk_template, root.size, root.backend_volume_uuid)]
+    disks = [] if root is None else [ganeti_disk(flavor.volume_type, root.size * 1024, name=root.backend_volume_uuid)]
     kwargs.update(
         beparams={"vcpus": flavor.cpu, "maxmem": flavor.ram, "minmem": flavor.ram, "auto_balance": True},
         osparams={"config_url": config_url, "img_id": _img_id(image), "img_format": image.disk_format},

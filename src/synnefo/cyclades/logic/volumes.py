@@ -21,8 +21,8 @@ from django.conf import settings
 from django.db import transaction
 
 from synnefo.common import faults
-from synnefo.cyclades.ganeti.rapi import disk_change, disk_spec
 from synnefo.cyclades.logic import lookup, quotas
+from synnefo.cyclades.logic.backends import disk_change, ganeti_disk
 from synnefo.cyclades.models import VirtualMachine, Volume, VolumeMetadata, VolumeType
 
 log = logging.getLogger(__name__)
@@ -149,19 +149,25 @@ def _store():
 
 
 def make_map(volume: Volume, image_id: str | None = None) -> None:
-    """The volume's map: a thin clone of the image (or snapshot), or an empty one."""
+    """The volume's map: a thin clone of the image (or snapshot), or an empty one. When the
+    store cannot (not configured, the image's blocks missing, another block size): 503, the
+    reason in the log only (it names the store's paths)."""
+    from synnefo.archipelago import config as archip_config
     from synnefo.archipelago import pithos as archip
     from synnefo.archipelago.store import VolumeError
 
     volume.origin = volume.backend_volume_uuid
-    store = _store()
     try:
+        store = archip.node_store()
         if image_id:
             archip.clone(store, volume.origin, image_id, volume.size * quotas.GiB)
         else:
             store.create(volume.origin, volume.size * quotas.GiB)
-    except VolumeError as exc:
-        raise faults.BadRequest(f"Cannot make volume {volume.id}: {exc}") from None
+    except (archip_config.ConfigError, VolumeError) as exc:
+        log.error("volume %s: cannot make its map %s%s: %s", volume.id, volume.origin,
+                  f" from {image_id}" if image_id else "", exc)
+        what = f"Image {image_id} cannot be cloned to a volume" if image_id else "The volume cannot be made"
+        raise faults.ServiceUnavailable(f"{what} now; try again later") from None
 
 
 def remove_map(volume: Volume) -> None:
@@ -255,7 +261,7 @@ def create(user: str, size, *, name=None, description=None, volume_type=None, se
 def _disk_job(vm: VirtualMachine, task: str, op: str, volume: Volume) -> int:
     from synnefo.cyclades.logic import servers
 
-    spec = disk_spec(volume.volume_type.disk_template, volume.size, volume.backend_volume_uuid) if op == "add" else None
+    spec = ganeti_disk(volume.volume_type, volume.size * 1024, name=volume.backend_volume_uuid) if op == "add" else None
     change = disk_change(op, volume.backend_volume_uuid, spec)
     return servers._run_job(vm, task, lambda client, name: client.modify_instance(name, **change))
 
@@ -458,7 +464,10 @@ def server_built(vm: VirtualMachine, success: bool) -> None:
     if success:
         root.filter(status__in=("CREATING", "ATTACHING")).update(status="IN_USE")
     else:
-        root.filter(status="CREATING").update(status="ERROR")
+        for volume in root.filter(status="CREATING").select_related("volume_type"):
+            _drop_map_quietly(volume)  # a server that failed to build can only be deleted
+            volume.status = "ERROR"
+            volume.save(update_fields=["status", "updated"])
         root.filter(status="ATTACHING").update(status="AVAILABLE", machine=None, index=None)
 
 

@@ -1,0 +1,190 @@
+"""The archipelago ExtStorage provider on REAL Ganeti (the sandbox cluster): a server created
+through the compute API with an ``ext_archipelago`` flavor gets a thin clone of its image as
+root disk (mapped as a block device on the node), grows, is snapshotted into a Pithos file,
+and its volume goes with the server."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from synnefo.archipelago import pithos as archip_pithos
+from synnefo.archipelago.store import VolumeStore
+from synnefo.cyclades.logic.backends import create_backend
+from synnefo.cyclades.models import Flavor, VirtualMachine, Volume, VolumeType
+from synnefo.pithos.backend.blocks import reset_block_store
+from synnefo.pithos.backend.data import digests
+from synnefo.plankton import backend as plankton
+from synnefo.archipelago.device import mappings
+from tests.archip_helpers import Vlmcd, device_support, write_config_file
+from tests.compute_helpers import register_image
+from tests.ganeti_helpers import ROOT
+from tests.pithos_helpers import Store
+from tests.test_cyclades_ganeti_e2e import dispatch_until, eventd, ganeti  # noqa: F401
+
+C = "/cyclades/compute/v2.0"
+MiB, GiB = 1 << 20, 1 << 30
+
+
+@pytest.fixture
+def volume_store(settings, tmp_path, ganeti):  # noqa: F811
+    """Real 4 MiB Pithos blocks, a volume store over them, and the provider installed on the
+    sandbox's node with this store's configuration (the ext template enabled on the cluster)."""
+    settings.PITHOS_BACKEND_BLOCK_PATH = str(tmp_path / "blocks")
+    reset_block_store()
+    block_size = settings.PITHOS_BACKEND_BLOCK_SIZE
+    config = write_config_file(tmp_path / "archipelago", tmp_path / "archip", block_size=block_size)
+    config.write_text(config.read_text().replace(f"PITHOS='{tmp_path}/archip/blocks'", f"PITHOS='{tmp_path}/blocks'"))
+    (tmp_path / "blocks").mkdir(exist_ok=True)
+    settings.ARCHIPELAGO_CONFIG = str(config)
+    device_support()
+    result = subprocess.run([str(ROOT / "deploy" / "install-extstorage"), "--sandbox", "--python", sys.executable,
+                             "--archipelago-config", str(config)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    store = archip_pithos.node_store()
+    # The node's vlmcd (its lock owner is the node: <node name>/vlmcd, as the scripts expect).
+    vlmcd = Vlmcd(config, store.config.run_dir, {"ARCHIPELAGO_HOST": ganeti["GANETI_NODE_NAME"]})
+    try:
+        yield store, vlmcd
+    finally:
+        vlmcd.stop()
+        reset_block_store()
+        # Leave the shared cluster as it was: without the provider and the ext template.
+        subprocess.run([str(ROOT / "deploy" / "install-extstorage"), "--uninstall", "--sandbox"], timeout=120)
+
+
+class ExtCloud:
+    """A user with an image, the sandbox as an undrained backend, an ext_archipelago flavor."""
+
+    def __init__(self, ganeti, client, make_user, store, log_file):  # noqa: F811
+        self.client, self.store, self.log_file = client, store, log_file
+        self.user, _, self.token = make_user("extstorage@example.org")
+        self.pithos = Store(client, self.user, self.token)
+        self.image_data = os.urandom(2 * store.block_size + 12345)  # three blocks, the last partial
+        self.image = plankton.any_image(register_image(client, self.pithos, data=self.image_data, osfamily="linux"))
+        self.backend = create_backend(ganeti["GANETI_CLUSTER_NAME"], int(ganeti["GANETI_RAPI_PORT"]),
+                                      ganeti["GANETI_RAPI_USER"], ganeti["GANETI_RAPI_PASSWORD"],
+                                      host=ganeti["GANETI_RAPI_HOST"], ca_file=ganeti["GANETI_RAPI_CA"])
+        assert self.backend.disk_templates == ["file", "diskless", "ext"]  # added, the others kept
+        self.backend.drained = False
+        self.backend.save()
+        vt = VolumeType.objects.create(name="Archipelago", disk_template="ext_archipelago")
+        self.flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=vt)
+        self.rapi = self.backend.get_client()
+
+    def call(self, method, path, body=None):
+        return self.client.generic(method, C + path, data=json.dumps(body) if body is not None else b"",
+                                   content_type="application/json", HTTP_X_AUTH_TOKEN=self.token)
+
+    def create(self) -> tuple[int, str]:
+        r = self.call("POST", "/servers", {"server": {"name": "ext", "imageRef": self.image.id,
+                                                       "flavorRef": self.flavor.id}})
+        assert r.status_code == 202, r.content
+        sid = r.json()["server"]["id"]
+        return sid, VirtualMachine.objects.get(pk=sid).backend_vm_id
+
+    def settle(self, sid, expected, timeout=120):
+        def done():
+            return self.call("GET", f"/servers/{sid}").json()["server"]["status"] == expected and \
+                VirtualMachine.objects.get(pk=sid).task is None
+        dispatch_until(done, timeout)
+        assert self.call("GET", f"/servers/{sid}").json()["server"]["status"] == expected, \
+            self.log_file.read_text()[-3000:]
+
+    def remove_instance(self, name):
+        try:
+            self.rapi.wait_for_job(self.rapi.delete_instance(name, shutdown_timeout=0), raise_on_error=False)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, eventd, volume_store, client,  # noqa: F811
+                                                                     make_user):
+    volume_store, _ = volume_store
+    cloud = ExtCloud(ganeti, client, make_user, volume_store, eventd[1])
+    image, image_data, pithos, rapi, user = cloud.image, cloud.image_data, cloud.pithos, cloud.rapi, cloud.user
+    call = cloud.call
+
+    def settle(expected):
+        cloud.settle(sid, expected)
+
+    sid, name = cloud.create()
+    volume = Volume.objects.get(machine_id=sid, index=0).backend_volume_uuid  # made by Cyclades, adopted
+    try:
+        settle("ACTIVE")
+        instance = rapi.get_instance(name)
+        assert instance["disk_template"] == "ext" and instance["disk.sizes"] == [1024]
+        # The root disk is a thin clone: its map names the image's own blocks, nothing copied.
+        root = volume_store.map_of(volume)
+        assert root.size == GiB and root.entries[:3] == digests(image.version)
+        assert all(entry is None for entry in root.entries[3:])
+        assert volume_store.read(volume, 0, len(image_data)) == image_data
+        assert volume_store.read(volume, len(image_data), 4096) == bytes(4096)
+        assert not os.listdir(volume_store.objects_dir)
+        # Ganeti attached it: a block device with the image's bytes, writable copy-on-write.
+        (mapping,) = [m for m in mappings(volume_store.config) if m.volume == volume]
+        fd = os.open(mapping.device, os.O_RDWR)
+        try:
+            assert os.pread(fd, len(image_data), 0) == image_data
+            os.pwrite(fd, b"guest wrote this", 100)  # into an image block: copied up
+            os.pwrite(fd, b"and this", 100 * MiB)  # into a zero block: allocated
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        assert volume_store.read(volume, 100, 16) == b"guest wrote this"
+        assert len(os.listdir(volume_store.objects_dir)) == 2
+        # Ganeti's setinfo: the volume's record names its instance.
+        (record,) = [json.loads(p.read_text()) for p in (volume_store.maps_dir / ".extstorage").iterdir()]
+        assert record == {"volume": volume, "origin": None, "adopted": True, "metadata": f"originstname+{name}"}
+
+        # Grow through Ganeti: the provider's grow script resizes the volume.
+        rapi.wait_for_job(rapi.grow_instance_disk(name, 0, 1024))
+        assert volume_store.map_of(volume).size == 2 * GiB
+        assert rapi.get_instance(name)["disk.sizes"] == [2048]
+
+        # A snapshot of the volume (on its node, which holds its lock while mapped) becomes a
+        # Pithos file with the volume's content.
+        node = VolumeStore(volume_store.config, f"{ganeti['GANETI_NODE_NAME']}/blockerm")
+        node.snapshot(volume, f"{volume}-snap1")
+        registered = archip_pithos.register_snapshot(node, f"{volume}-snap1", str(user.uuid))
+        assert registered.size == 2 * GiB
+        r = pithos.call("GET", f"/snapshots/{volume}-snap1", HTTP_RANGE=f"bytes=0-{len(image_data) + 99}")
+        assert pithos.body(r) == volume_store.read(volume, 0, len(image_data) + 100)
+        r = pithos.call("GET", f"/snapshots/{volume}-snap1", HTTP_RANGE=f"bytes={2 * GiB - 100}-")
+        assert pithos.body(r) == bytes(100)
+        r = pithos.call("GET", f"/snapshots/{volume}-snap1", HTTP_RANGE=f"bytes={100 * MiB}-{100 * MiB + 7}")
+        assert pithos.body(r) == b"and this"
+        assert pithos.body(pithos.call("GET", "/images/debian.diskdump")) == image_data  # untouched
+
+        # Deleting the server removes its volume (Ganeti: detach, then the remove script).
+        assert call("DELETE", f"/servers/{sid}").status_code == 204
+        settle("DELETED")
+        assert not volume_store.exists(volume) and not mappings(volume_store.config)
+        assert not list((volume_store.maps_dir / ".extstorage").iterdir())
+        assert volume_store.exists(f"{volume}-snap1")  # the snapshot is its own
+        r = pithos.call("GET", "/images/debian.diskdump")
+        assert pithos.body(r) == image_data
+    finally:
+        cloud.remove_instance(name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_the_nodes_vlmcd_the_server_fails_and_no_volume_is_left(ganeti, eventd, volume_store, client,  # noqa: F811
+                                                                        make_user):
+    volume_store, vlmcd = volume_store
+    cloud = ExtCloud(ganeti, client, make_user, volume_store, eventd[1])
+    vlmcd.stop()  # the node cannot map volumes now
+    sid, name = cloud.create()
+    try:
+        cloud.settle(sid, "ERROR")
+        job = cloud.rapi.get_job_status(VirtualMachine.objects.get(pk=sid).backendjobid)
+        assert "vlmcd is not running on this node" in json.dumps(job["opresult"]), job["opresult"]
+        # Nothing left behind in the store (Ganeti would not remove a disk it cannot attach).
+        assert [n for n, _ in volume_store.list()] == [] and not (volume_store.maps_dir / ".extstorage").exists()
+        assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
+        cloud.settle(sid, "DELETED")
+    finally:
+        cloud.remove_instance(name)
