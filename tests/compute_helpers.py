@@ -40,10 +40,11 @@ class Cloud:
     applied: int = 0
     results: list = field(default_factory=list)
 
-    def call(self, method, path, body=None, token=None, version="v2.0"):
+    def call(self, method, path, body=None, token=None, version="v2.0", api="compute"):
+        """A request to ``/cyclades/<api>/<version><path>`` (``api="volume", version="v3/<project>"``)."""
         data = b"" if body is None else json.dumps(body).encode()
         with self.on_commit(execute=True):
-            return self.client.generic(method, f"/cyclades/compute/{version}" + path, data=data,
+            return self.client.generic(method, f"/cyclades/{api}/{version}" + path, data=data,
                                        content_type="application/json", HTTP_X_AUTH_TOKEN=token or self.token)
 
     def settle(self, timeout=10.0):

@@ -13,7 +13,7 @@ import pytest
 from synnefo.archipelago import pithos as archip_pithos
 from synnefo.archipelago.store import VolumeStore
 from synnefo.cyclades.logic.backends import create_backend
-from synnefo.cyclades.models import Flavor, VirtualMachine, VolumeType
+from synnefo.cyclades.models import Flavor, VirtualMachine, Volume, VolumeType
 from synnefo.pithos.backend.blocks import reset_block_store
 from synnefo.pithos.backend.data import digests
 from synnefo.plankton import backend as plankton
@@ -112,7 +112,7 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
         cloud.settle(sid, expected)
 
     sid, name = cloud.create()
-    volume = f"{name}-root"
+    volume = Volume.objects.get(machine_id=sid, index=0).backend_volume_uuid  # made by Cyclades, adopted
     try:
         settle("ACTIVE")
         instance = rapi.get_instance(name)
@@ -138,8 +138,7 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
         assert len(os.listdir(volume_store.objects_dir)) == 2
         # Ganeti's setinfo: the volume's record names its instance.
         (record,) = [json.loads(p.read_text()) for p in (volume_store.maps_dir / ".extstorage").iterdir()]
-        assert record == {"volume": volume, "origin": f"{image.checksum}-{image.size}",
-                          "metadata": f"originstname+{name}"}
+        assert record == {"volume": volume, "origin": None, "adopted": True, "metadata": f"originstname+{name}"}
 
         # Grow through Ganeti: the provider's grow script resizes the volume.
         rapi.wait_for_job(rapi.grow_instance_disk(name, 0, 1024))

@@ -281,35 +281,34 @@ def test_a_backend_that_goes_offline_mid_build(cloud):
 
 
 def test_an_ext_archipelago_root_disk_is_a_thin_clone_of_the_image(cloud, settings, tmp_path):
-    """Cyclades exports the image's map to the volume store before it submits the job, and the
-    disk names it as ``origin``: what the ExtStorage create script clones with the store alone."""
+    """Cyclades makes the root volume's map in the volume store (a thin clone of the image)
+    before it submits the job, and the disk names it: the ExtStorage create script adopts it."""
     from synnefo.archipelago import pithos as archip_pithos
-    from synnefo.cyclades.models import Flavor, VolumeType
+    from synnefo.cyclades.models import Flavor, Volume, VolumeType
     from synnefo.plankton import backend as plankton
 
     settings.SYNNEFO_DATA_DIR = str(tmp_path / "data")  # the node's derived volume store
     vt = VolumeType.objects.create(name="Archipelago", disk_template="ext_archipelago")
     flavor = Flavor.objects.create(cpu=1, ram=1024, disk=1, volume_type=vt)
+    store = archip_pithos.node_store("node1/blockerm")
     r = create(cloud, flavorRef=flavor.id)
     assert r.status_code == 202, r.content
     sid = r.json()["server"]["id"]
-    job_id = VirtualMachine.objects.get(pk=sid).backendjobid
-    op = cloud.cluster.jobs[job_id]["ops"][0]["input"]
-    image = plankton.any_image(cloud.image_id)
-    exported = f"{image.checksum}-{image.size}"
+    (root,) = Volume.objects.filter(machine_id=sid)
+    op = cloud.cluster.jobs[VirtualMachine.objects.get(pk=sid).backendjobid]["ops"][0]["input"]
     assert op["disk_template"] == "ext"
-    assert op["disks"] == [{"size": 1024, "provider": "archipelago", "name": f"snf-{sid}-root", "origin": exported}]
-    store = archip_pithos.node_store("node1/blockerm")
-    store.clone("root", exported, 1 << 30)  # as the node's create script does
-    assert store.read("root", 0, image.size) == b"image" * 100
-    assert store.stats.object_writes == 0 and store.stats.map_writes == 1
+    assert op["disks"] == [{"size": 1024, "provider": "archipelago", "name": f"snf-vol-{root.id}"}]
+    image = plankton.any_image(cloud.image_id)
+    assert root.origin == f"snf-vol-{root.id}" and store.map_of(root.origin).size == 1 << 30
+    assert store.read(root.origin, 0, image.size) == b"image" * 100
+    assert store.info(root.origin)["writable"] == 0  # shared blocks and zeros: no data copied
     cloud.settle()
     assert cloud.call("GET", f"/servers/{sid}").json()["server"]["status"] == "ACTIVE"
 
-    # Another volume type keeps its plain disk entry (no name, no origin).
+    # Another volume type: its size and name only.
     drbd = create(cloud, flavorRef=cloud.flavors[0].id).json()["server"]["id"]
     op = cloud.cluster.jobs[VirtualMachine.objects.get(pk=drbd).backendjobid]["ops"][0]["input"]
-    assert op["disks"] == [{"size": 1024}]
+    assert op["disks"] == [{"size": 1024, "name": f"snf-vol-{Volume.objects.get(machine_id=drbd).id}"}]
 
 
 def test_an_image_the_volume_store_cannot_clone_creates_nothing(cloud, settings, tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from synnefo.astakos.quotaholder.logic import user_quotas
 from synnefo.cyclades.logic.backends import create_backend
-from synnefo.cyclades.models import Flavor, VirtualMachine, VolumeType
+from synnefo.cyclades.models import Flavor, VirtualMachine, Volume, VolumeType
 from tests.compute_helpers import register_image
 from tests.pithos_helpers import Store, small_blocks  # noqa: F401
 from tests.test_cyclades_ganeti_e2e import dispatch_until, eventd, ganeti  # noqa: F401
@@ -22,7 +22,7 @@ def usage(user, resource):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_server_life_cycle_on_real_ganeti(ganeti, eventd, client, make_user, small_blocks):  # noqa: F811
+def test_server_life_cycle_on_real_ganeti(ganeti, eventd, client, make_user, small_blocks, settings):  # noqa: F811
     _, log_file = eventd
     user, _, token = make_user("ganeti-user@example.org")
     image_id = register_image(client, Store(client, user, token), osfamily="linux")
@@ -55,6 +55,31 @@ def test_server_life_cycle_on_real_ganeti(ganeti, eventd, client, make_user, sma
         settle("ACTIVE")
         instance = rapi.get_instance(name)
         assert instance["beparams"]["maxmem"] == 128 and instance["os"] == "snf-image+default"
+        (root,) = Volume.objects.filter(machine_id=sid)
+        assert instance["disk.names"] == [root.backend_volume_uuid] and root.status == "IN_USE"
+        # A second disk through the volume API: Ganeti's disk add job, settled by the dispatcher.
+        r = client.generic("POST", "/cyclades/volume/v2.0/volumes", data=json.dumps({"volume": {"size": 1, "server_id": sid}}),
+                           content_type="application/json", HTTP_X_AUTH_TOKEN=token)
+        assert r.status_code == 202, r.content
+        vid = int(r.json()["volume"]["id"])
+        added = Volume.objects.get(pk=vid).backend_volume_uuid
+        dispatch_until(lambda: Volume.objects.get(pk=vid).status != "CREATING", 90)
+        assert Volume.objects.get(pk=vid).status == "IN_USE", log_file.read_text()[-3000:]
+        assert rapi.get_instance(name)["disk.names"] == [root.backend_volume_uuid, added]
+        assert usage(user, "cyclades.disk") == 2 * 1024 ** 3
+        settle("ACTIVE")
+        # Detached (Ganeti keeps the disk) and attached again (Ganeti's attach of that disk).
+        settings.CYCLADES_DETACHABLE_DISK_TEMPLATES = (template,)
+        assert call("DELETE", f"/servers/{sid}/os-volume_attachments/{vid}").status_code == 202
+        dispatch_until(lambda: Volume.objects.get(pk=vid).status != "DETACHING", 90)
+        assert Volume.objects.get(pk=vid).status == "AVAILABLE", log_file.read_text()[-3000:]
+        assert rapi.get_instance(name)["disk.names"] == [root.backend_volume_uuid]
+        r = call("POST", f"/servers/{sid}/os-volume_attachments", {"volumeAttachment": {"volumeId": str(vid)}})
+        assert r.status_code == 200, r.content
+        dispatch_until(lambda: Volume.objects.get(pk=vid).status != "ATTACHING", 90)
+        assert Volume.objects.get(pk=vid).status == "IN_USE", log_file.read_text()[-3000:]
+        assert rapi.get_instance(name)["disk.names"] == [root.backend_volume_uuid, added]
+        settle("ACTIVE")
         assert usage(user, "cyclades.cpu") == 1 and usage(user, "cyclades.vm") == 1
         assert call("POST", f"/servers/{sid}/action", {"shutdown": {}}).status_code == 202
         settle("STOPPED")

@@ -269,3 +269,57 @@ def _wait_for(predicate, timeout=60):
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.5)
+
+
+def test_volumes_and_snapshots_through_the_openstack_cli(node, tmp_path):
+    snf_manage(node, "volume-type-create", "--name", "archip", "--disk-template", "ext_archipelago")
+    (vtype,) = [t for t in openstack_cli(node, "volume", "type", "list") if t["Name"] == "archip"]
+    snf_manage(node, "flavor-create", "1", "1024", "2", str(vtype["ID"]))
+    flavor = [f for f in openstack_cli(node, "flavor", "list") if f["Name"] == "C1R1024D2ext_archipelago"][0]
+    data = os.urandom(5 * 1024 * 1024 + 17)
+    (tmp_path / "vol.img").write_bytes(data)
+    image = openstack_cli(node, "image", "create", "--file", str(tmp_path / "vol.img"), "--disk-format", "raw", "volimg")
+    volume = openstack_cli(node, "volume", "create", "--size", "1", "--image", image["id"], "v1")
+    assert volume["size"] == 1 and volume["name"] == "v1"
+    _wait_for(lambda: openstack_cli(node, "volume", "show", "v1")["status"] == "available")
+    listed = openstack_cli(node, "volume", "list")
+    assert [(v["Name"], v["Status"], v["Size"]) for v in listed] == [("v1", "available", 1)]
+    import openstack
+
+    conn = openstack.connect(**password_auth(node), load_yaml_config=False, load_envvars=False)
+    assert [(v.id, v.size, v.status) for v in conn.block_storage.volumes()] == [(volume["id"], 1, "available")]
+    # A snapshot: a Pithos file of the owner with the volume's content.
+    snapshot = openstack_cli(node, "volume", "snapshot", "create", "--volume", "v1", "s1")
+    assert snapshot["name"] == "s1" and snapshot["volume_id"] == volume["id"]
+    assert [s["Name"] for s in openstack_cli(node, "volume", "snapshot", "list")] == ["s1"]
+    token, uuid = node.credentials["token"], node.credentials["uuid"]
+    r = requests.get(f"{node.url}/pithos/object-store/v1/{uuid}/snapshots/s1",
+                     headers={"X-Auth-Token": token, "Range": f"bytes=0-{len(data) - 1}"})
+    assert r.status_code == 206 and r.content == data
+    # Attached to a server and detached again (Nova's os-volume_attachments).
+    server = openstack_cli(node, "server", "create", "--flavor", str(flavor["ID"]), "--image", image["id"], "--wait", "vs1")
+    openstack_cli(node, "server", "add", "volume", server["id"], volume["id"], output=False)
+    _wait_for(lambda: openstack_cli(node, "volume", "show", volume["id"])["status"] == "in-use")
+    shown = openstack_cli(node, "volume", "show", volume["id"])
+    assert [a["server_id"] for a in shown["attachments"]] == [server["id"]]
+    openstack_cli(node, "server", "remove", "volume", server["id"], volume["id"], output=False)
+    _wait_for(lambda: openstack_cli(node, "volume", "show", volume["id"])["status"] == "available")
+    openstack_cli(node, "server", "delete", "--wait", server["id"], output=False)
+    # Boot from a new 3 GiB volume cloned from the snapshot; it goes with the server.
+    booted = openstack_cli(node, "server", "create", "--flavor", str(flavor["ID"]), "--image", snapshot["id"],
+                           "--boot-from-volume", "3", "--wait", "bfv1")
+    (root,) = [v for v in openstack_cli(node, "volume", "list") if v["ID"] != volume["id"]]
+    assert root["Size"] == 3 and root["Status"] == "in-use"
+    openstack_cli(node, "server", "delete", "--wait", booted["id"], output=False)
+    # Deleting the snapshot removes its file; deleting the volume, the volume.
+    openstack_cli(node, "volume", "snapshot", "delete", "s1", output=False)
+    assert openstack_cli(node, "volume", "snapshot", "list") == []
+    r = requests.head(f"{node.url}/pithos/object-store/v1/{uuid}/snapshots/s1", headers={"X-Auth-Token": token})
+    assert r.status_code == 404
+    openstack_cli(node, "volume", "delete", "v1", output=False)
+    assert openstack_cli(node, "volume", "list") == []
+    # Bad input: a clear error from the CLI.
+    exe = shutil.which("openstack") or str(Path(sys.executable).with_name("openstack"))
+    result = subprocess.run([exe, "volume", "create", "--size", "500", "big"], env=os_env(node), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0 and "1 to 200 GiB" in result.stderr

@@ -405,3 +405,26 @@ def test_servers_with_kamaki_against_the_node(node, kamaki, tmp_path):
     assert kamaki("server", "list").out.strip() == ""
     r = kamaki("server", "create", "--name", "k2", "--flavor-id", "999", "--image-id", image["id"], expect=1)
     assert "(400)" in r.err
+
+
+def test_volumes_and_snapshots_with_kamaki_against_the_node(node, kamaki):
+    """kamaki's volume and snapshot commands on Synnefo's v2.0 volume API (the v2.0 catalog's
+    ``volume`` endpoint): an empty ext_archipelago volume, a snapshot that is a Pithos file."""
+    manage = [sys.executable, "-m", "synnefo.manage"]
+    out = subprocess.run(manage + ["volume-type-create", "--name", "KamakiArchip", "--disk-template", "ext_archipelago"],
+                         env=node.env, check=True, capture_output=True, text=True, timeout=60).stdout
+    type_id = re.search(r"(\d+)", out).group(1)
+    volume = kamaki.json("volume", "create", "--size", "2", "--name", "kdata", "--volume-type", type_id)
+    assert volume["status"] == "available" and volume["volume_type"] == type_id and volume["size"] == 2
+    assert kamaki.json("volume", "info", volume["id"])["display_name"] == "kdata"
+    snap = kamaki.json("snapshot", "create", "--volume-id", volume["id"], "--name", "ksnap")
+    assert kamaki.json("snapshot", "info", snap["id"])["volume_id"] == volume["id"]
+    assert f"{snap['id']} ksnap" in kamaki("snapshot", "list").out
+    r = requests.head(f"{node.url}/pithos/object-store/v1/{node.credentials['uuid']}/snapshots/ksnap",
+                      headers={"X-Auth-Token": node.credentials["token"]})
+    assert r.status_code == 200 and r.headers["Content-Length"] == str(2 * 1024 ** 3)
+    assert "(404) Volume nope not found" in kamaki("snapshot", "create", "--volume-id", "nope", "--name", "s", expect=1).err
+    assert "(400) Invalid size" in kamaki("volume", "create", "--size", "0", "--name", "x", expect=1).err
+    kamaki("snapshot", "delete", snap["id"], "--yes")
+    kamaki("volume", "delete", volume["id"], "--yes")
+    assert [v["id"] for v in kamaki.json("volume", "list")] == []

@@ -156,3 +156,14 @@ CYCLADES_DEFAULT_SERVER_NETWORKS = []
 CYCLADES_FORCED_SERVER_NETWORKS = []
 # How many times a random MAC is drawn before a port create gives up (a full prefix).
 CYCLADES_MAC_ATTEMPTS = 32
+
+# --- Volumes (docs/volume-api.md) ----------------------------------------------------------
+
+# Volume types (disk templates) whose volumes may exist without a server and move between
+# servers: created detached, attached, detached.
+CYCLADES_DETACHABLE_DISK_TEMPLATES = ("ext_archipelago", "ext_vlmc")
+# Largest volume users may create, in GiB; and metadata items per volume (and snapshot).
+CYCLADES_VOLUME_MAX_SIZE = 200
+CYCLADES_VOLUME_MAX_METADATA = 10
+# Snapshots of ext_archipelago volumes (POST /snapshots); False: the snapshot API answers 501.
+CYCLADES_SNAPSHOTS_ENABLED = True

@@ -411,3 +411,68 @@ class IPAddress(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["network", "address"], name="cyclades_ip_address_unique")]
+
+
+# --- Volumes (docs/volume-api.md; logic in logic/volumes.py) -------------------------------
+
+
+class Volume(models.Model):
+    """A disk (SYNNEFO.md 6.2): a server's root disk (``index`` 0, made with the server) or a
+    volume the user created, attached to a server (``machine``) or, for detachable volume
+    types, not. ``source`` says what it was made from: ``image:<id>``, ``snapshot:<id>``,
+    ``volume:<id>`` or blank; ``origin`` is its Archipelago map in the volume store
+    (``ext_archipelago`` volumes). ``serial``: the quota commission of its pending change."""
+
+    STATUSES = [(s, s) for s in ("CREATING", "AVAILABLE", "ATTACHING", "DETACHING", "IN_USE", "DELETING", "DELETED",
+                                 "ERROR", "ERROR_DELETING")]
+
+    userid = models.CharField(max_length=100, db_index=True)
+    project = models.CharField(max_length=100, blank=True, default="")
+    name = models.CharField(max_length=255, blank=True, default="")
+    description = models.CharField(max_length=255, blank=True, default="")
+    size = models.PositiveIntegerField()  # GiB
+    volume_type = models.ForeignKey(VolumeType, on_delete=models.PROTECT, related_name="volumes")
+    machine = models.ForeignKey(VirtualMachine, null=True, blank=True, on_delete=models.SET_NULL, related_name="volumes")
+    index = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=128, blank=True, default="")
+    origin = models.CharField(max_length=128, blank=True, default="")
+    delete_on_termination = models.BooleanField(default=True)
+    status = models.CharField(max_length=30, choices=STATUSES, default="CREATING")
+    backendjobid = models.PositiveBigIntegerField(null=True, blank=True)
+    # The Ganeti backend keeping the volume as a detached disk (Ganeti's "detach"): attaching it
+    # to a server there is Ganeti's "attach"; elsewhere an "add" of its existing data.
+    detached_on = models.ForeignKey(Backend, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    serial = models.BigIntegerField(null=True, blank=True)
+    snapshot_counter = models.PositiveIntegerField(default=0)
+    deleted = models.BooleanField(default=False, db_index=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["userid", "deleted"], name="cyclades_volume_user_live")]
+
+    def __str__(self) -> str:
+        return f"Volume {self.id} ({self.name})"
+
+    @property
+    def backend_volume_uuid(self) -> str:
+        """The Ganeti disk name and Archipelago map name: ``<BACKEND_PREFIX_ID>vol-<id>``."""
+        return f"{settings.BACKEND_PREFIX_ID}vol-{self.id}"
+
+    @property
+    def source_kind(self) -> str:
+        return self.source.partition(":")[0]
+
+    @property
+    def source_id(self) -> str:
+        return self.source.partition(":")[2]
+
+
+class VolumeMetadata(models.Model):
+    volume = models.ForeignKey(Volume, on_delete=models.CASCADE, related_name="metadata")
+    meta_key = models.CharField(max_length=50)
+    meta_value = models.CharField(max_length=500)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["volume", "meta_key"], name="cyclades_volume_meta_key_unique")]

@@ -3,7 +3,7 @@ trailing slash, since clients differ on it."""
 
 from django.urls import re_path
 
-from synnefo.cyclades.api import compute, networks, servers
+from synnefo.cyclades.api import compute, networks, servers, volumes
 from synnefo.plankton import api_v1 as plankton_v1, glance_v2
 
 V = r"(?P<version>v2\.[01])"
@@ -28,6 +28,9 @@ urlpatterns = [
     re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/metadata/(?P<key>[^/]+)/?$", servers.metadata_item_view),
     re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/ips/?$", servers.ips_view),
     re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/diagnostics/?$", servers.diagnostics_view),
+    re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/os-volume_attachments/?$", volumes.server_attachments),
+    re_path(rf"^compute/{V}/servers/(?P<server_id>[^/]+)/os-volume_attachments/(?P<volume_id>[^/]+)/?$",
+            volumes.server_attachment),
     re_path(rf"^compute/{V}/os-keypairs/?$", servers.keypairs_view),
     re_path(rf"^compute/{V}/os-keypairs/(?P<name>[^/]+)/?$", servers.keypair_view),
     re_path(rf"^compute/{V}/(?P<rest>.*)$", compute.unknown),
@@ -66,3 +69,27 @@ urlpatterns += [
     re_path(r"^image/v2/images/(?P<image_id>[^/]+)/?$", glance_v2.image),
     re_path(r"^image/v2/images/(?P<image_id>[^/]+)/file/?$", glance_v2.image_file),
 ]
+
+# Volumes: Cinder v3 below the project (openstack) and Synnefo's v2.0 (kamaki), same views.
+VOL = r"volume/(?:(?P<version>v2\.0)|(?P<v3>v3)/(?P<project>[^/]+))"
+urlpatterns += [
+    re_path(r"^volume/?$", volumes.versions),
+    re_path(r"^volume/(?P<version>v2\.0|v3)/?$", volumes.version),
+]
+for pattern, view in [
+    (r"volumes/?", volumes.volumes_view),
+    (r"volumes/(?P<detail>detail)/?", volumes.volumes_view),
+    (r"volumes/(?P<volume_id>[^/]+)/?", volumes.volume_view),
+    (r"volumes/(?P<volume_id>[^/]+)/action/?", volumes.volume_action),
+    (r"volumes/(?P<ident>[^/]+)/metadata/?", volumes.volume_metadata),
+    (r"volumes/(?P<ident>[^/]+)/metadata/(?P<key>[^/]+)/?", volumes.volume_metadata_item),
+    (r"types/?", volumes.types_view),
+    (r"types/(?P<type_id>[^/]+)/?", volumes.type_view),
+    (r"snapshots/?", volumes.snapshots_view),
+    (r"snapshots/(?P<detail>detail)/?", volumes.snapshots_view),
+    (r"snapshots/(?P<snapshot_id>[^/]+)/?", volumes.snapshot_view),
+    (r"snapshots/(?P<ident>[^/]+)/metadata/?", volumes.snapshot_metadata),
+    (r"snapshots/(?P<ident>[^/]+)/metadata/(?P<key>[^/]+)/?", volumes.snapshot_metadata_item),
+]:
+    urlpatterns.append(re_path(rf"^{VOL}/{pattern}$", volumes.versioned(view)))
+urlpatterns.append(re_path(r"^volume/(?P<rest>.*)$", volumes.unknown))

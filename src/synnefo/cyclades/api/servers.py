@@ -41,6 +41,7 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
         diagnostics = list(vm.diagnostics.all()[:MAX_DIAGNOSTICS])
     status = servers.api_status(vm)
     addresses, attachments = server_nics.addresses(vm)
+    live_volumes = sorted((v for v in vm.volumes.all() if not v.deleted and v.status != "ERROR"), key=lambda v: (v.index or 0, v.id))
     if version == "v2.1" and status == "STOPPED":
         status = "SHUTOFF"  # Nova's word, what the OpenStack clients and tools wait for
     record.update({
@@ -55,6 +56,9 @@ def server_record(request, version: str, vm: VirtualMachine, detail: bool = True
         "accessIPv6": "",
         "addresses": addresses,
         "attachments": attachments,
+        "volumes": [v.id for v in live_volumes],
+        "os-extended-volumes:volumes_attached": [{"id": str(v.id), "delete_on_termination": v.delete_on_termination}
+                                                 for v in live_volumes],
         "created": zulu(vm.created.timestamp()),
         "updated": zulu(vm.updated.timestamp()),
         "metadata": metadata,
@@ -112,7 +116,7 @@ def servers_view(request, version, detail=None):
         found = found.filter(deleted=False)
     if not detail:
         return render(request, {"servers": [server_record(request, version, vm, detail=False) for vm in found]})
-    found = found.prefetch_related("nics__ips")  # addresses and attachments
+    found = found.prefetch_related("nics__ips", "volumes")  # addresses, attachments, volumes
     metadata, diagnostics = _related(found)
     records = [server_record(request, version, vm, metadata=metadata.get(vm.id, {}), diagnostics=diagnostics.get(vm.id, []))
                for vm in found]
@@ -133,9 +137,13 @@ def _related(found) -> tuple[dict, dict]:
     return metadata, diagnostics
 
 
-def _image_ref(body: dict):
-    """``imageRef``, or the image of a ``block_device_mapping_v2`` boot entry (openstack sends both)."""
-    image_ref = body.get("imageRef")
+def _boot_source(body: dict) -> dict:
+    """What the server boots from, as ``servers.create`` arguments: ``imageRef``, or the boot
+    entry of ``block_device_mapping_v2`` as openstack sends it: ``source_type`` image or
+    snapshot to a local disk or a new volume (``volume_size`` GiB, else the flavor's disk), or
+    ``volume`` (an existing volume, ``destination_type`` volume)."""
+    image_ref = body.get("imageRef") or None
+    found = {"image_ref": image_ref}
     mappings = body.get("block_device_mapping_v2")
     if mappings is not None:
         if not isinstance(mappings, list):
@@ -143,15 +151,26 @@ def _image_ref(body: dict):
         for mapping in mappings:
             if not isinstance(mapping, dict):
                 raise faults.BadRequest("Each block_device_mapping_v2 entry must be an object")
-            source = mapping.get("source_type")
-            if source != "image" or mapping.get("destination_type", "local") != "local":
-                raise faults.BadRequest(f"Block devices from '{source}' are not available yet; boot from an image")
-            if image_ref and mapping.get("uuid") not in (None, image_ref):
+            source, destination = mapping.get("source_type"), mapping.get("destination_type", "local")
+            if (source, destination) not in (("image", "local"), ("image", "volume"), ("snapshot", "local"),
+                                             ("snapshot", "volume"), ("volume", "volume")):
+                raise faults.BadRequest(f"Block devices from '{source}' to '{destination}' are not available: boot from an "
+                                        "image or snapshot (to a local disk or a new volume) or from a volume")
+            if str(mapping.get("boot_index", 0)) not in ("0", "None"):
+                raise faults.BadRequest("Only the boot device (boot_index 0) can be given; attach more volumes later")
+            if not mapping.get("uuid"):
+                raise faults.BadRequest("A block_device_mapping_v2 entry needs a uuid")
+            if source == "volume":
+                found = {"image_ref": None, "boot_volume": mapping["uuid"]}
+                continue
+            if image_ref and mapping["uuid"] != image_ref:
                 raise faults.BadRequest("block_device_mapping_v2 names another image than imageRef")
-            image_ref = image_ref or mapping.get("uuid")
-    if not image_ref:
+            found["image_ref"] = mapping["uuid"]
+            if destination == "volume" and mapping.get("volume_size") is not None:
+                found["root_size"] = mapping["volume_size"]
+    if not found["image_ref"] and "boot_volume" not in found:
         raise faults.BadRequest("Missing 'imageRef'")
-    return image_ref
+    return found
 
 
 def create(request, version):
@@ -163,10 +182,11 @@ def create(request, version):
     project = body.get("project")
     if project is not None and project != request.api_user.uuid:
         raise faults.Forbidden("Servers can only be created in your own project for now")
+    boot = _boot_source(body)
     vm, password = servers.create(
-        request.api_user.uuid, body.get("name"), _image_ref(body), body.get("flavorRef"),
+        request.api_user.uuid, body.get("name"), boot.pop("image_ref"), body.get("flavorRef"),
         metadata=body.get("metadata"), personality=body.get("personality"), password=body.get("adminPass"),
-        key_names=key_names, networks=body.get("networks"),
+        key_names=key_names, networks=body.get("networks"), **boot,
     )
     record = server_record(request, version, vm)
     record["adminPass"] = password

@@ -73,6 +73,7 @@ class SimulatedCluster:
         self.instances: dict[str, dict] = {}
         self.jobs: dict[int, dict] = {}
         self.networks: dict[str, dict] = {}
+        self.detached_disks: dict[str, dict] = {}  # Ganeti keeps detached disks in its configuration
         self.tags: list[str] = []
         self._next_id = 1
         self._lock = threading.RLock()
@@ -206,6 +207,7 @@ class SimulatedCluster:
     def _snapshot(self) -> dict:
         return {"version": STATE_VERSION, "cluster": self.name, "next_job_id": self._next_id,
                 "instances": self.instances, "networks": self.networks, "tags": self.tags,
+                "detached_disks": self.detached_disks,
                 "jobs": [{k: v for k, v in j.items() if not k.startswith("_")} for j in self.jobs.values()]}
 
     def _load(self, state: dict) -> None:
@@ -215,6 +217,7 @@ class SimulatedCluster:
         if state.get("version") != STATE_VERSION or state.get("cluster") != self.name:
             raise ValueError(f"{self.state_file}: not a version {STATE_VERSION} state of cluster {self.name}")
         self.instances, self.networks, self.tags = state["instances"], state["networks"], state["tags"]
+        self.detached_disks = state.get("detached_disks", {})
         self._next_id = int(state["next_job_id"])
         now = _ts(time.time())
         for job in state["jobs"]:
@@ -313,6 +316,8 @@ class SimulatedRapiClient:
         fields = {"instance_name": name, "disk_template": disk_template, "disks": disks, "nics": nics,
                   "os_type": os_type, "beparams": beparams, "hvparams": kwargs.get("hvparams") or {},
                   "tags": kwargs.get("tags") or [], "pnode": pnode}
+        if "no_install" in kwargs:  # an existing disk booted as it is
+            fields["no_install"] = bool(kwargs["no_install"])
         fail = None
         if os_type != "snf-image+default":
             fail = f"OS Parameters validation failed: Directory for OS {os_type.split('+')[0]} not found in search path"
@@ -405,6 +410,8 @@ class SimulatedRapiClient:
                 changes.append([f"be/{key}", value])
             for op, ident, params in kwargs.get("nics") or []:
                 changes.append(_modify_nic(inst, op, ident, params or {}))
+            for op, ident, params in kwargs.get("disks") or []:
+                changes.append(_modify_disk(self.cluster.detached_disks, inst, op, ident, params or {}))
             return changes
 
         fields = {k: kwargs[k] for k in ("beparams", "nics", "disks", "hvparams") if k in kwargs}
@@ -585,6 +592,43 @@ def _modify_nic(inst: dict, op: str, ident, params: dict) -> list:
             inst[key].pop(index)
         return [f"nic.{index}", "remove"]
     raise GanetiApiError(f"Unsupported NIC modification {op!r}")
+
+
+def _modify_disk(detached: dict, inst: dict, op: str, ident, params: dict) -> list:
+    """A disk added at the end, removed or detached (by name or index; a detached disk is kept
+    in ``detached``, the cluster's, by name), or attached from ``detached``, as Ganeti does."""
+    names = inst.setdefault("disk.names", [])
+    if op == "attach":  # a disk the cluster keeps detached, by name
+        name = params.get("name")
+        if name not in detached:
+            raise GanetiApiError(f"Disk {name!r} is not a detached disk of the cluster")
+        change = _modify_disk(detached, inst, "add", -1, detached[name])
+        del detached[name]
+        return [change[0], "attach"]
+    if op == "add":
+        try:
+            size = int(params["size"])
+        except (KeyError, TypeError, ValueError):
+            raise GanetiApiError("Missing or invalid disk size") from None
+        if params.get("name") and params["name"] in names:
+            raise GanetiApiError(f"Disk name '{params['name']}' already used")
+        names.append(params.get("name"))
+        inst.setdefault("disk.sizes", []).append(size)
+        inst.setdefault("disk.uuids", []).append(str(uuid.uuid4()))
+        inst["disk_usage"] = sum(inst["disk.sizes"])
+        return [f"disk/{len(names) - 1}", f"add:size={size},mode=rw"]
+    if op in ("remove", "detach"):
+        index = names.index(ident) if ident in names else int(ident) if str(ident).lstrip("-").isdigit() else None
+        if index is None or not -len(names) <= index < len(names):
+            raise GanetiApiError(f"Cannot find disk {ident!r}")
+        if len(names) == 1:
+            raise GanetiApiError("Cannot remove the last disk of an instance")
+        removed = {key: inst[key].pop(index) for key in ("disk.names", "disk.sizes", "disk.uuids")}
+        if op == "detach" and removed["disk.names"]:
+            detached[removed["disk.names"]] = {"name": removed["disk.names"], "size": removed["disk.sizes"]}
+        inst["disk_usage"] = sum(inst["disk.sizes"])
+        return [f"disk/{index}", op]
+    raise GanetiApiError(f"Unsupported disk modification {op!r}")
 
 
 _clusters: dict[str, SimulatedCluster] = {}

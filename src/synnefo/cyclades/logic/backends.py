@@ -95,26 +95,30 @@ def remove_backend(backend: Backend) -> None:
     log.info("backend %s (%s) removed", backend.id, backend.clustername)
 
 
-ARCHIPELAGO_PROVIDER = "archipelago"
-
-
-def ganeti_disk(volume_type, size_mib: int, *, name: str | None = None, image=None) -> dict:
-    """The Ganeti disk entry (instance create, disk add) of a volume of ``volume_type``.
-
-    ``ext_<provider>``: ``provider`` and, when given, ``name`` (the ExtStorage scripts get it as
-    ``VOL_CNAME``; the archipelago provider names the volume by it). ``ext_archipelago`` from an
-    image: ``origin`` is the image's map exported once to the volume store's PITHOSMAPS, which
-    the node's create script clones (a thin clone: one map write, no data copied) with the store
-    alone, since Ganeti nodes have no database. Raises ``VolumeError`` or ``ConfigError`` when the
-    image cannot be exported (no store configured, its blocks missing, another block size)."""
+def ganeti_disk(volume_type, size_mib: int, *, name: str | None = None) -> dict:
+    """The Ganeti disk entry (instance create, disk add) of a volume of ``volume_type``: the
+    size in MiB, the volume's name (``snf-vol-<id>``; ExtStorage scripts get it as
+    ``VOL_CNAME``) and, for ``ext_<provider>`` types, the provider. An ``ext_archipelago``
+    volume's map (a thin clone of its image or snapshot, or empty) is made in the volume store by
+    Cyclades before the job (logic/volumes.py), and the provider's create adopts it by name."""
     disk = {"size": size_mib}
-    provider = volume_type.provider
-    if provider:
-        disk["provider"] = provider
-        if name:
-            disk["name"] = name
-    if provider == ARCHIPELAGO_PROVIDER and image is not None:
-        from synnefo.archipelago import pithos as archip_pithos
-
-        disk["origin"] = archip_pithos.export_origin(archip_pithos.node_store(), image.id)
+    if name:
+        disk["name"] = name
+    if volume_type.provider:
+        disk["provider"] = volume_type.provider
     return disk
+
+
+def disk_change(op: str, disk_name: str, disk: dict | None = None) -> dict:
+    """``modify_instance`` arguments that add (``add``: ``disk`` from ganeti_disk), remove (the
+    disk and its data) or detach (Ganeti keeps the disk, unattached) one disk of an instance, or
+    attach a disk Ganeti keeps detached (by name). Hotplugged when the hypervisor can (Ganeti
+    refuses to remove a disk of a running instance otherwise); else the change applies at the
+    next boot."""
+    if op == "add":
+        return {"disks": [["add", -1, disk]], "hotplug_if_possible": True}
+    if op == "attach":
+        return {"disks": [["attach", -1, {"name": disk_name}]], "hotplug_if_possible": True}
+    if op in ("remove", "detach"):
+        return {"disks": [[op, disk_name, {}]], "hotplug_if_possible": True}
+    raise ValueError(f"unknown disk change {op!r}")

@@ -88,7 +88,7 @@ def apply_op_status(msg: dict) -> str:
 
 def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> None:
     """A job of the VM ended: its new state, flavor, and the quota of what changed."""
-    from synnefo.cyclades.logic import quotas
+    from synnefo.cyclades.logic import quotas, volumes
 
     old_state = vm.operstate
     old_flavor = vm.flavor if vm.flavor_id else None
@@ -101,6 +101,7 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
             from synnefo.cyclades.logic import server_nics
 
             server_nics.activate(vm)
+            volumes.server_built(vm, True)
         if opcode == "OP_INSTANCE_SET_PARAMS":
             _apply_beparams(vm, (msg.get("job_fields") or {}).get("beparams"))
         vm.backendtime = etime
@@ -109,22 +110,22 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
         vm.backendtime = etime
         VirtualMachineDiagnostic.objects.create(vm=vm, level="ERROR", source="ganeti-create", source_date=etime,
                                                 message="The server could not be built", details=vm.backendlogmsg or "")
+        volumes.server_built(vm, False)
     removed = opcode == "OP_INSTANCE_REMOVE" and (success or instance_missing(vm))
     if ours:
         if vm.task in ("CONNECT", "DISCONNECT"):
             from synnefo.cyclades.logic import server_nics
 
             server_nics.settle_task(vm, success)
+        if vm.task in volumes.TASKS:
+            volumes.settle_task(vm, success)
         if vm.task == "BUILD" or vm.serial is None:
             pass  # the creation's commission was accepted when the API took the request
         else:
             quotas.decide(vm, success or removed)
         vm.task = vm.task_job_id = None
     elif removed:
-        release = quotas.scaled(quotas.offline(vm.flavor), -1) if vm.flavor_id else {}
-        if old_state in quotas.ONLINE_STATES and vm.flavor_id:
-            release = quotas.combined(release, quotas.scaled(quotas.online(vm.flavor), -1))
-        quotas.issue(vm, release, "removed outside the API", accept=True, force=True)
+        quotas.issue(vm, quotas.release_of(vm, old_state), "removed outside the API", accept=True, force=True)
     elif success and vm.operstate != old_state:
         quotas.charge_unrequested_change(vm, old_state, vm.operstate)
     elif success and old_flavor is not None and vm.flavor_id != old_flavor.id:
@@ -135,6 +136,7 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
         vm.deleted, vm.operstate = True, "DESTROYED"
         vm.backendtime = etime
         server_nics.release(vm)  # ports and their addresses go back
+        volumes.server_removed(vm)
     elif "instance_nics" in msg:
         server_nics.sync(vm, msg["instance_nics"])
 

@@ -24,9 +24,25 @@ GiB = 1024 * MiB
 ONLINE_STATES = ("BUILD", "STARTED", "ERROR")
 
 
-def offline(flavor: Flavor) -> dict[str, int]:
+def offline(flavor: Flavor, disk_gib: int | None = None) -> dict[str, int]:
+    """``disk_gib``: the root volume's size when it is not the flavor's disk (boot from volume)."""
     return {"cyclades.vm": 1, "cyclades.total_cpu": flavor.cpu, "cyclades.total_ram": flavor.ram * MiB,
-            "cyclades.disk": flavor.disk * GiB}
+            "cyclades.disk": (flavor.disk if disk_gib is None else disk_gib) * GiB}
+
+
+def release_of(vm: VirtualMachine, operstate: str | None = None) -> dict[str, int]:
+    """What the server's removal gives back: its offline resources with the disk of its root
+    volume and the volumes attached to it (they go with it), and the online ones if it runs
+    (in ``operstate``, by default its current one)."""
+    from synnefo.cyclades.logic.volumes import server_disk
+
+    if vm.flavor_id is None:
+        return {}
+    held = {**offline(vm.flavor), "cyclades.disk": server_disk(vm)}
+    release = scaled(held, -1)
+    if (operstate or vm.operstate) in ONLINE_STATES:
+        release = combined(release, scaled(online(vm.flavor), -1))
+    return release
 
 
 def online(flavor: Flavor) -> dict[str, int]:

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from synnefo.common import faults
 from synnefo.cyclades.ganeti.rapi import JOB_FINAL, GanetiApiError, GanetiJobError
-from synnefo.cyclades.logic import lookup, quotas, servers
+from synnefo.cyclades.logic import lookup, quotas, servers, volumes
 from synnefo.cyclades.logic.callbacks import vm_id_from_name
 from synnefo.cyclades.logic.flavors import FlavorError, get_flavor
 from synnefo.cyclades.models import VirtualMachine
@@ -68,12 +68,7 @@ def rename(vm_id, name: str) -> VirtualMachine:
 
 def held_resources(vm: VirtualMachine) -> dict[str, int]:
     """What the server holds in quota now (SYNNEFO.md 1.8)."""
-    if vm.flavor is None:
-        return {}
-    held = quotas.offline(vm.flavor)
-    if vm.operstate in quotas.ONLINE_STATES:
-        held = quotas.combined(held, quotas.online(vm.flavor))
-    return held
+    return quotas.scaled(quotas.release_of(vm), -1)
 
 
 @transaction.atomic
@@ -93,6 +88,7 @@ def reassign(vm_id, new_user: str) -> VirtualMachine:
     vm.userid, vm.project = new_user, new_user  # the new owner's base project
     quotas.issue(vm, held, f"reassign from {old}", accept=True)
     vm.save(update_fields=["userid", "project", "updated"])
+    vm.volumes.filter(deleted=False).update(userid=new_user, project=new_user)  # they go with it
     log.info("server %s moved from %s to %s", vm.id, old, new_user)
     return vm
 
@@ -135,6 +131,7 @@ def import_instance(instance_name: str, backend, user: str, image_ref, flavor_re
         vm = VirtualMachine.objects.create(name=instance_name, userid=user, project=user, backend=backend, flavor=flavor,
                                            imageid=image.id, operstate="STOPPED", buildpercentage=100, action="IMPORT")
         quotas.issue(vm, quotas.offline(flavor), "import", accept=True, force=True)
+        volumes.root_volume(vm, flavor.disk, image, imported=True)
         try:
             job_id = client.rename_instance(instance_name, vm.backend_vm_id)
             client.wait_for_job(job_id, timeout=timeout, interval=0.5)

@@ -172,7 +172,9 @@ def ganeti_nics(attached: list[NetworkInterface]) -> list[dict]:
 
 # --- a running (or stopped) server: connect and disconnect ---------------------------------
 
-def _server_for_nic_change(user: str, server_id, task: str):
+def server_for_change(user: str, server_id, task: str):
+    """The user's live server, locked, for a NIC or volume change (400 if unknown: the id came
+    in a body), once the server may take ``task``."""
     from synnefo.cyclades.logic import servers
 
     try:
@@ -191,7 +193,7 @@ def connect(user: str, network, server_id, *, name: str = "", fixed_ips=None, se
     from synnefo.cyclades.logic import servers
 
     with transaction.atomic():
-        vm = _server_for_nic_change(user, server_id, "CONNECT")
+        vm = server_for_change(user, server_id, "CONNECT")
         if NetworkInterface.objects.filter(machine=vm).count() >= settings.GANETI_MAX_NICS_PER_INSTANCE:
             raise faults.Conflict(f"Server {vm.id} already has {settings.GANETI_MAX_NICS_PER_INSTANCE} NICs")
         port = ports.create_port(user, network, name=name, fixed_ips=fixed_ips, security_groups=security_groups)
@@ -211,7 +213,7 @@ def disconnect(user: str, port: NetworkInterface) -> None:
     from synnefo.cyclades.logic import servers
 
     with transaction.atomic():
-        vm = _server_for_nic_change(user, port.machine_id, "DISCONNECT")
+        vm = server_for_change(user, port.machine_id, "DISCONNECT")
         port = NetworkInterface.objects.select_for_update().get(pk=port.pk)
         port.state = "DOWN"
         port.save(update_fields=["state", "updated"])

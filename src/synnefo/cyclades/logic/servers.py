@@ -23,13 +23,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from synnefo.archipelago.config import ConfigError
-from synnefo.archipelago.store import VolumeError
 from synnefo.common import faults
 from synnefo.common.components import COMPONENTS
 from synnefo.cyclades import crypto
 from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiConnectionError
-from synnefo.cyclades.logic import lookup, quotas
+from synnefo.cyclades.logic import lookup, quotas, volumes
 from synnefo.cyclades.logic.callbacks import instance_missing
 from synnefo.cyclades.logic.allocator import NoAvailableBackend, VMRequest, allocate_backend
 from synnefo.cyclades.logic.backends import ganeti_disk
@@ -41,7 +39,8 @@ log = logging.getLogger(__name__)
 # API status from operstate (SYNNEFO.md 1.8).
 STATUS = {"BUILD": "BUILD", "ERROR": "ERROR", "STOPPED": "STOPPED", "STARTED": "ACTIVE", "RESIZE": "RESIZE", "DESTROYED": "DELETED"}
 TASK_STATE = {"BUILD": "BUILDING", "START": "STARTING", "STOP": "STOPPING", "REBOOT": "REBOOTING",
-              "DESTROY": "DESTROYING", "RESIZE": "RESIZING", "CONNECT": "CONNECTING", "DISCONNECT": "DISCONNECTING"}
+              "DESTROY": "DESTROYING", "RESIZE": "RESIZING", "CONNECT": "CONNECTING", "DISCONNECT": "DISCONNECTING",
+              "ATTACH_VOLUME": "ATTACHING_VOLUME", "DETACH_VOLUME": "DETACHING_VOLUME", "DELETE_VOLUME": "DELETING_VOLUME"}
 RUNNING_JOB = ("queued", "waiting", "running")
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
@@ -83,7 +82,8 @@ def check_name(name) -> str:
     return name
 
 
-def check_metadata(metadata, existing: int = 0) -> dict[str, str]:
+def check_metadata(metadata, existing: int = 0, *, limit: int | None = None, what: str = "server") -> dict[str, str]:
+    """Metadata of a server (or, with ``limit`` and ``what``, of a volume or snapshot)."""
     if metadata is None:
         return {}
     if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
@@ -91,8 +91,9 @@ def check_metadata(metadata, existing: int = 0) -> dict[str, str]:
     for key, value in metadata.items():
         if not key or len(key) > 50 or len(value) > 500:
             raise faults.BadRequest("Metadata keys have 1 to 50 characters, values up to 500")
-    if existing + len(metadata) > settings.CYCLADES_VM_MAX_METADATA:
-        raise faults.BadRequest(f"At most {settings.CYCLADES_VM_MAX_METADATA} metadata items per server")
+    limit = settings.CYCLADES_VM_MAX_METADATA if limit is None else limit
+    if existing + len(metadata) > limit:
+        raise faults.BadRequest(f"At most {limit} metadata items per {what}")
     return metadata
 
 
@@ -154,10 +155,15 @@ def boot_image(user: str, image_ref):
 
 
 def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, personality=None, password=None,
-           key_names=(), project: str | None = None, backend=None, networks=None) -> tuple[VirtualMachine, str]:
+           key_names=(), project: str | None = None, backend=None, networks=None,
+           root_size: int | None = None, boot_volume=None) -> tuple[VirtualMachine, str]:
     """Create a server; returns it (BUILD) and its admin password. Refusals change nothing.
     ``networks``: the create body's list (see logic/server_nics.py); None: the default server
-    networks; with none of them (and no forced ones) Ganeti's default NICs."""
+    networks; with none of them (and no forced ones) Ganeti's default NICs. ``root_size``: GiB
+    of the root volume (boot from a new volume), else the flavor's disk. ``image_ref`` may name a
+    snapshot: ext_archipelago root disks are thin clones of either. ``boot_volume``: an available
+    volume of the user that becomes the root disk as it is (no OS installation); its image or
+    snapshot is the server's image."""
     from synnefo.cyclades.logic import keypairs, server_nics
 
     specs = server_nics.with_settings(server_nics.check_specs(networks))
@@ -168,9 +174,13 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
     files = check_personality(personality)
     password = check_password(password)
     flavor = usable_flavor(flavor_ref, creating=True)
+    if boot_volume is not None:
+        existing = volumes.bootable(user, boot_volume, flavor)
+        image_ref, root_size = existing.source_id, existing.size
     image = boot_image(user, image_ref)
-    if image.size > flavor.disk * quotas.GiB:
-        raise faults.BadRequest(f"Image {image.id} ({image.size} bytes) is larger than the flavor's {flavor.disk} GiB disk")
+    root_size = flavor.disk if root_size is None else volumes.check_size(root_size)
+    if image.size > root_size * quotas.GiB:
+        raise faults.BadRequest(f"Image {image.id} ({image.size} bytes) is larger than the {root_size} GiB root disk")
     for key in ("os", "users"):  # upstream copies these image properties into the server's metadata
         if key in image.properties and key.upper() not in metadata and key not in metadata:
             metadata[key] = image.properties[key]
@@ -178,7 +188,7 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
     template = flavor.volume_type.template
     if backend is None:
         try:
-            backend = allocate_backend(VMRequest(ram=flavor.ram, disk=flavor.disk * 1024, cpu=flavor.cpu,
+            backend = allocate_backend(VMRequest(ram=flavor.ram, disk=root_size * 1024, cpu=flavor.cpu,
                                                  disk_template=template, userid=user, project=project))
         except NoAvailableBackend:
             raise faults.ServiceUnavailable("No available backends") from None
@@ -193,10 +203,21 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
         VirtualMachineMetadata.objects.bulk_create(
             [VirtualMachineMetadata(vm=vm, meta_key=k, meta_value=v) for k, v in metadata.items()])
         # BUILD is accepted at once, as upstream: a failed build stays (ERROR) until deleted.
-        quotas.issue(vm, quotas.combined(quotas.offline(flavor), quotas.online(flavor)), "create", accept=True)
-        config_url = _store_params(vm, image, password, files, [k.public_key for k in keys])
-        nics = server_nics.ganeti_nics(server_nics.attach(vm, user, specs)) if specs else None
-        job_id = _submit_create(vm, backend, flavor, image, config_url, nics)
+        # A volume booted from keeps its own charge; a diskless server holds no disk.
+        disk = 0 if boot_volume is not None or template == "diskless" else root_size
+        quotas.issue(vm, quotas.combined(quotas.offline(flavor, disk_gib=disk), quotas.online(flavor)), "create", accept=True)
+        if boot_volume is not None:
+            root = volumes.take_as_root(vm, boot_volume)
+        else:
+            root = volumes.root_volume(vm, root_size, image) if template != "diskless" else None
+        try:
+            config_url = _store_params(vm, image, password, files, [k.public_key for k in keys])
+            nics = server_nics.ganeti_nics(server_nics.attach(vm, user, specs)) if specs else None
+            job_id = _submit_create(vm, backend, flavor, image, config_url, nics, root, install=boot_volume is None)
+        except BaseException:
+            if root is not None and boot_volume is None:
+                volumes.remove_map(root)  # the transaction rolls back the rest
+            raise
         vm.backendjobid = vm.task_job_id = job_id
         vm.save(update_fields=["backendjobid", "task_job_id"])
     log.info("server %s of %s: create job %s on backend %s", vm.id, user, job_id, backend.id)
@@ -243,22 +264,19 @@ def _primary_node(client) -> str | None:
     return max(nodes, key=lambda n: (n.get("mfree") or 0, n.get("name", "")))["name"]
 
 
-def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str, nics=None) -> int:
+def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str, nics=None, root=None,
+                   install: bool = True) -> int:
     kwargs = json.loads(json.dumps(settings.GANETI_CREATEINSTANCE_KWARGS))  # a deep copy
     hvparams = (kwargs.pop("hvparams", None) or {}).get(backend.hypervisor)
     template = flavor.volume_type.template
-    try:
-        disks = [] if template == "diskless" else [
-            ganeti_disk(flavor.volume_type, flavor.disk * 1024, name=f"{vm.backend_vm_id}-root", image=image)]
-    except (VolumeError, ConfigError) as exc:
-        log.error("server %s: image %s cannot be cloned: %s", vm.id, image.id, exc)
-        # The reason names the store's paths: for the log, not for the user.
-        raise faults.ServiceUnavailable(f"Image {image.id} cannot be cloned to a volume now; try again later") from None
+    disks = [] if root is None else [ganeti_disk(flavor.volume_type, root.size * 1024, name=root.backend_volume_uuid)]
     kwargs.update(
         beparams={"vcpus": flavor.cpu, "maxmem": flavor.ram, "minmem": flavor.ram, "auto_balance": True},
         osparams={"config_url": config_url, "img_id": _img_id(image), "img_format": image.disk_format},
         ip_check=False, name_check=False, start=True, tags=[], hypervisor=backend.hypervisor,
     )
+    if not install:
+        kwargs["no_install"] = True  # the root disk is an existing volume: keep what is on it
     if hvparams:
         kwargs["hvparams"] = hvparams
     try:
@@ -373,11 +391,10 @@ def resize(user: str, server_id, flavor_ref) -> VirtualMachine:
 def destroy(user: str, server_id) -> VirtualMachine:
     vm = get_server(user, server_id, for_update=True)
     validate_action(vm, "DESTROY")
+    volumes.check_server_removal(vm)
     if vm.task and vm.serial is not None:
         quotas.decide(vm, False)  # the interrupted action's commission gives its quota back
-    release = quotas.scaled(quotas.offline(vm.flavor), -1)
-    if vm.operstate in quotas.ONLINE_STATES:
-        release = quotas.combined(release, quotas.scaled(quotas.online(vm.flavor), -1))
+    release = quotas.release_of(vm)
     vm.serial = quotas.issue(vm, release, "delete", accept=None, force=True)
     try:
         _run_job(vm, "DESTROY", lambda client, name: client.delete_instance(name))
@@ -394,6 +411,7 @@ def mark_deleted(vm: VirtualMachine) -> None:
 
     quotas.decide(vm, True)
     server_nics.release(vm)
+    volumes.server_removed(vm)
     vm.deleted, vm.operstate, vm.task, vm.task_job_id = True, "DESTROYED", None, None
     vm.save()
 
