@@ -3,11 +3,13 @@ private network, snf-ganeti-eventd publishes the add's events, the dispatcher co
 the node group and makes it ACTIVE; deleting it disconnects and removes it from Ganeti."""
 
 import io
+import ipaddress
 import json
 import uuid
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import override_settings
 
 from synnefo.cyclades.ganeti.rapi import GanetiApiError
@@ -149,6 +151,101 @@ def test_two_servers_on_a_private_network_on_real_ganeti(ganeti, eventd, client,
         assert Network.objects.get(pk=net_id).state == "DELETED"
     finally:
         for vm in servers:
+            try:
+                rapi.wait_for_job(rapi.delete_instance(vm.backend_vm_id, shutdown_timeout=0), raise_on_error=False)
+            except GanetiApiError:
+                pass
+        _cleanup(rapi, name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_public_network_with_ip_pool_on_real_ganeti(ganeti, eventd, client, make_user, small_blocks):  # noqa: F811
+    """`snf-manage network-create --public --backend-id` with an IP pool: a server joining it (with
+    the user's floating IP) gets a pool address and a MAC of the network's prefix, as Ganeti shows;
+    disconnecting and removing go through Ganeti too."""
+    _, log_file = eventd
+    user, _, token = make_user("net-public@example.org")
+    backend, rapi, call = _setup(ganeti, client, token)
+    backend.drained = False
+    backend.save()
+    image_id = register_image(client, Store(client, user, token), osfamily="linux")
+    template = "file" if "file" in backend.disk_templates else "diskless"
+    flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=VolumeType.objects.create(name="P", disk_template=template))
+    cidr = _cidr()
+    net = ipaddress.ip_network(cidr)
+    first, last = net.network_address + 10, net.network_address + 12
+    out = io.StringIO()
+    call_command("network-create", "--public", "--flavor=CUSTOM", f"--link={ganeti['GANETI_NIC_LINK']}",
+                 f"--name=pub-{uuid.uuid4().hex[:6]}", f"--subnet={cidr}", f"--allocation-pool={first},{last}",
+                 "--floating-ip-pool=True", f"--backend-id={backend.id}", stdout=out)
+    network = Network.objects.get(pk=int(out.getvalue().split()[2]))
+    name = network.backend_id
+    row = BackendNetwork.objects.get(network=network, backend=backend)
+    vm = None
+    try:
+        dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in ("ACTIVE", "ERROR"), 90)
+        row.refresh_from_db()
+        assert row.operstate == "ACTIVE", (row.backendlogmsg, log_file.read_text()[-3000:])
+        info = rapi.get_network(name)
+        assert info["network"] == cidr and info["gateway"] == str(net.network_address + 1)
+        assert info["mac_prefix"] == row.mac_prefix == f"{network.mac_prefix}{backend.id % 16:x}"
+        assert "public" in info["tags"] and [g[0] for g in info["group_list"]] == ["default"]
+        # The user takes a floating IP from the pool (its first address) and the server uses it.
+        status, body = call("POST", "/floatingips", {"floatingip": {"floating_network_id": str(network.id)}})
+        assert status == 201, body
+        address = body["floatingip"]["floating_ip_address"]
+        assert address == str(first)
+        status, body = call("POST", "/servers", {"server": {"name": "pub", "imageRef": image_id, "flavorRef": flavor.id,
+                                                            "networks": [{"uuid": str(network.id)}]}}, api=C)
+        assert status == 202, body
+        vm = VirtualMachine.objects.get(pk=body["server"]["id"])
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).operstate in ("STARTED", "ERROR"), 120)
+        vm.refresh_from_db()
+        assert vm.operstate == "STARTED", (vm.backendlogmsg, log_file.read_text()[-3000:])
+        port = NetworkInterface.objects.get(machine=vm)
+        instance = rapi.get_instance(vm.backend_vm_id)
+        assert instance["nic.ips"] == [address] and instance["nic.macs"] == [port.mac]
+        assert port.mac.replace(":", "").startswith(network.mac_prefix.replace(":", ""))
+        assert instance["nic.networks.names"] == [name] and instance["nic.links"] == [ganeti["GANETI_NIC_LINK"]]
+        assert rapi.get_network(name)["inst_list"] == [vm.backend_vm_id]
+        addresses = call("GET", f"/servers/{vm.id}", api=C)[1]["server"]["addresses"]
+        assert addresses[str(network.id)][0]["addr"] == address and addresses[str(network.id)][0]["OS-EXT-IPS:type"] == "floating"
+        # Ganeti's instance policy keeps at least one NIC: removing the only one fails, with
+        # Ganeti's reason on the server, and the port stays.
+        assert call("DELETE", f"/ports/{port.id}")[0] == 204
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).task is None, 120)
+        vm.refresh_from_db()
+        assert NetworkInterface.objects.get(pk=port.pk).state == "ACTIVE" and "nic-count" in vm.backendlogmsg
+        # A second NIC (the second floating IP, from the pool), then the first one disconnected:
+        # it goes from Ganeti and the user keeps its floating IP, detached.
+        second = call("POST", "/floatingips", {"floatingip": {"floating_network_id": str(network.id)}})[1]["floatingip"]
+        status, body = call("POST", "/ports", {"port": {"network_id": str(network.id), "device_id": str(vm.id),
+                                                        "fixed_ips": [{"ip_address": second["floating_ip_address"]}]}})
+        assert status == 201, body
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).task is None, 120)
+        assert NetworkInterface.objects.get(pk=body["port"]["id"]).state == "ACTIVE", vm.backendlogmsg
+        assert rapi.get_instance(vm.backend_vm_id)["nic.ips"] == [address, second["floating_ip_address"]]
+        assert call("DELETE", f"/ports/{port.id}")[0] == 204
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).task is None, 120)
+        vm.refresh_from_db()
+        assert not NetworkInterface.objects.filter(pk=port.pk).exists(), vm.backendlogmsg
+        assert rapi.get_instance(vm.backend_vm_id)["nic.ips"] == [second["floating_ip_address"]]
+        ip = IPAddress.objects.get(address=address, network=network)
+        assert ip.nic is None and ip.floating_ip
+        assert call("DELETE", f"/servers/{vm.id}", api=C)[0] == 204
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).deleted, 120)
+        with pytest.raises(CommandError, match="in use"):
+            call_command("network-remove", str(network.id), stdout=io.StringIO())
+        for fip in IPAddress.objects.filter(network=network):
+            assert call("DELETE", f"/floatingips/{fip.id}")[0] == 204
+        call_command("network-remove", str(network.id), stdout=io.StringIO())
+        dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in ("DELETED", "ERROR"), 90)
+        row.refresh_from_db()
+        assert row.operstate == "DELETED", (row.backendlogmsg, log_file.read_text()[-3000:])
+        with pytest.raises(GanetiApiError):
+            rapi.get_network(name)
+    finally:
+        if vm is not None:
             try:
                 rapi.wait_for_job(rapi.delete_instance(vm.backend_vm_id, shutdown_timeout=0), raise_on_error=False)
             except GanetiApiError:
