@@ -190,6 +190,14 @@ def test_public_network_with_ip_pool_on_real_ganeti(ganeti, eventd, client, make
         assert info["network"] == cidr and info["gateway"] == str(net.network_address + 1)
         assert info["mac_prefix"] == row.mac_prefix == f"{network.mac_prefix}{backend.id % 16:x}"
         assert "public" in info["tags"] and [g[0] for g in info["group_list"]] == ["default"]
+        # An address reserved by the administrator: in the pool and in Ganeti (OP_NETWORK_SET_PARAMS).
+        reserved = str(first + 1)
+        call_command("network-modify", str(network.id), f"--add-reserved-ips={reserved}", stdout=io.StringIO())
+        dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).backendopcode == "OP_NETWORK_SET_PARAMS"
+                       and BackendNetwork.objects.get(pk=row.pk).backendjobstatus in ("success", "error"), 90)
+        row.refresh_from_db()
+        assert row.backendjobstatus == "success" and row.operstate == "ACTIVE", row.backendlogmsg
+        assert reserved in rapi.get_network(name)["external_reservations"]
         # The user takes a floating IP from the pool (its first address) and the server uses it.
         status, body = call("POST", "/floatingips", {"floatingip": {"floating_network_id": str(network.id)}})
         assert status == 201, body
@@ -219,6 +227,7 @@ def test_public_network_with_ip_pool_on_real_ganeti(ganeti, eventd, client, make
         # A second NIC (the second floating IP, from the pool), then the first one disconnected:
         # it goes from Ganeti and the user keeps its floating IP, detached.
         second = call("POST", "/floatingips", {"floatingip": {"floating_network_id": str(network.id)}})[1]["floatingip"]
+        assert second["floating_ip_address"] == str(last)  # the reserved one is skipped
         status, body = call("POST", "/ports", {"port": {"network_id": str(network.id), "device_id": str(vm.id),
                                                         "fixed_ips": [{"ip_address": second["floating_ip_address"]}]}})
         assert status == 201, body

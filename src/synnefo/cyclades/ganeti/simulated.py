@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import heapq
+import ipaddress
 import itertools
 import logging
 import threading
@@ -526,6 +527,7 @@ class SimulatedRapiClient:
                     "network6": kwargs.get("network6"), "gateway6": kwargs.get("gateway6"),
                     "mac_prefix": kwargs.get("mac_prefix"), "tags": list(kwargs.get("tags") or []),
                     "group_list": [], "inst_list": [], "serial_no": 1, "ctime": now, "mtime": now,
+                    "external_reservations": _reservations(_implicit(network, gateway) + list(kwargs.get("add_reserved_ips") or [])),
                 }
             return None
 
@@ -544,6 +546,21 @@ class SimulatedRapiClient:
 
         return self._network_job("OP_NETWORK_DISCONNECT", network_name, change, {"group_name": group_name}, dry_run)
 
+    def modify_network(self, network_name, dry_run=False, **kwargs):
+        def change(net):
+            have = [a.strip() for a in (net.get("external_reservations") or "").split(",") if a.strip()]
+            for address in kwargs.get("add_reserved_ips") or []:
+                if address in have:
+                    raise GanetiApiError(f"IP address '{address}' already reserved")
+                have.append(address)
+            for address in kwargs.get("remove_reserved_ips") or []:
+                if address not in have:
+                    raise GanetiApiError(f"IP address '{address}' is not reserved")
+                have.remove(address)
+            net["external_reservations"] = _reservations(have)
+
+        return self._network_job("OP_NETWORK_SET_PARAMS", network_name, change, dict(kwargs), dry_run)
+
     def delete_network(self, network_name, dry_run=False):
         c = self.cluster
 
@@ -561,6 +578,17 @@ class SimulatedRapiClient:
                  "networks": sorted(n for n, net in c.networks.items() if any(g[0] == "default" for g in net["group_list"])),
                  "tags": [], "serial_no": 1}
         return [group] if bulk else [{"name": "default", "uri": "/2/groups/default"}]
+
+
+def _implicit(network: str, gateway) -> list[str]:
+    """What Ganeti reserves in a new network: its network and broadcast address and gateway."""
+    net = ipaddress.ip_network(network)
+    return [str(net.network_address), *([gateway] if gateway else []), str(net.broadcast_address)]
+
+
+def _reservations(addresses) -> str:
+    """Ganeti's ``external_reservations``: a comma-separated string, in address order."""
+    return ", ".join(sorted(dict.fromkeys(addresses), key=ipaddress.ip_address))
 
 
 NIC_FIELDS = {"nic.names": "name", "nic.ips": "ip", "nic.macs": "mac", "nic.networks.names": "network",
