@@ -558,6 +558,9 @@ class SimulatedRapiClient:
                     raise GanetiApiError(f"IP address '{address}' is not reserved")
                 have.remove(address)
             net["external_reservations"] = _reservations(have)
+            for key in ("network6", "gateway6", "gateway"):
+                if kwargs.get(key) is not None:
+                    net[key] = kwargs[key]
 
         return self._network_job("OP_NETWORK_SET_PARAMS", network_name, change, dict(kwargs), dry_run)
 

@@ -131,6 +131,29 @@ def submit_pending(network_id: int) -> None:
         refresh_state(network)
 
 
+def subnet_added(network_id: int) -> None:
+    """A subnet was added (after commit): a network waiting for its IPv4 subnet goes to Ganeti
+    now; one already there learns a new IPv6 subnet (OP_NETWORK_SET_PARAMS network6/gateway6)."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+    submit_pending(network_id)
+    network = Network.objects.prefetch_related("subnets").get(pk=network_id)
+    sub6 = networks.subnet6(network)
+    if sub6 is None:
+        return
+    for row in network.backend_networks.select_related("backend").filter(operstate="ACTIVE"):
+        client = row.backend.get_client()
+        try:
+            if client.get_network(network.backend_id).get("network6") == sub6.cidr:
+                continue
+            job = client.modify_network(network.backend_id, network6=sub6.cidr, gateway6=sub6.gateway)
+        except GanetiApiError as exc:
+            log.warning("network %s on backend %s: cannot add IPv6 subnet: %s", network_id, row.backend_id, exc)
+            continue
+        BackendNetwork.objects.filter(pk=row.pk).update(backendjobid=job, backendopcode="OP_NETWORK_SET_PARAMS",
+                                                        backendjobstatus="queued")
+
+
 def _groups(client) -> list[str]:
     return [g["name"] for g in client.get_groups(bulk=False)]
 
