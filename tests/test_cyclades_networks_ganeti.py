@@ -260,3 +260,34 @@ def test_public_network_with_ip_pool_on_real_ganeti(ganeti, eventd, client, make
             except GanetiApiError:
                 pass
         _cleanup(rapi, name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ipv6_only_network_on_real_ganeti(ganeti, eventd, client, make_user):  # noqa: F811
+    """Ganeti networks need an IPv4 range: an IPv6-only network gets the placeholder one, is
+    connected without the IPv4 conflicts check, and is removed as any other."""
+    _, log_file = eventd
+    _, _, token = make_user("net-v6@example.org")
+    backend, rapi, _ = _setup(ganeti, client, token)
+    cidr6 = f"2001:db8:{uuid.uuid4().int % 0xffff:x}::/64"
+    out = io.StringIO()
+    call_command("network-create", "--public", "--flavor=CUSTOM", f"--link={ganeti['GANETI_NIC_LINK']}",
+                 f"--name=v6-{uuid.uuid4().hex[:6]}", f"--subnet6={cidr6}", f"--backend-id={backend.id}", stdout=out)
+    network = Network.objects.get(pk=int(out.getvalue().split()[2]))
+    name = network.backend_id
+    row = BackendNetwork.objects.get(network=network)
+    try:
+        dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in ("ACTIVE", "ERROR"), 90)
+        row.refresh_from_db()
+        assert row.operstate == "ACTIVE", (row.backendlogmsg, log_file.read_text()[-3000:])
+        info = rapi.get_network(name)
+        assert info["network"] == "10.0.0.0/29" and info["network6"] == cidr6
+        assert [g[0] for g in info["group_list"]] == ["default"]
+        call_command("network-remove", str(network.id), stdout=io.StringIO())
+        dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in ("DELETED", "ERROR"), 90)
+        row.refresh_from_db()
+        assert row.operstate == "DELETED", row.backendlogmsg
+        with pytest.raises(GanetiApiError):
+            rapi.get_network(name)
+    finally:
+        _cleanup(rapi, name)

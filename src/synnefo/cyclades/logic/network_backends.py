@@ -31,6 +31,7 @@ from synnefo.cyclades.models import Backend, BackendNetwork, Network, NetworkInt
 log = logging.getLogger(__name__)
 
 RUNNING = ("queued", "waiting", "running", "canceling")
+IPV6_ONLY_PLACEHOLDER = "10.0.0.0/29"  # the IPv4 range of IPv6-only networks in Ganeti (as upstream)
 
 
 def ganeti_tags(network: Network) -> list[str]:
@@ -113,14 +114,16 @@ def submit_pending(network_id: int) -> None:
         network = Network.objects.select_for_update().prefetch_related("subnets").filter(pk=network_id, deleted=False).first()
         if network is None:
             return
-        sub4 = networks.subnet4(network)
-        if sub4 is None:
-            return  # Ganeti networks need an IPv4 subnet: submitted when it comes
-        sub6 = networks.subnet6(network)
+        sub4, sub6 = networks.subnet4(network), networks.subnet6(network)
+        if sub4 is None and sub6 is None:
+            return  # submitted when its first subnet comes
+        # Ganeti networks need an IPv4 range: an IPv6-only network gets a placeholder, and no NIC
+        # takes an address from it (Cyclades gives IPv4 addresses, and there is no IPv4 subnet).
+        cidr, gateway = (sub4.cidr, sub4.gateway) if sub4 else (IPV6_ONLY_PLACEHOLDER, None)
         for row in network.backend_networks.select_related("backend").filter(operstate="PENDING", backendjobid__isnull=True):
             try:
                 job = row.backend.get_client().create_network(
-                    network.backend_id, sub4.cidr, sub4.gateway, mac_prefix=row.mac_prefix or None,
+                    network.backend_id, cidr, gateway, mac_prefix=row.mac_prefix or None,
                     network6=sub6.cidr if sub6 else None, gateway6=sub6.gateway if sub6 else None,
                     tags=ganeti_tags(network))
             except GanetiApiError as exc:
@@ -161,8 +164,10 @@ def _groups(client) -> list[str]:
 def connect_groups(row: BackendNetwork) -> None:
     network = row.network
     client = row.backend.get_client()
+    # An IPv6-only network's placeholder range must not be checked against instances' IPv4 addresses.
+    check = networks.subnet4(network) is not None
     for group in _groups(client):
-        job = client.connect_network(network.backend_id, group, network.mode, network.link or "", conflicts_check=True)
+        job = client.connect_network(network.backend_id, group, network.mode, network.link or "", conflicts_check=check)
         row.backendjobid, row.backendopcode, row.backendjobstatus = job, "OP_NETWORK_CONNECT", "queued"
     row.save(update_fields=["backendjobid", "backendopcode", "backendjobstatus", "updated"])
 

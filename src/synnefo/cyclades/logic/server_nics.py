@@ -42,14 +42,15 @@ def check_specs(specs) -> list[dict] | None:
     return out
 
 
-ANY_PUBLIC = ("SNF:ANY_PUBLIC", "SNF:ANY_PUBLIC_IPV4")
+ANY_PUBLIC = ("SNF:ANY_PUBLIC", "SNF:ANY_PUBLIC_IPV4", "SNF:ANY_PUBLIC_IPV6")
 
 
 def with_settings(specs: list[dict] | None) -> list[dict]:
     """The user's specs (or, when the body had none, ``CYCLADES_DEFAULT_SERVER_NETWORKS``) plus
     ``CYCLADES_FORCED_SERVER_NETWORKS``. A setting entry is a network id, ``SNF:ANY_PUBLIC`` /
     ``SNF:ANY_PUBLIC_IPV4`` (any public network, not a floating IP pool, with a free address), or
-    a list of those (the first with a free address). Empty result: Ganeti's default NICs."""
+    a list of those (the first with a free address); ``SNF:ANY_PUBLIC_IPV6`` a public network with
+    only an IPv6 subnet. Empty result: Ganeti's default NICs."""
     out = list(specs) if specs is not None else [
         {"uuid": entry, "port": None, "fixed_ip": None, "kind": "default"}
         for entry in settings.CYCLADES_DEFAULT_SERVER_NETWORKS]
@@ -68,9 +69,7 @@ def _setting_candidates(spec: dict, user: str, backend) -> list:
     found = []
     for entry in entries:
         if entry in ANY_PUBLIC:
-            found += list(Network.objects.filter(
-                public=True, deleted=False, drained=False, floating_ip_pool=False, subnets__ipversion=4,
-                backend_networks__backend=backend, backend_networks__operstate="ACTIVE").order_by("id").distinct())
+            found += _any_public(entry, backend)
             continue
         try:
             found.append(networks.get_network(None if spec["kind"] == "forced" else user, entry))
@@ -79,6 +78,19 @@ def _setting_candidates(spec: dict, user: str, backend) -> list:
     if not found:
         raise faults.ServiceUnavailable(f"No network available for the {spec['kind']} server network {spec['uuid']!r}")
     return found
+
+
+def _any_public(entry: str, backend) -> list:
+    """Public networks for a setting entry, ACTIVE on the backend, not drained, by id:
+    ``SNF:ANY_PUBLIC_IPV4`` those with an IPv4 subnet that are not floating IP pools,
+    ``SNF:ANY_PUBLIC_IPV6`` those with an IPv6 subnet and none for IPv4, ``SNF:ANY_PUBLIC``
+    the former, then the latter."""
+    live = Network.objects.filter(public=True, deleted=False, drained=False, backend_networks__backend=backend,
+                                  backend_networks__operstate="ACTIVE").order_by("id").distinct()
+    ipv4 = list(live.filter(floating_ip_pool=False, subnets__ipversion=4, subnets__deleted=False))
+    ipv6_only = [n for n in live.filter(subnets__ipversion=6, subnets__deleted=False).prefetch_related("subnets")
+                 if networks.subnet4(n) is None]
+    return {"SNF:ANY_PUBLIC_IPV4": ipv4, "SNF:ANY_PUBLIC_IPV6": ipv6_only}.get(entry, ipv4 + ipv6_only)
 
 
 def _setting_port(spec: dict, user: str, backend):
