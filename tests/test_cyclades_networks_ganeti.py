@@ -14,7 +14,8 @@ from django.test import override_settings
 
 from synnefo.cyclades.ganeti.rapi import GanetiApiError
 from synnefo.cyclades.logic.backends import create_backend
-from synnefo.cyclades.models import BackendNetwork, Flavor, IPAddress, Network, NetworkInterface, VirtualMachine, VolumeType
+from synnefo.cyclades.models import (BackendNetwork, Flavor, IPAddress, Network, NetworkInterface, Subnet, VirtualMachine,
+                                     VolumeType)
 from tests.compute_helpers import register_image
 from tests.pithos_helpers import Store, small_blocks  # noqa: F401
 from tests.test_cyclades_ganeti_e2e import dispatch_until, eventd, ganeti  # noqa: F401
@@ -290,4 +291,62 @@ def test_ipv6_only_network_on_real_ganeti(ganeti, eventd, client, make_user):  #
         with pytest.raises(GanetiApiError):
             rapi.get_network(name)
     finally:
+        _cleanup(rapi, name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_nic_added_in_ganeti_is_adopted(ganeti, eventd, client, make_user, small_blocks):  # noqa: F811
+    """`gnt-instance modify --net add:network=...,ip=...` done by hand: eventd's instance_nics
+    bring the NIC, the dispatcher adopts it as a port with its address reserved in the pool and
+    renames it in Ganeti; reconcile-servers then finds nothing to say about the server's NICs."""
+    from synnefo.cyclades.logic import pools, reconciliation
+
+    _, log_file = eventd
+    user, _, token = make_user("net-adopt@example.org")
+    backend, rapi, call = _setup(ganeti, client, token)
+    backend.drained = False
+    backend.save()
+    image_id = register_image(client, Store(client, user, token), osfamily="linux")
+    template = "file" if "file" in backend.disk_templates else "diskless"
+    flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=VolumeType.objects.create(name="A", disk_template=template))
+    with override_settings(DEFAULT_MAC_FILTERED_BRIDGE=ganeti.get("GANETI_BRIDGE", "gntbr0")):
+        net_id = call("POST", "/networks", {"network": {"type": "MAC_FILTERED", "name": "adopt"}})[1]["network"]["id"]
+    name = Network.objects.get(pk=net_id).backend_id
+    cidr = _cidr()
+    vm = None
+    try:
+        assert call("POST", "/subnets", {"subnet": {"network_id": net_id, "cidr": cidr}})[0] == 201
+        dispatch_until(lambda: BackendNetwork.objects.get(network_id=net_id).operstate in ("ACTIVE", "ERROR"), 90)
+        status, body = call("POST", "/servers", {"server": {"name": "adopt", "imageRef": image_id, "flavorRef": flavor.id,
+                                                            "networks": [{"uuid": net_id}]}}, api=C)
+        assert status == 202, body
+        vm = VirtualMachine.objects.get(pk=body["server"]["id"])
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).operstate in ("STARTED", "ERROR"), 120)
+        vm.refresh_from_db()
+        assert vm.operstate == "STARTED", (vm.backendlogmsg, log_file.read_text()[-3000:])
+        address = str(ipaddress.ip_network(cidr).network_address + 20)
+        job = rapi.modify_instance(vm.backend_vm_id, nics=[["add", -1, {"network": name, "ip": address}]])
+        rapi.wait_for_job(job, timeout=60)
+        dispatch_until(lambda: NetworkInterface.objects.filter(machine=vm).count() == 2
+                       and len(set(rapi.get_instance(vm.backend_vm_id)["nic.names"]) - {None}) == 2, 120)
+        adopted = NetworkInterface.objects.filter(machine=vm).order_by("id").last()
+        instance = rapi.get_instance(vm.backend_vm_id)
+        assert instance["nic.names"][1] == f"{vm.backend_vm_id.split('-')[0]}-nic-{adopted.id}"
+        assert adopted.mac == instance["nic.macs"][1] and adopted.state == "ACTIVE" and adopted.index == 1
+        assert adopted.ips.get().address == address
+        sub4 = Subnet.objects.get(network_id=net_id, ipversion=4)
+        assert not pools.load("ip", sub4.ip_pools.get().id).is_available(address)
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).backendjobstatus == "success", 30)
+        report = reconciliation.reconcile_backend(backend)  # report only: the sandbox is shared
+        assert not [f for f in report.findings if f.server == vm.id], [f.detail for f in report.findings if f.server == vm.id]
+        assert call("DELETE", f"/servers/{vm.id}", api=C)[0] == 204
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).deleted, 120)
+        assert not IPAddress.objects.filter(network_id=net_id).exists()
+        assert pools.load("ip", sub4.ip_pools.get().id).is_available(address)
+    finally:
+        if vm is not None:
+            try:
+                rapi.wait_for_job(rapi.delete_instance(vm.backend_vm_id, shutdown_timeout=0), raise_on_error=False)
+            except GanetiApiError:
+                pass
         _cleanup(rapi, name)

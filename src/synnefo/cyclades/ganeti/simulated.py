@@ -608,14 +608,28 @@ def _modify_nic(inst: dict, op: str, ident, params: dict) -> list:
         index = len(inst["nic.names"]) - 1
         return [f"nic.{index}", "add:" + ",".join(f"{k}={v}" for k, v in params.items() if v is not None)]
     if op == "remove":
-        names = inst.get("nic.names") or []
-        index = names.index(ident) if ident in names else int(ident) if str(ident).lstrip("-").isdigit() else None
-        if index is None or not -len(names) <= index < len(names):
-            raise GanetiApiError(f"Cannot find NIC {ident!r}")
+        index = _nic_index(inst, ident)
         for key in (*NIC_FIELDS, "nic.uuids"):
             inst[key].pop(index)
         return [f"nic.{index}", "remove"]
+    if op == "modify":
+        index = _nic_index(inst, ident)
+        for key, field in NIC_FIELDS.items():
+            if field in params:
+                inst[key][index] = params[field]
+        return [f"nic.{index}", "modify:" + ",".join(f"{k}={v}" for k, v in params.items())]
     raise GanetiApiError(f"Unsupported NIC modification {op!r}")
+
+
+def _nic_index(inst: dict, ident) -> int:
+    """A NIC by name, uuid or index, as Ganeti identifies them."""
+    for key in ("nic.names", "nic.uuids"):
+        if ident in (inst.get(key) or []):
+            return inst[key].index(ident)
+    count = len(inst.get("nic.names") or [])
+    if str(ident).lstrip("-").isdigit() and -count <= int(ident) < count:
+        return int(ident) % count
+    raise GanetiApiError(f"Cannot find NIC {ident!r}")
 
 
 _clusters: dict[str, SimulatedCluster] = {}

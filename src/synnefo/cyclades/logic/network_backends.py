@@ -70,13 +70,19 @@ def plan(network: Network, backends=None) -> list[BackendNetwork]:
             if row.backendjobstatus in RUNNING:
                 raise faults.Conflict(f"Network {network.id} is still being removed from backend {backend.id} "
                                       f"(job {row.backendjobid}); try again when it ends")
-            row.operstate, row.backendjobid, row.backendopcode, row.backendjobstatus = "PENDING", None, None, None
-            row.backendlogmsg = ""
-            row.save()
+            reset(row)
         rows.append(row)
     network_id = network.id
     transaction.on_commit(lambda: after_commit(submit_pending, network_id))
     return rows
+
+
+def reset(row: BackendNetwork) -> None:
+    """Start a row over (PENDING, no job), to be created again. Its event-time guard is kept: it
+    is Ganeti's clock, not ours."""
+    row.operstate, row.backendjobid, row.backendopcode, row.backendjobstatus = "PENDING", None, None, None
+    row.backendlogmsg = ""
+    row.save()
 
 
 def after_commit(step, network_id: int) -> None:
@@ -390,13 +396,16 @@ def apply_event(msg: dict, etime) -> str:
             row.refresh_from_db()
         elif opcode == "OP_NETWORK_CONNECT" and not leaving:
             row.operstate = "ACTIVE"
-        elif opcode == "OP_NETWORK_DISCONNECT" or (opcode == "OP_NETWORK_CONNECT" and leaving):
-            # only removals disconnect: go on until no group is left, then remove
+        elif opcode in ("OP_NETWORK_DISCONNECT", "OP_NETWORK_CONNECT") and leaving:
             row.save()
             disconnect_or_remove(row)
             row.refresh_from_db()
-        elif opcode == "OP_NETWORK_REMOVE":
+        elif opcode == "OP_NETWORK_REMOVE" and leaving:
             row.operstate = "DELETED"
+        elif opcode == "OP_NETWORK_REMOVE":
+            # removed in Ganeti by someone else: reconcile-networks creates it again
+            row.operstate = "ERROR"
+            row.backendlogmsg = "removed in Ganeti, not by Cyclades"
     except GanetiApiError as exc:
         if row.operstate != "DELETED":
             row.operstate = "ERROR"

@@ -180,8 +180,7 @@ def reconcile_backend(backend: Backend, fix: set[str]) -> Report:
         else:
             def recreate(row=row):
                 with transaction.atomic():
-                    BackendNetwork.objects.filter(pk=row.pk).update(operstate="PENDING", backendjobid=None,
-                                                                    backendjobstatus=None, backendopcode=None)
+                    network_backends.reset(BackendNetwork.objects.select_for_update().get(pk=row.pk))
                 network_backends.submit_pending(row.network_id)
                 return "created again (add, then connect)"
 
