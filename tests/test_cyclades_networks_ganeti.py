@@ -337,6 +337,14 @@ def test_a_nic_added_in_ganeti_is_adopted(ganeti, eventd, client, make_user, sma
         sub4 = Subnet.objects.get(network_id=net_id, ipversion=4)
         assert not pools.load("ip", sub4.ip_pools.get().id).is_available(address)
         dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).backendjobstatus == "success", 30)
+        # A firewall profile: Ganeti instance tags (the add job's event settles the task).
+        status, body = call("POST", f"/servers/{vm.id}/action", {"firewallProfile": {"profile": "ENABLED", "nic": adopted.id}},
+                            api=C)
+        assert status == 202, body
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).task is None, 60)
+        tag = f"synnefo:network:{instance['nic.names'][1]}:protected"
+        assert tag in rapi.get_instance_tags(vm.backend_vm_id)
+        assert NetworkInterface.objects.get(pk=adopted.pk).firewall_profile == "ENABLED"
         report = reconciliation.reconcile_backend(backend)  # report only: the sandbox is shared
         assert not [f for f in report.findings if f.server == vm.id], [f.detail for f in report.findings if f.server == vm.id]
         assert call("DELETE", f"/servers/{vm.id}", api=C)[0] == 204

@@ -115,6 +115,10 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
             server_nics.activate(vm)
         if opcode == "OP_INSTANCE_SET_PARAMS":
             _apply_beparams(vm, (msg.get("job_fields") or {}).get("beparams"))
+        if opcode in ("OP_TAGS_SET", "OP_TAGS_DEL") and not (msg.get("job_fields") or {}).get("dry_run"):
+            from synnefo.cyclades.logic import server_nics
+
+            server_nics.apply_firewall_tags(vm, opcode, msg.get("tags"))
         vm.backendtime = etime
     elif opcode == "OP_INSTANCE_CREATE":
         vm.operstate = "ERROR"

@@ -167,9 +167,16 @@ def attach(vm: VirtualMachine, user: str, specs: list[dict]) -> list[NetworkInte
             port = ports.create_port(user, network, fixed_ips=fixed)
         _require_active(network, vm.backend)
         port.machine, port.index, port.state, port.device_owner = vm, index, "BUILD", "vm"
+        if network.public and settings.DEFAULT_FIREWALL_PROFILE:
+            port.firewall_profile = settings.DEFAULT_FIREWALL_PROFILE
         port.save()
         attached.append(port)
     return attached
+
+
+def firewall_tags(attached: list[NetworkInterface]) -> list[str]:
+    """The instance tags of the new server's NICs' firewall profiles."""
+    return [firewall_tag(p.firewall_profile, nic_name(p)) for p in attached if p.firewall_profile]
 
 
 def nic_name(port: NetworkInterface) -> str:
@@ -284,7 +291,71 @@ def addresses(vm: VirtualMachine) -> tuple[dict, list]:
     return found, attachments
 
 
-FIREWALL_FROM_TAG = {"protected": "ENABLED", "unprotected": "DISABLED", "limited": "PROTECTED"}
+FIREWALL_PROFILES = ("ENABLED", "DISABLED", "PROTECTED")
+
+
+def firewall_tag(profile: str, name: str) -> str:
+    """The Ganeti instance tag of a NIC's firewall profile (``GANETI_FIREWALL_<PROFILE>_TAG``)."""
+    return getattr(settings, f"GANETI_FIREWALL_{profile}_TAG") % name
+
+
+def profile_from_tags(tags, name) -> str | None:
+    """The firewall profile a NIC's tags say (None: no profile tag)."""
+    found = set(tags or [])
+    return next((p for p in FIREWALL_PROFILES if name and firewall_tag(p, name) in found), None)
+
+
+def _nic_profile(nic: dict) -> str | None:
+    """eventd's ``firewall`` of a NIC: the end of its tag ``synnefo:network:<name>:<end>``."""
+    end = nic.get("firewall")
+    return profile_from_tags([f"synnefo:network:{nic.get('name')}:{end}"], nic.get("name")) if end else None
+
+
+def apply_firewall_tags(vm: VirtualMachine, opcode: str, tags) -> None:
+    """A successful OP_TAGS_SET / OP_TAGS_DEL on the instance: its NICs' profiles follow."""
+    for port in NetworkInterface.objects.filter(machine=vm):
+        profile = profile_from_tags(tags, nic_name(port))
+        if profile is None:
+            continue
+        if opcode == "OP_TAGS_SET":
+            _save(port, firewall_profile=profile)
+        elif opcode == "OP_TAGS_DEL" and port.firewall_profile == profile:
+            _save(port, firewall_profile=None)
+
+
+def set_firewall_profile(user: str, server_id, profile, port_id) -> NetworkInterface:
+    """The ``firewallProfile`` action: the NIC's old profile tag removed and the new one added in
+    Ganeti (task FIREWALL, settled by the add's job); the port's profile changes with the events."""
+    from django.db import transaction
+
+    from synnefo.cyclades.logic import servers
+
+    if profile not in FIREWALL_PROFILES:
+        raise faults.BadRequest(f"'profile' must be one of {', '.join(FIREWALL_PROFILES)}")
+    with transaction.atomic():
+        vm = _server_for_nic_change(user, server_id, "FIREWALL")
+        port = NetworkInterface.objects.filter(machine=vm, pk=_int(port_id)).first()
+        if port is None:
+            raise faults.BadRequest(f"Server {vm.id} has no NIC {port_id}")
+        if port.state != "ACTIVE":
+            raise faults.Conflict(f"NIC {port.id} is {port.state}; try again when it is ACTIVE")
+        name = nic_name(port)
+
+        def submit(client, vm_name):
+            old = [firewall_tag(p, name) for p in FIREWALL_PROFILES if p != profile and p == port.firewall_profile]
+            if old:
+                client.delete_instance_tags(vm_name, old)
+            return client.add_instance_tags(vm_name, [firewall_tag(profile, name)])
+
+        servers._run_job(vm, "FIREWALL", submit)
+    return port
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def nic_drift(vm: VirtualMachine, instance_nics) -> list[tuple[str, object]]:
@@ -337,7 +408,7 @@ def _port_drift(port: NetworkInterface, nic: dict, index: int) -> list[tuple[str
     if (ipv4.address if ipv4 else None) != address:
         drift.append((f"port {port.id}: IPv4 {ipv4.address if ipv4 else 'none'} here, {address or 'none'} in Ganeti",
                       lambda: _set_ipv4(port, ipv4, address)))
-    profile = FIREWALL_FROM_TAG.get(nic.get("firewall") or "")
+    profile = _nic_profile(nic)
     if "firewall" in nic and profile != port.firewall_profile and (profile or port.firewall_profile):
         drift.append((f"port {port.id}: firewall {port.firewall_profile or 'none'} here, {profile or 'none'} in Ganeti",
                       lambda: _save(port, firewall_profile=profile)))
@@ -405,7 +476,7 @@ def _adopt(vm: VirtualMachine, network, nic: dict, index: int) -> str:
         with transaction.atomic():
             port = NetworkInterface.objects.create(userid=vm.userid, network=network, machine=vm, mac=mac, index=index,
                                                    state="ACTIVE", device_owner="vm",
-                                                   firewall_profile=FIREWALL_FROM_TAG.get(nic.get("firewall") or ""))
+                                                   firewall_profile=_nic_profile(nic))
     except IntegrityError:
         return f"not adopted: MAC {mac} is used by another port of network {network.id}"
     outcome = f"adopted as port {port.id}"
@@ -447,7 +518,7 @@ def nics_from_instance(instance: dict) -> list[dict] | None:
     out = []
     for name, mac, ip, network, uuid in zip(column("nic.names"), macs, column("nic.ips"), column("nic.networks.names"),
                                             column("nic.uuids")):
-        prefix = f"synnefo:network:{name}:"
+        prefix = f"synnefo:network:{name}:"  # as eventd reads them
         firewall = next((t[len(prefix):] for t in tags if name and t.startswith(prefix)), None)
         out.append({"name": name, "mac": mac, "ip": ip, "network": network, "uuid": uuid, "firewall": firewall})
     return out

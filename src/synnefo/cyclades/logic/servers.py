@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 # API status from operstate (SYNNEFO.md 1.8).
 STATUS = {"BUILD": "BUILD", "ERROR": "ERROR", "STOPPED": "STOPPED", "STARTED": "ACTIVE", "RESIZE": "RESIZE", "DESTROYED": "DELETED"}
 TASK_STATE = {"BUILD": "BUILDING", "START": "STARTING", "STOP": "STOPPING", "REBOOT": "REBOOTING",
-              "DESTROY": "DESTROYING", "RESIZE": "RESIZING", "CONNECT": "CONNECTING", "DISCONNECT": "DISCONNECTING"}
+              "DESTROY": "DESTROYING", "RESIZE": "RESIZING", "CONNECT": "CONNECTING", "DISCONNECT": "DISCONNECTING",
+              "FIREWALL": "SETTING_FIREWALL"}
 RUNNING_JOB = ("queued", "waiting", "running")
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
@@ -192,8 +193,9 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
         # BUILD is accepted at once, as upstream: a failed build stays (ERROR) until deleted.
         quotas.issue(vm, quotas.combined(quotas.offline(flavor), quotas.online(flavor)), "create", accept=True)
         config_url = _store_params(vm, image, password, files, [k.public_key for k in keys])
-        nics = server_nics.ganeti_nics(server_nics.attach(vm, user, specs)) if specs else None
-        job_id = _submit_create(vm, backend, flavor, image, config_url, nics)
+        attached = server_nics.attach(vm, user, specs) if specs else []
+        nics = server_nics.ganeti_nics(attached) if specs else None
+        job_id = _submit_create(vm, backend, flavor, image, config_url, nics, server_nics.firewall_tags(attached))
         vm.backendjobid = vm.task_job_id = job_id
         vm.save(update_fields=["backendjobid", "task_job_id"])
     log.info("server %s of %s: create job %s on backend %s", vm.id, user, job_id, backend.id)
@@ -240,7 +242,7 @@ def _primary_node(client) -> str | None:
     return max(nodes, key=lambda n: (n.get("mfree") or 0, n.get("name", "")))["name"]
 
 
-def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str, nics=None) -> int:
+def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str, nics=None, tags=()) -> int:
     kwargs = json.loads(json.dumps(settings.GANETI_CREATEINSTANCE_KWARGS))  # a deep copy
     hvparams = (kwargs.pop("hvparams", None) or {}).get(backend.hypervisor)
     template = flavor.volume_type.template
@@ -250,7 +252,7 @@ def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_ur
     kwargs.update(
         beparams={"vcpus": flavor.cpu, "maxmem": flavor.ram, "minmem": flavor.ram, "auto_balance": True},
         osparams={"config_url": config_url, "img_id": _img_id(image), "img_format": image.disk_format},
-        ip_check=False, name_check=False, start=True, tags=[], hypervisor=backend.hypervisor,
+        ip_check=False, name_check=False, start=True, tags=list(tags), hypervisor=backend.hypervisor,
     )
     if hvparams:
         kwargs["hvparams"] = hvparams
