@@ -325,7 +325,8 @@ def apply_firewall_tags(vm: VirtualMachine, opcode: str, tags) -> None:
 
 def set_firewall_profile(user: str, server_id, profile, port_id) -> NetworkInterface:
     """The ``firewallProfile`` action: the NIC's old profile tag removed and the new one added in
-    Ganeti (task FIREWALL, settled by the add's job); the port's profile changes with the events."""
+    Ganeti, then a no-op modify (task FIREWALL, settled by its job); the port's profile changes
+    with the events."""
     from django.db import transaction
 
     from synnefo.cyclades.logic import servers
@@ -345,7 +346,11 @@ def set_firewall_profile(user: str, server_id, profile, port_id) -> NetworkInter
             old = [firewall_tag(p, name) for p in FIREWALL_PROFILES if p != profile and p == port.firewall_profile]
             if old:
                 client.delete_instance_tags(vm_name, old)
-            return client.add_instance_tags(vm_name, [firewall_tag(profile, name)])
+            job = client.add_instance_tags(vm_name, [firewall_tag(profile, name)])
+            # As upstream: a modification that changes nothing (the same OS), so the hosts'
+            # instance-modify hooks run and apply the new rules.
+            os_name = client.get_instance(vm_name).get("os")
+            return client.modify_instance(vm_name, os_name=os_name) if os_name else job
 
         servers._run_job(vm, "FIREWALL", submit)
     return port
