@@ -14,6 +14,7 @@ from synnefo.cyclades.models import NetworkInterface, VirtualMachine
 from tests.compute_helpers import cloud  # noqa: F401 - fixture
 from tests.pithos_helpers import small_blocks  # noqa: F401 - fixture
 from tests.test_cyclades_networks_sim import mac_pool, settle_all  # noqa: F401 - fixture
+from tests.test_cyclades_nic_sync import _server_on
 from tests.test_cyclades_server_default_networks import public_network
 from tests.test_cyclades_server_networks import create, make_network
 
@@ -59,11 +60,7 @@ def test_tags_follow_the_firewall_profile_action(cloud, mac_pool, settings):
 
 
 def test_bad_firewall_requests_change_nothing(cloud, mac_pool):
-    lan = make_network(cloud)
-    assert create(cloud, [{"uuid": str(lan.id)}]).status_code == 202
-    settle_all(cloud)
-    vm = VirtualMachine.objects.get()
-    port = NetworkInterface.objects.get(machine=vm)
+    vm, port = _server_on(cloud, make_network(cloud))
     jobs = len(cloud.cluster.jobs)
     for body, status, text in (({"firewallProfile": {"profile": "OPEN", "nic": port.id}}, 400, "must be one of"),
                                ({"firewallProfile": {"profile": "ENABLED"}}, 400, "firewallProfile needs"),
@@ -80,11 +77,7 @@ def test_bad_firewall_requests_change_nothing(cloud, mac_pool):
 
 
 def test_a_tag_changed_behind_our_back_is_reconciled(cloud, mac_pool):
-    lan = make_network(cloud)
-    assert create(cloud, [{"uuid": str(lan.id)}]).status_code == 202
-    settle_all(cloud)
-    vm = VirtualMachine.objects.get()
-    port = NetworkInterface.objects.get(machine=vm)
+    vm, port = _server_on(cloud, make_network(cloud))
     with cloud.cluster._lock:
         cloud.cluster.instances[vm.backend_vm_id]["tags"].append(server_nics.firewall_tag("PROTECTED", server_nics.nic_name(port)))
     out = io.StringIO()

@@ -37,8 +37,23 @@ def _setup(ganeti, client, token):  # noqa: F811
     return backend, backend.get_client(), call
 
 
-def _cleanup(rapi, name):
-    """Leave the sandbox clean whatever failed."""
+def _for_servers(backend, client, user, token):
+    """The backend takes servers; an image of the user and a small flavor the sandbox can run."""
+    backend.drained = False
+    backend.save()
+    image_id = register_image(client, Store(client, user, token), osfamily="linux")
+    template = "file" if "file" in backend.disk_templates else "diskless"
+    volume_type = VolumeType.objects.create(name="net", disk_template=template)
+    return image_id, Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=volume_type)
+
+
+def _cleanup(rapi, name, servers=()):
+    """Leave the sandbox clean whatever failed: the servers' instances, then the network."""
+    for vm in servers:
+        try:
+            rapi.wait_for_job(rapi.delete_instance(vm.backend_vm_id, shutdown_timeout=0), raise_on_error=False)
+        except GanetiApiError:
+            pass
     try:
         info = rapi.get_network(name)
     except GanetiApiError:
@@ -103,11 +118,7 @@ def test_two_servers_on_a_private_network_on_real_ganeti(ganeti, eventd, client,
     _, log_file = eventd
     user, _, token = make_user("net-servers@example.org")
     backend, rapi, call = _setup(ganeti, client, token)
-    backend.drained = False
-    backend.save()
-    image_id = register_image(client, Store(client, user, token), osfamily="linux")
-    template = "file" if "file" in backend.disk_templates else "diskless"
-    flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=VolumeType.objects.create(name="F", disk_template=template))
+    image_id, flavor = _for_servers(backend, client, user, token)
     with override_settings(DEFAULT_MAC_FILTERED_BRIDGE=ganeti.get("GANETI_BRIDGE", "gntbr0")):
         net_id = call("POST", "/networks", {"network": {"type": "MAC_FILTERED", "name": "lan"}})[1]["network"]["id"]
     name = Network.objects.get(pk=net_id).backend_id
@@ -151,12 +162,7 @@ def test_two_servers_on_a_private_network_on_real_ganeti(ganeti, eventd, client,
         dispatch_until(lambda: Network.objects.get(pk=net_id).state == "DELETED", 90)
         assert Network.objects.get(pk=net_id).state == "DELETED"
     finally:
-        for vm in servers:
-            try:
-                rapi.wait_for_job(rapi.delete_instance(vm.backend_vm_id, shutdown_timeout=0), raise_on_error=False)
-            except GanetiApiError:
-                pass
-        _cleanup(rapi, name)
+        _cleanup(rapi, name, servers)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -167,11 +173,7 @@ def test_public_network_with_ip_pool_on_real_ganeti(ganeti, eventd, client, make
     _, log_file = eventd
     user, _, token = make_user("net-public@example.org")
     backend, rapi, call = _setup(ganeti, client, token)
-    backend.drained = False
-    backend.save()
-    image_id = register_image(client, Store(client, user, token), osfamily="linux")
-    template = "file" if "file" in backend.disk_templates else "diskless"
-    flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=VolumeType.objects.create(name="P", disk_template=template))
+    image_id, flavor = _for_servers(backend, client, user, token)
     cidr = _cidr()
     net = ipaddress.ip_network(cidr)
     first, last = net.network_address + 10, net.network_address + 12
@@ -255,12 +257,7 @@ def test_public_network_with_ip_pool_on_real_ganeti(ganeti, eventd, client, make
         with pytest.raises(GanetiApiError):
             rapi.get_network(name)
     finally:
-        if vm is not None:
-            try:
-                rapi.wait_for_job(rapi.delete_instance(vm.backend_vm_id, shutdown_timeout=0), raise_on_error=False)
-            except GanetiApiError:
-                pass
-        _cleanup(rapi, name)
+        _cleanup(rapi, name, [vm] if vm is not None else [])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -304,11 +301,7 @@ def test_a_nic_added_in_ganeti_is_adopted(ganeti, eventd, client, make_user, sma
     _, log_file = eventd
     user, _, token = make_user("net-adopt@example.org")
     backend, rapi, call = _setup(ganeti, client, token)
-    backend.drained = False
-    backend.save()
-    image_id = register_image(client, Store(client, user, token), osfamily="linux")
-    template = "file" if "file" in backend.disk_templates else "diskless"
-    flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=VolumeType.objects.create(name="A", disk_template=template))
+    image_id, flavor = _for_servers(backend, client, user, token)
     with override_settings(DEFAULT_MAC_FILTERED_BRIDGE=ganeti.get("GANETI_BRIDGE", "gntbr0")):
         net_id = call("POST", "/networks", {"network": {"type": "MAC_FILTERED", "name": "adopt"}})[1]["network"]["id"]
     name = Network.objects.get(pk=net_id).backend_id
@@ -352,9 +345,4 @@ def test_a_nic_added_in_ganeti_is_adopted(ganeti, eventd, client, make_user, sma
         assert not IPAddress.objects.filter(network_id=net_id).exists()
         assert pools.load("ip", sub4.ip_pools.get().id).is_available(address)
     finally:
-        if vm is not None:
-            try:
-                rapi.wait_for_job(rapi.delete_instance(vm.backend_vm_id, shutdown_timeout=0), raise_on_error=False)
-            except GanetiApiError:
-                pass
-        _cleanup(rapi, name)
+        _cleanup(rapi, name, [vm] if vm is not None else [])
