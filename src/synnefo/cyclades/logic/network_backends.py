@@ -330,11 +330,13 @@ def apply_reservations(network: Network, fields: dict) -> None:
                 with pools.locked("ip", row.id) as pool:
                     if reserve:
                         pool.reserve(address)
-                    elif not pool._bit(pool.reserved, pool._index(address)):
+                    else:
                         pool.put(address, external=True)
                 break
             except pools.InvalidValue:
-                continue
+                continue  # not in this range
+            except pools.ValueNotAvailable:
+                break  # not reserved: nothing to release
 
 
 def refresh_state(network: Network) -> None:

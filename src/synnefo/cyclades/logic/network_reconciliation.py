@@ -94,18 +94,6 @@ def _pool_reservations(network: Network, info: dict) -> list[str]:
     return missing
 
 
-def _reserve(network: Network, addresses: list[str]) -> None:
-    sub4 = networks.subnet4(network)
-    for address in addresses:
-        for row in sub4.ip_pools.order_by("id"):
-            try:
-                with pools.locked("ip", row.id) as pool:
-                    pool.reserve(address)
-                break
-            except pools.InvalidValue:
-                continue
-
-
 def reconcile_backend(backend: Backend, fix: set[str]) -> Report:
     report = Report(backend.id, backend.clustername)
     prefix = f"{settings.BACKEND_PREFIX_ID}net-"
@@ -166,7 +154,8 @@ def reconcile_backend(backend: Backend, fix: set[str]) -> Report:
         extra = _pool_reservations(network, info)
         if extra:
             found("reservations", name, f"reserved in Ganeti, not in the pool: {', '.join(extra)}",
-                  lambda network=network, extra=extra: _reserve(network, extra))
+                  lambda network=network, extra=extra: network_backends.apply_reservations(
+                      network, {"add_reserved_ips": extra}))
 
     for network_id, row in sorted(rows.items()):
         name = row.network.backend_id

@@ -20,9 +20,8 @@ class Command(BaseCommand):
         rows = []
         for row in subnet.ip_pools.order_by("id"):
             pool = IPPool(row)
-            reserved = sum(1 for i in range(pool.size) if not pool._bit(pool.reserved, i))
             rows.append([row.id, pool.index_to_value(0), pool.index_to_value(pool.size - 1), pool.size,
-                         pool.count_available(), reserved])
+                         pool.count_available(), pool.count_reserved()])
         print_rows(self.stdout, ["pool", "first", "last", "size", "free", "reserved"], rows, fmt)
         self.stdout.write("\nAddresses in use:")
         print_rows(self.stdout, ["address", "port", "server", "user", "floating"],
