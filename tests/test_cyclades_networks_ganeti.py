@@ -261,12 +261,16 @@ def test_public_network_with_ip_pool_on_real_ganeti(ganeti, eventd, client, make
 
 
 @pytest.mark.django_db(transaction=True)
-def test_ipv6_only_network_on_real_ganeti(ganeti, eventd, client, make_user):  # noqa: F811
+def test_ipv6_only_network_on_real_ganeti(ganeti, eventd, client, make_user, small_blocks):  # noqa: F811
     """Ganeti networks need an IPv4 range: an IPv6-only network gets the placeholder one, is
-    connected without the IPv4 conflicts check, and is removed as any other."""
+    connected without the IPv4 conflicts check; a server joins it without floating IP, its NIC
+    without IPv4 address and its port with the EUI-64 address of Ganeti's MAC; all is removed."""
+    from synnefo.cyclades.logic import ports
+
     _, log_file = eventd
-    _, _, token = make_user("net-v6@example.org")
-    backend, rapi, _ = _setup(ganeti, client, token)
+    user, _, token = make_user("net-v6@example.org")
+    backend, rapi, call = _setup(ganeti, client, token)
+    image_id, flavor = _for_servers(backend, client, user, token)
     cidr6 = f"2001:db8:{uuid.uuid4().int % 0xffff:x}::/64"
     out = io.StringIO()
     call_command("network-create", "--public", "--flavor=CUSTOM", f"--link={ganeti['GANETI_NIC_LINK']}",
@@ -274,6 +278,7 @@ def test_ipv6_only_network_on_real_ganeti(ganeti, eventd, client, make_user):  #
     network = Network.objects.get(pk=int(out.getvalue().split()[2]))
     name = network.backend_id
     row = BackendNetwork.objects.get(network=network)
+    vm = None
     try:
         dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in ("ACTIVE", "ERROR"), 90)
         row.refresh_from_db()
@@ -281,6 +286,21 @@ def test_ipv6_only_network_on_real_ganeti(ganeti, eventd, client, make_user):  #
         info = rapi.get_network(name)
         assert info["network"] == "10.0.0.0/29" and info["network6"] == cidr6
         assert [g[0] for g in info["group_list"]] == ["default"]
+        status, body = call("POST", "/servers", {"server": {"name": "v6", "imageRef": image_id, "flavorRef": flavor.id,
+                                                            "networks": [{"uuid": str(network.id)}]}}, api=C)
+        assert status == 202, body
+        vm = VirtualMachine.objects.get(pk=body["server"]["id"])
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).operstate in ("STARTED", "ERROR"), 120)
+        vm.refresh_from_db()
+        assert vm.operstate == "STARTED", (vm.backendlogmsg, log_file.read_text()[-3000:])
+        instance = rapi.get_instance(vm.backend_vm_id)
+        port = NetworkInterface.objects.get(machine=vm)
+        assert instance["nic.networks.names"] == [name] and instance["nic.ips"] == [None]
+        assert instance["nic.macs"] == [port.mac]
+        assert [ip.address for ip in port.ips.all()] == [ports.eui64(cidr6, instance["nic.macs"][0])]
+        assert call("DELETE", f"/servers/{vm.id}", api=C)[0] == 204
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).deleted, 120)
+        assert not IPAddress.objects.filter(network=network).exists()
         call_command("network-remove", str(network.id), stdout=io.StringIO())
         dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in ("DELETED", "ERROR"), 90)
         row.refresh_from_db()
@@ -288,7 +308,7 @@ def test_ipv6_only_network_on_real_ganeti(ganeti, eventd, client, make_user):  #
         with pytest.raises(GanetiApiError):
             rapi.get_network(name)
     finally:
-        _cleanup(rapi, name)
+        _cleanup(rapi, name, [vm] if vm is not None else [])
 
 
 @pytest.mark.django_db(transaction=True)
