@@ -41,6 +41,8 @@ def test_an_ipv6_only_network_reaches_ganeti_with_a_placeholder_ipv4_range(cloud
     connect = next(j["ops"][0]["input"] for j in cloud.cluster.jobs.values()
                    if j["ops"][0]["input"]["OP_ID"] == "OP_NETWORK_CONNECT")
     assert connect["conflicts_check"] is False
+    assert "10.0.0.0/29" in run(cloud, "network-inspect", str(network.id))  # Ganeti's side, as it is
+    assert "2001:db8:6::/64" in run(cloud, "network-show", str(network.id))
     # Ganeti cannot change a network's IPv4 range: an IPv4 subnet now is refused, nothing created.
     with pytest.raises(CommandError, match="IPv6-only network"):
         run(cloud, "subnet-create", f"--network={network.id}", "--cidr=203.0.113.0/24")
