@@ -187,10 +187,32 @@ class SimulatedCluster:
             return
         job = {k: v for k, v in self.jobs[job_id].items() if not k.startswith("_")}
         try:
-            for key, msg in messages_for_job(job, self.name):
+            for key, msg in messages_for_job(job, self.name, config_reader=self._config):
                 self.publisher.publish(key, msg)
         except Exception:  # the job thread must outlive a broker outage; the job still ends
             log.exception("simulated cluster %s: cannot publish the events of job %s", self.name, job_id)
+
+    def _config(self) -> dict:
+        """The cluster as Ganeti's config.data has it (what eventd reads for ``instance_nics``,
+        ``instance_disks`` and ``instance_hvparams``), built from the state under the lock."""
+        with self._lock:
+            networks = {net["uuid"]: {"name": name} for name, net in self.networks.items()}
+            by_name = {v["name"]: k for k, v in networks.items()}
+            instances, disks = {}, {}
+            for name, inst in self.instances.items():
+                nics = [{"name": n, "network": by_name.get(net), "ip": ip, "mac": mac, "uuid": nic_uuid,
+                         "nicparams": {"mode": mode, "link": link}}
+                        for n, net, ip, mac, nic_uuid, mode, link in zip(
+                            inst.get("nic.names") or [], inst.get("nic.networks.names") or [], inst.get("nic.ips") or [],
+                            inst.get("nic.macs") or [], inst.get("nic.uuids") or [], inst.get("nic.modes") or [],
+                            inst.get("nic.links") or [])]
+                for disk_name, size, disk_uuid in zip(inst.get("disk.names") or [], inst.get("disk.sizes") or [],
+                                                      inst.get("disk.uuids") or []):
+                    disks[disk_uuid] = {"name": disk_name, "size": size, "uuid": disk_uuid}
+                instances[inst["uuid"]] = {"name": name, "nics": nics, "tags": list(inst.get("tags") or []),
+                                           "disks": list(inst.get("disk.uuids") or []), "hvparams": dict(inst.get("hvparams") or {})}
+            return {"cluster": {"nicparams": {"default": {"mode": "bridged", "link": ""}}}, "networks": networks,
+                    "instances": instances, "disks": disks}
 
     def _archive(self) -> None:
         final = [i for i, j in self.jobs.items() if j["end_timestamp"] is not None]
