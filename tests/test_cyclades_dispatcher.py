@@ -85,6 +85,17 @@ def test_failed_jobs_do_not_advance_the_guard_except_create(vm):
     assert other.operstate == "ERROR"
 
 
+def test_a_failed_check_without_log_keeps_ganetis_reason(vm):
+    """Ganeti logs nothing when a prerequisite check fails: the reason is in the opcode's result."""
+    result = [["OpPrereqError", ["violates policy: nic-count value 0 is not in range [1, 8]", "wrong_input"]]]
+    apply(op(vm, "OP_INSTANCE_SET_PARAMS", "error", 20, job=2, logmsg="", result=result))
+    vm.refresh_from_db()
+    assert vm.backendlogmsg == "OpPrereqError: violates policy: nic-count value 0 is not in range [1, 8]"
+    apply(op(vm, "OP_INSTANCE_SET_PARAMS", "error", 21, job=3, logmsg="", result=None))
+    vm.refresh_from_db()
+    assert vm.backendlogmsg == ""
+
+
 def test_remove_marks_deleted_and_later_messages_are_ignored(vm):
     apply(op(vm, "OP_INSTANCE_REMOVE", "success", 50, job=9))
     vm.refresh_from_db()

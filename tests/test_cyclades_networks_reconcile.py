@@ -42,6 +42,27 @@ def test_a_network_removed_behind_our_back_is_created_again(cloud, active):
     assert "in sync" in reconcile(cloud)
 
 
+def test_gnt_network_remove_by_hand_marks_the_row_error_and_reconcile_recreates_it(cloud, active):
+    """The events of an administrator's disconnect + remove: the disconnect alone changes nothing
+    (reconcile's "hanging"), the removal makes the row ERROR, not DELETED (that means "taken off
+    this backend by Cyclades"), so reconcile-networks creates it again."""
+    from synnefo.cyclades.ganeti import simulated
+
+    rapi = simulated.SimulatedRapiClient(cloud.cluster)
+    rapi.wait_for_job(rapi.disconnect_network(active.backend_id, "default"), timeout=10, interval=0.01)
+    settle_all(cloud)
+    assert BackendNetwork.objects.get(network=active).operstate == "ACTIVE"
+    assert active.backend_id in cloud.cluster.networks  # not removed on our side's initiative
+    rapi.wait_for_job(rapi.delete_network(active.backend_id), timeout=10, interval=0.01)
+    settle_all(cloud)
+    row = BackendNetwork.objects.get(network=active)
+    assert row.operstate == "ERROR" and "not by Cyclades" in row.backendlogmsg
+    assert "FIXED (created again" in reconcile(cloud, "--fix-all")
+    settle_all(cloud)
+    assert BackendNetwork.objects.get(network=active).operstate == "ACTIVE"
+    assert "in sync" in reconcile(cloud)
+
+
 def test_orphans_are_removed(cloud, active):
     with cloud.cluster._lock:
         cloud.cluster.networks["snf-net-999"] = {"name": "snf-net-999", "network": "10.99.0.0/24", "tags": [],

@@ -165,3 +165,130 @@ def test_network_modify_and_inspect(cloud, mac_pool):
     out = run(cloud, "network-inspect", str(network.id))
     assert "10.4.0.2-10.4.0.254, 252 free of 253, 1 reserved externally" in out
     assert "groups: default bridged prv0" in out and "Backend" in out
+
+
+def _second_backend(cloud, name):
+    simulated._clusters[name] = simulated.SimulatedCluster(name, speed=0.01, publisher=cloud.publisher)
+    run(cloud, "backend-add", f"--clustername={name}", "--simulated-in-process", "--no-check")
+    return Backend.objects.get(clustername=name), simulated._clusters[name]
+
+
+def test_reserved_ips_go_to_ganeti_and_back(cloud, mac_pool):
+    """network-modify --add/--remove-reserved-ips: the pool at once, Ganeti's network through an
+    OP_NETWORK_SET_PARAMS job; an administrator's own Ganeti change comes back to the pool."""
+    from synnefo.cyclades.logic import pools
+
+    network = _private_network(cloud, "10.6.0.0/24")
+    settle_all(cloud)
+    ganeti = cloud.cluster.networks[network.backend_id]
+    assert ganeti["external_reservations"] == "10.6.0.0, 10.6.0.1, 10.6.0.255"
+    run(cloud, "network-modify", str(network.id), "--add-reserved-ips=10.6.0.7,10.6.0.8")
+    settle_all(cloud)
+    assert cloud.cluster.networks[network.backend_id]["external_reservations"] == \
+        "10.6.0.0, 10.6.0.1, 10.6.0.7, 10.6.0.8, 10.6.0.255"
+    row = BackendNetwork.objects.get(network=network)
+    assert (row.operstate, row.backendopcode, row.backendjobstatus) == ("ACTIVE", "OP_NETWORK_SET_PARAMS", "success")
+    run(cloud, "network-modify", str(network.id), "--remove-reserved-ips=10.6.0.7")
+    settle_all(cloud)
+    assert "10.6.0.7" not in cloud.cluster.networks[network.backend_id]["external_reservations"]
+    pool_id = network.subnets.get().ip_pools.get().id
+    assert pools.load("ip", pool_id).is_available("10.6.0.7") and not pools.load("ip", pool_id).is_available("10.6.0.8")
+    # Reserved in Ganeti by hand (gnt-network modify --add-reserved-ips): the dispatcher mirrors it.
+    rapi = simulated.SimulatedRapiClient(cloud.cluster)
+    rapi.modify_network(network.backend_id, add_reserved_ips=["10.6.0.9"])
+    settle_all(cloud)
+    assert not pools.load("ip", pool_id).is_available("10.6.0.9")
+    # An address a port uses cannot be reserved; nothing changes, in the pool or Ganeti.
+    status, body = net_call(cloud, "POST", "/ports", {"port": {"network_id": str(network.id)}})
+    used = body["port"]["fixed_ips"][0]["ip_address"]
+    before = pools.load("ip", pool_id).row.reserved_map
+    with pytest.raises(CommandError, match=f"In use, cannot be reserved: {used}"):
+        run(cloud, "network-modify", str(network.id), f"--add-reserved-ips=10.6.0.20,{used}")
+    settle_all(cloud)
+    assert pools.load("ip", pool_id).row.reserved_map == before
+    assert "10.6.0.20" not in cloud.cluster.networks[network.backend_id]["external_reservations"]
+    # A Ganeti refusal (already reserved there) leaves the row ACTIVE, with Ganeti's reason.
+    rapi.modify_network(network.backend_id, add_reserved_ips=["10.6.0.9"])
+    settle_all(cloud)
+    row.refresh_from_db()
+    assert row.operstate == "ACTIVE" and row.backendjobstatus == "error" and "already reserved" in row.backendlogmsg
+
+
+def test_remove_from_backend_and_add_again(cloud, mac_pool):
+    network = _private_network(cloud, "10.7.0.0/24")
+    settle_all(cloud)
+    other, cluster = _second_backend(cloud, "sim-rm")
+    try:
+        settle_all(cloud, others=[cluster])
+        assert set(network.backend_networks.values_list("operstate", flat=True)) == {"ACTIVE"}
+        # Refused while a server of that backend uses it; nothing changes.
+        with cloud.on_commit(execute=True):
+            r = cloud.client.post("/cyclades/compute/v2.0/servers", data=json.dumps({"server": {
+                "name": "s", "imageRef": cloud.image_id, "flavorRef": cloud.flavors[0].id,
+                "networks": [{"uuid": str(network.id)}]}}), content_type="application/json", HTTP_X_AUTH_TOKEN=cloud.token)
+        assert r.status_code == 202, r.content
+        vm_backend = Backend.objects.get(virtual_machines__id=r.json()["server"]["id"])
+        with pytest.raises(CommandError, match="ports of servers on backend"):
+            run(cloud, "network-modify", str(network.id), f"--remove-from-backend={vm_backend.id}")
+        assert BackendNetwork.objects.get(network=network, backend=vm_backend).operstate == "ACTIVE"
+        idle = other if vm_backend.id == cloud.backend.id else cloud.backend
+        idle_cluster = cluster if idle is other else cloud.cluster
+        out = run(cloud, "network-modify", str(network.id), f"--remove-from-backend={idle.id}")
+        assert f"Removing it from backend {idle.id}" in out
+        assert BackendNetwork.objects.get(network=network, backend=idle).operstate == "DELETED"
+        settle_all(cloud, others=[cluster])
+        assert network.backend_id not in idle_cluster.networks
+        row = BackendNetwork.objects.get(network=network, backend=idle)
+        assert (row.operstate, row.backendopcode, row.backendjobstatus) == ("DELETED", "OP_NETWORK_REMOVE", "success")
+        network.refresh_from_db()
+        assert network.state == "ACTIVE"  # still on the other backend
+        with pytest.raises(CommandError, match="is not on backend"):
+            run(cloud, "network-modify", str(network.id), f"--remove-from-backend={idle.id}")
+        from synnefo.cyclades.logic import network_reconciliation
+
+        assert not network_reconciliation.reconcile_backend(idle, set()).findings
+        # Added again: the row starts over and the network is created there again.
+        run(cloud, "network-modify", str(network.id), f"--add-to-backend={idle.id}")
+        settle_all(cloud, others=[cluster])
+        assert BackendNetwork.objects.get(network=network, backend=idle).operstate == "ACTIVE"
+        assert idle_cluster.networks[network.backend_id]["group_list"]
+    finally:
+        simulated._clusters.pop("sim-rm").stop()
+
+
+def test_backend_remove_removes_its_networks_from_ganeti(cloud, mac_pool):
+    network = _private_network(cloud, "10.8.0.0/24")
+    public_out = run(cloud, "network-create", "--public", "--flavor=CUSTOM", "--name=pub", "--subnet=203.0.113.0/24",
+                     f"--backend-id={cloud.backend.id}")
+    public = Network.objects.get(pk=int(public_out.split()[2]))
+    settle_all(cloud)
+    other, cluster = _second_backend(cloud, "sim-gone")
+    try:
+        settle_all(cloud, others=[cluster])
+        assert network.backend_id in cluster.networks
+        out = run(cloud, "backend-remove", str(cloud.backend.id))
+        assert f"network {network.id} ({network.backend_id}): removed from Ganeti" in out
+        assert f"network {public.id} ({public.backend_id}): removed from Ganeti" in out
+        assert cloud.cluster.networks == {}
+        assert not Backend.objects.filter(pk=cloud.backend.id).exists()
+        assert network.backend_id in cluster.networks  # the other backend keeps it
+        network.refresh_from_db()
+        public.refresh_from_db()
+        assert network.state == "ACTIVE" and public.state == "PENDING"  # public: on no backend now
+        # RAPI failing: the backend is kept, with the reason.
+        cluster.stop()
+        from unittest import mock
+
+        from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+        with mock.patch.object(simulated.SimulatedRapiClient, "get_network", side_effect=GanetiApiError("down", 502)):
+            with pytest.raises(CommandError, match="kept: cannot remove its networks from Ganeti: .*down"):
+                run(cloud, "backend-remove", str(other.id))
+        assert Backend.objects.filter(pk=other.id).exists()
+        # Offline: removed without touching Ganeti.
+        other.offline = True
+        other.save()
+        out = run(cloud, "backend-remove", str(other.id))
+        assert "offline" in out and not Backend.objects.filter(pk=other.id).exists()
+    finally:
+        simulated._clusters.pop("sim-gone", None)

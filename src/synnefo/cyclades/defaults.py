@@ -147,13 +147,21 @@ CYCLADES_LAZY_PRIVATE_NETWORKS = False
 CYCLADES_NETWORK_MAX_NAME_LENGTH = 128
 # At most this many NICs (networks) per server.
 GANETI_MAX_NICS_PER_INSTANCE = 8
-# Networks of a server whose create body has no "networks": network ids, "SNF:ANY_PUBLIC" /
-# "SNF:ANY_PUBLIC_IPV4" (any public network that is not a floating IP pool, with a free address),
-# or a list of those (the first with a free address). [] : Ganeti's default NICs, as before.
+# Networks of a server whose create body has no "networks": network ids, "SNF:ANY_PUBLIC_IPV4"
+# (any public network that is not a floating IP pool, with a free address), "SNF:ANY_PUBLIC_IPV6"
+# (an IPv6-only public network), "SNF:ANY_PUBLIC" (either, IPv4 first), or a list of those (the
+# first with a free address). [] : Ganeti's default NICs, as before.
 CYCLADES_DEFAULT_SERVER_NETWORKS = []
 # Networks added to every new server, after the user's: same entries, no ownership or
 # floating-IP checks (e.g. an administrators' management network).
 CYCLADES_FORCED_SERVER_NETWORKS = []
+# Firewall profiles of NICs, as Ganeti instance tags (``%s``: the NIC's Ganeti name) that the
+# hosts' network scripts (snf-network) turn into rules: ENABLED, DISABLED, PROTECTED.
+GANETI_FIREWALL_ENABLED_TAG = "synnefo:network:%s:protected"
+GANETI_FIREWALL_DISABLED_TAG = "synnefo:network:%s:unprotected"
+GANETI_FIREWALL_PROTECTED_TAG = "synnefo:network:%s:limited"
+# The profile of NICs on public networks when a server is created with them (None: no tag).
+DEFAULT_FIREWALL_PROFILE = "DISABLED"
 # How many times a random MAC is drawn before a port create gives up (a full prefix).
 CYCLADES_MAC_ATTEMPTS = 32
 

@@ -169,7 +169,7 @@ def subnets_view(request):
                 allocation_pools=body.get("allocation_pools"), dns_nameservers=body.get("dns_nameservers"),
                 host_routes=body.get("host_routes"))
             network_id = network.id
-            transaction.on_commit(lambda: network_backends.after_commit(network_backends.submit_pending, network_id))
+            transaction.on_commit(lambda: network_backends.after_commit(network_backends.subnet_added, network_id))
         return render(request, {"subnet": subnet_record(request, subnet)}, status=201)
     visible = networks.visible_networks(user)
     found = Subnet.objects.filter(network__in=visible, deleted=False).select_related("network").prefetch_related("ip_pools")

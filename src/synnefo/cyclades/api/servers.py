@@ -208,7 +208,7 @@ def server_view(request, version, server_id):
 
 NOT_IMPLEMENTED = ("changePassword", "rebuild", "confirmResize", "revertResize", "suspend", "resume", "pause", "unpause",
                    "createImage", "os-getSPICEConsole", "os-getRDPConsole", "rescue", "unrescue", "addFloatingIp",
-                   "removeFloatingIp", "firewallProfile", "reassign")
+                   "removeFloatingIp", "reassign")
 
 
 @api_method(("POST",), formats=("json", "xml"))
@@ -229,6 +229,10 @@ def action_view(request, version, server_id):
         if not isinstance(args, dict) or "flavorRef" not in args:
             raise faults.BadRequest("resize needs {'flavorRef': <flavor id>}")
         servers.resize(user, server_id, args["flavorRef"])
+    elif action == "firewallProfile":
+        if not isinstance(args, dict) or "profile" not in args or "nic" not in args:
+            raise faults.BadRequest("firewallProfile needs {'profile': 'ENABLED|DISABLED|PROTECTED', 'nic': <port id>}")
+        server_nics.set_firewall_profile(user, server_id, args["profile"], args["nic"])
     elif action == "console":
         if not isinstance(args, dict) or "type" not in args:
             raise faults.BadRequest("console needs {'type': 'vnc'}")

@@ -276,6 +276,11 @@ class GanetiRapiClient:
     def disconnect_network(self, network_name: str, group_name: str = "default", dry_run: bool = False) -> int:
         return self._request("PUT", f"/2/networks/{network_name}/disconnect", {"dry-run": dry_run}, {"group_name": group_name})
 
+    def modify_network(self, network_name: str, dry_run: bool = False, **kwargs) -> int:
+        """OP_NETWORK_SET_PARAMS: ``add_reserved_ips``, ``remove_reserved_ips``, ``gateway``, ..."""
+        body = {k: v for k, v in kwargs.items() if v is not None}
+        return self._request("PUT", f"/2/networks/{network_name}/modify", {"dry-run": dry_run}, body)
+
     def delete_network(self, network_name: str, dry_run: bool = False) -> int:
         return self._request("DELETE", f"/2/networks/{network_name}", {"dry-run": dry_run})
 

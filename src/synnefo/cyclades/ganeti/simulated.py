@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import heapq
+import ipaddress
 import itertools
 import logging
 import threading
@@ -187,10 +188,32 @@ class SimulatedCluster:
             return
         job = {k: v for k, v in self.jobs[job_id].items() if not k.startswith("_")}
         try:
-            for key, msg in messages_for_job(job, self.name):
+            for key, msg in messages_for_job(job, self.name, config_reader=self._config):
                 self.publisher.publish(key, msg)
         except Exception:  # the job thread must outlive a broker outage; the job still ends
             log.exception("simulated cluster %s: cannot publish the events of job %s", self.name, job_id)
+
+    def _config(self) -> dict:
+        """The cluster as Ganeti's config.data has it (what eventd reads for ``instance_nics``,
+        ``instance_disks`` and ``instance_hvparams``), built from the state under the lock."""
+        with self._lock:
+            networks = {net["uuid"]: {"name": name} for name, net in self.networks.items()}
+            by_name = {v["name"]: k for k, v in networks.items()}
+            instances, disks = {}, {}
+            for name, inst in self.instances.items():
+                nics = [{"name": n, "network": by_name.get(net), "ip": ip, "mac": mac, "uuid": nic_uuid,
+                         "nicparams": {"mode": mode, "link": link}}
+                        for n, net, ip, mac, nic_uuid, mode, link in zip(
+                            inst.get("nic.names") or [], inst.get("nic.networks.names") or [], inst.get("nic.ips") or [],
+                            inst.get("nic.macs") or [], inst.get("nic.uuids") or [], inst.get("nic.modes") or [],
+                            inst.get("nic.links") or [])]
+                for disk_name, size, disk_uuid in zip(inst.get("disk.names") or [], inst.get("disk.sizes") or [],
+                                                      inst.get("disk.uuids") or []):
+                    disks[disk_uuid] = {"name": disk_name, "size": size, "uuid": disk_uuid}
+                instances[inst["uuid"]] = {"name": name, "nics": nics, "tags": list(inst.get("tags") or []),
+                                           "disks": list(inst.get("disk.uuids") or []), "hvparams": dict(inst.get("hvparams") or {})}
+            return {"cluster": {"nicparams": {"default": {"mode": "bridged", "link": ""}}}, "networks": networks,
+                    "instances": instances, "disks": disks}
 
     def _archive(self) -> None:
         final = [i for i, j in self.jobs.items() if j["end_timestamp"] is not None]
@@ -533,6 +556,7 @@ class SimulatedRapiClient:
                     "network6": kwargs.get("network6"), "gateway6": kwargs.get("gateway6"),
                     "mac_prefix": kwargs.get("mac_prefix"), "tags": list(kwargs.get("tags") or []),
                     "group_list": [], "inst_list": [], "serial_no": 1, "ctime": now, "mtime": now,
+                    "external_reservations": _reservations(_implicit(network, gateway) + list(kwargs.get("add_reserved_ips") or [])),
                 }
             return None
 
@@ -550,6 +574,24 @@ class SimulatedRapiClient:
             net["group_list"] = [g for g in net["group_list"] if g[0] != group_name]
 
         return self._network_job("OP_NETWORK_DISCONNECT", network_name, change, {"group_name": group_name}, dry_run)
+
+    def modify_network(self, network_name, dry_run=False, **kwargs):
+        def change(net):
+            have = [a.strip() for a in (net.get("external_reservations") or "").split(",") if a.strip()]
+            for address in kwargs.get("add_reserved_ips") or []:
+                if address in have:
+                    raise GanetiApiError(f"IP address '{address}' already reserved")
+                have.append(address)
+            for address in kwargs.get("remove_reserved_ips") or []:
+                if address not in have:
+                    raise GanetiApiError(f"IP address '{address}' is not reserved")
+                have.remove(address)
+            net["external_reservations"] = _reservations(have)
+            for key in ("network6", "gateway6", "gateway"):
+                if kwargs.get(key) is not None:
+                    net[key] = kwargs[key]
+
+        return self._network_job("OP_NETWORK_SET_PARAMS", network_name, change, dict(kwargs), dry_run)
 
     def delete_network(self, network_name, dry_run=False):
         c = self.cluster
@@ -570,6 +612,17 @@ class SimulatedRapiClient:
         return [group] if bulk else [{"name": "default", "uri": "/2/groups/default"}]
 
 
+def _implicit(network: str, gateway) -> list[str]:
+    """What Ganeti reserves in a new network: its network and broadcast address and gateway."""
+    net = ipaddress.ip_network(network)
+    return [str(net.network_address), *([gateway] if gateway else []), str(net.broadcast_address)]
+
+
+def _reservations(addresses) -> str:
+    """Ganeti's ``external_reservations``: a comma-separated string, in address order."""
+    return ", ".join(sorted(dict.fromkeys(addresses), key=ipaddress.ip_address))
+
+
 NIC_FIELDS = {"nic.names": "name", "nic.ips": "ip", "nic.macs": "mac", "nic.networks.names": "network",
               "nic.modes": "mode", "nic.links": "link"}
 
@@ -584,13 +637,16 @@ def _modify_nic(inst: dict, op: str, ident, params: dict) -> list:
         index = len(inst["nic.names"]) - 1
         return [f"nic.{index}", "add:" + ",".join(f"{k}={v}" for k, v in params.items() if v is not None)]
     if op == "remove":
-        names = inst.get("nic.names") or []
-        index = names.index(ident) if ident in names else int(ident) if str(ident).lstrip("-").isdigit() else None
-        if index is None or not -len(names) <= index < len(names):
-            raise GanetiApiError(f"Cannot find NIC {ident!r}")
+        index = _nic_index(inst, ident)
         for key in (*NIC_FIELDS, "nic.uuids"):
             inst[key].pop(index)
         return [f"nic.{index}", "remove"]
+    if op == "modify":
+        index = _nic_index(inst, ident)
+        for key, field in NIC_FIELDS.items():
+            if field in params:
+                inst[key][index] = params[field]
+        return [f"nic.{index}", "modify:" + ",".join(f"{k}={v}" for k, v in params.items())]
     raise GanetiApiError(f"Unsupported NIC modification {op!r}")
 
 
@@ -629,6 +685,17 @@ def _modify_disk(detached: dict, inst: dict, op: str, ident, params: dict) -> li
         inst["disk_usage"] = sum(inst["disk.sizes"])
         return [f"disk/{index}", op]
     raise GanetiApiError(f"Unsupported disk modification {op!r}")
+
+
+def _nic_index(inst: dict, ident) -> int:
+    """A NIC by name, uuid or index, as Ganeti identifies them."""
+    for key in ("nic.names", "nic.uuids"):
+        if ident in (inst.get(key) or []):
+            return inst[key].index(ident)
+    count = len(inst.get("nic.names") or [])
+    if str(ident).lstrip("-").isdigit() and -count <= int(ident) < count:
+        return int(ident) % count
+    raise GanetiApiError(f"Cannot find NIC {ident!r}")
 
 
 _clusters: dict[str, SimulatedCluster] = {}

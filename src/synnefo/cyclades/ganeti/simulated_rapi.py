@@ -280,6 +280,8 @@ ROUTES = [
     ("PUT", rf"/2/networks/{NAME}/connect", _connect_network),
     ("PUT", rf"/2/networks/{NAME}/disconnect", lambda c, m, q, b: c.disconnect_network(
         m["name"], _body_dict(b).get("group_name", "default"), dry_run=_flag(q, "dry-run"))),
+    ("PUT", rf"/2/networks/{NAME}/modify", lambda c, m, q, b: c.modify_network(
+        m["name"], dry_run=_flag(q, "dry-run"), **_body_dict(b))),
 ]
 _COMPILED = [(method, re.compile(pattern + r"/?"), handler) for method, pattern, handler in ROUTES]
 

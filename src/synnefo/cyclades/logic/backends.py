@@ -7,7 +7,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from synnefo.cyclades.ganeti.rapi import GanetiRapiClient
+from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiRapiClient
 from synnefo.cyclades.models import Backend, active_vm_count
 
 log = logging.getLogger(__name__)
@@ -85,14 +85,36 @@ def create_backend(clustername, port, username, password, *, host="", ca_file=""
     return backend
 
 
-def remove_backend(backend: Backend) -> None:
+def remove_backend(backend: Backend) -> list[str]:
+    """Remove a backend without active VMs. Its networks are removed from its Ganeti first
+    (disconnect, remove, waited for; skipped when the backend is offline); a Ganeti failure keeps
+    the backend (BackendInUse). Returns what was done, one line per network."""
+    from synnefo.cyclades.logic import network_backends
+    from synnefo.cyclades.models import Network
+
+    count = active_vm_count(backend)
+    if count:
+        raise BackendInUse(f"backend {backend.id} still hosts {count} active VM(s); move or delete them first")
+    done = []
+    if backend.offline:
+        done.append("backend is offline: its networks are left in its Ganeti")
+    else:
+        try:
+            done += network_backends.remove_all_from(backend)
+        except GanetiApiError as exc:
+            raise BackendInUse(f"backend {backend.id} kept: cannot remove its networks from Ganeti: {exc}; fix it, or "
+                               "mark the backend offline (backend-modify --offline=True) to remove it without Ganeti") from None
     with transaction.atomic():
         locked = Backend.objects.select_for_update().get(pk=backend.pk)
         count = active_vm_count(locked)
         if count:
             raise BackendInUse(f"backend {backend.id} still hosts {count} active VM(s); move or delete them first")
+        affected = list(Network.objects.filter(backend_networks__backend=locked).distinct())
         locked.delete()
+        for network in affected:
+            network_backends.refresh_state(network)
     log.info("backend %s (%s) removed", backend.id, backend.clustername)
+    return done
 
 
 def ganeti_disk(volume_type, size_mib: int, *, name: str | None = None) -> dict:

@@ -61,6 +61,18 @@ def _require(msg: dict, *keys):
         raise BadMessage(f"{msg.get('type')} message lacks {', '.join(missing)}")
 
 
+def error_text(result) -> str:
+    """Ganeti's reason for a failed opcode, from its result (``["OpPrereqError", ["why", "code"]]``,
+    possibly inside a list): failed checks log nothing, so eventd's ``logmsg`` is empty then."""
+    while isinstance(result, list) and len(result) == 1 and isinstance(result[0], list):
+        result = result[0]
+    if isinstance(result, list) and len(result) == 2 and isinstance(result[0], str):
+        details = result[1]
+        reason = details[0] if isinstance(details, list) and details else details
+        return f"{result[0]}: {reason}"[:2000]
+    return str(result)[:2000] if result else ""
+
+
 def apply_op_status(msg: dict) -> str:
     """Returns what happened, for the log: applied / dropped (older) / ignored (unknown VM...)."""
     _require(msg, "instance", "operation", "status", "jobId", "event_time")
@@ -79,7 +91,7 @@ def apply_op_status(msg: dict) -> str:
     vm.backendjobid = msg["jobId"]
     vm.backendopcode = opcode
     vm.backendjobstatus = status
-    vm.backendlogmsg = msg.get("logmsg") or ""
+    vm.backendlogmsg = msg.get("logmsg") or (error_text(msg.get("result")) if status == "error" else "")
     if status in FINAL:
         _settle(vm, msg, opcode, status, etime)
     vm.save()
@@ -104,6 +116,10 @@ def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> N
             volumes.server_built(vm, True)
         if opcode == "OP_INSTANCE_SET_PARAMS":
             _apply_beparams(vm, (msg.get("job_fields") or {}).get("beparams"))
+        if opcode in ("OP_TAGS_SET", "OP_TAGS_DEL") and not (msg.get("job_fields") or {}).get("dry_run"):
+            from synnefo.cyclades.logic import server_nics
+
+            server_nics.apply_firewall_tags(vm, opcode, msg.get("tags"))
         vm.backendtime = etime
     elif opcode == "OP_INSTANCE_CREATE":
         vm.operstate = "ERROR"

@@ -24,10 +24,14 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
+from synnefo.common import faults
 from synnefo.cyclades.logic import networks
-from synnefo.cyclades.models import Backend, BackendNetwork, Network
+from synnefo.cyclades.models import Backend, BackendNetwork, Network, NetworkInterface
 
 log = logging.getLogger(__name__)
+
+RUNNING = ("queued", "waiting", "running", "canceling")
+IPV6_ONLY_PLACEHOLDER = "10.0.0.0/29"  # the IPv4 range of IPv6-only networks in Ganeti (as upstream)
 
 
 def ganeti_tags(network: Network) -> list[str]:
@@ -60,12 +64,25 @@ def plan(network: Network, backends=None) -> list[BackendNetwork]:
             backends = list(Backend.objects.filter(offline=False))
     rows = []
     for backend in backends:
-        row, _ = BackendNetwork.objects.get_or_create(network=network, backend=backend,
-                                                      defaults={"mac_prefix": backend_mac_prefix(network, backend)})
+        row, created = BackendNetwork.objects.get_or_create(network=network, backend=backend,
+                                                            defaults={"mac_prefix": backend_mac_prefix(network, backend)})
+        if not created and row.operstate == "DELETED":
+            if row.backendjobstatus in RUNNING:
+                raise faults.Conflict(f"Network {network.id} is still being removed from backend {backend.id} "
+                                      f"(job {row.backendjobid}); try again when it ends")
+            reset(row)
         rows.append(row)
     network_id = network.id
     transaction.on_commit(lambda: after_commit(submit_pending, network_id))
     return rows
+
+
+def reset(row: BackendNetwork) -> None:
+    """Start a row over (PENDING, no job), to be created again. Its event-time guard is kept: it
+    is Ganeti's clock, not ours."""
+    row.operstate, row.backendjobid, row.backendopcode, row.backendjobstatus = "PENDING", None, None, None
+    row.backendlogmsg = ""
+    row.save()
 
 
 def after_commit(step, network_id: int) -> None:
@@ -103,14 +120,16 @@ def submit_pending(network_id: int) -> None:
         network = Network.objects.select_for_update().prefetch_related("subnets").filter(pk=network_id, deleted=False).first()
         if network is None:
             return
-        sub4 = networks.subnet4(network)
-        if sub4 is None:
-            return  # Ganeti networks need an IPv4 subnet: submitted when it comes
-        sub6 = networks.subnet6(network)
+        sub4, sub6 = networks.subnet4(network), networks.subnet6(network)
+        if sub4 is None and sub6 is None:
+            return  # submitted when its first subnet comes
+        # Ganeti networks need an IPv4 range: an IPv6-only network gets a placeholder, and no NIC
+        # takes an address from it (Cyclades gives IPv4 addresses, and there is no IPv4 subnet).
+        cidr, gateway = (sub4.cidr, sub4.gateway) if sub4 else (IPV6_ONLY_PLACEHOLDER, None)
         for row in network.backend_networks.select_related("backend").filter(operstate="PENDING", backendjobid__isnull=True):
             try:
                 job = row.backend.get_client().create_network(
-                    network.backend_id, sub4.cidr, sub4.gateway, mac_prefix=row.mac_prefix or None,
+                    network.backend_id, cidr, gateway, mac_prefix=row.mac_prefix or None,
                     network6=sub6.cidr if sub6 else None, gateway6=sub6.gateway if sub6 else None,
                     tags=ganeti_tags(network))
             except GanetiApiError as exc:
@@ -121,6 +140,29 @@ def submit_pending(network_id: int) -> None:
         refresh_state(network)
 
 
+def subnet_added(network_id: int) -> None:
+    """A subnet was added (after commit): a network waiting for its IPv4 subnet goes to Ganeti
+    now; one already there learns a new IPv6 subnet (OP_NETWORK_SET_PARAMS network6/gateway6)."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+    submit_pending(network_id)
+    network = Network.objects.prefetch_related("subnets").get(pk=network_id)
+    sub6 = networks.subnet6(network)
+    if sub6 is None:
+        return
+    for row in network.backend_networks.select_related("backend").filter(operstate="ACTIVE"):
+        client = row.backend.get_client()
+        try:
+            if client.get_network(network.backend_id).get("network6") == sub6.cidr:
+                continue
+            job = client.modify_network(network.backend_id, network6=sub6.cidr, gateway6=sub6.gateway)
+        except GanetiApiError as exc:
+            log.warning("network %s on backend %s: cannot add IPv6 subnet: %s", network_id, row.backend_id, exc)
+            continue
+        BackendNetwork.objects.filter(pk=row.pk).update(backendjobid=job, backendopcode="OP_NETWORK_SET_PARAMS",
+                                                        backendjobstatus="queued")
+
+
 def _groups(client) -> list[str]:
     return [g["name"] for g in client.get_groups(bulk=False)]
 
@@ -128,8 +170,10 @@ def _groups(client) -> list[str]:
 def connect_groups(row: BackendNetwork) -> None:
     network = row.network
     client = row.backend.get_client()
+    # An IPv6-only network's placeholder range must not be checked against instances' IPv4 addresses.
+    check = networks.subnet4(network) is not None
     for group in _groups(client):
-        job = client.connect_network(network.backend_id, group, network.mode, network.link or "", conflicts_check=True)
+        job = client.connect_network(network.backend_id, group, network.mode, network.link or "", conflicts_check=check)
         row.backendjobid, row.backendopcode, row.backendjobstatus = job, "OP_NETWORK_CONNECT", "queued"
     row.save(update_fields=["backendjobid", "backendopcode", "backendjobstatus", "updated"])
 
@@ -148,7 +192,7 @@ def disconnect_or_remove(row: BackendNetwork) -> None:
             row.save(update_fields=["operstate", "updated"])
             return
         raise
-    groups = [g[0] if isinstance(g, (list, tuple)) else str(g).split("(")[0] for g in info.get("group_list") or []]
+    groups = sorted(group_names(info))
     if groups:
         for group in groups:
             row.backendjobid = client.disconnect_network(name, group)
@@ -175,6 +219,124 @@ def remove_everywhere(network_id: int) -> None:
             except GanetiApiError as exc:
                 _fail(row, f"cannot remove the network: {exc}")
         refresh_state(network)
+
+
+def remove_from_backend(network: Network, backend: Backend) -> BackendNetwork:
+    """Take the network off one backend (in the caller's transaction): the row is DELETED at once
+    (no server there may join it any more) and, after commit, Ganeti's network is disconnected
+    and removed through the update path. Refused while servers of that backend use it."""
+    row = BackendNetwork.objects.select_for_update().filter(network=network, backend=backend).first()
+    if row is None or row.operstate == "DELETED":
+        raise faults.BadRequest(f"Network {network.id} is not on backend {backend.id}")
+    used = NetworkInterface.objects.filter(network=network, machine__backend=backend, machine__deleted=False).count()
+    if used:
+        raise faults.NetworkInUse(f"Network {network.id} has {used} ports of servers on backend {backend.id}")
+    reached = row.backendjobid is not None or row.operstate == "ACTIVE"
+    row.operstate = "DELETED"
+    row.save(update_fields=["operstate", "updated"])
+    refresh_state(network)
+    if reached:
+        row_id = row.id
+        transaction.on_commit(lambda: after_commit(lambda _: _leave(row_id), network.id))
+    return row
+
+
+def _leave(row_id: int) -> None:
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+    with transaction.atomic():
+        row = BackendNetwork.objects.select_for_update().select_related("backend", "network").get(pk=row_id)
+        if row.backendjobstatus in RUNNING:
+            return  # the running job's end continues the removal (apply_event)
+        try:
+            disconnect_or_remove(row)
+        except GanetiApiError as exc:
+            row.backendlogmsg = f"cannot remove the network: {exc}"[:2000]
+            row.save(update_fields=["backendlogmsg", "updated"])
+
+
+def remove_now(client, name: str, timeout: float = 120) -> str:
+    """Disconnect a Ganeti network from every group and remove it, waiting for each job (for
+    what no row follows any more: orphans, a backend being removed)."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+    try:
+        info = client.get_network(name)
+    except GanetiApiError as exc:
+        if exc.code == 404:
+            return "not in Ganeti"
+        raise
+    for group in sorted(group_names(info)):
+        client.wait_for_job(client.disconnect_network(name, group), timeout=timeout)
+    client.wait_for_job(client.delete_network(name), timeout=timeout)
+    return "removed from Ganeti"
+
+
+def group_names(info: dict) -> set[str]:
+    return {g[0] if isinstance(g, (list, tuple)) else str(g).split("(")[0] for g in info.get("group_list") or []}
+
+
+def remove_all_from(backend: Backend) -> list[str]:
+    """Every network the backend has, removed from its Ganeti (before the backend goes): one line
+    per network. Raises GanetiApiError on the first failure (what is done stays done)."""
+    out = []
+    client = backend.get_client()
+    for row in BackendNetwork.objects.filter(backend=backend).exclude(operstate="DELETED").select_related("network"):
+        if row.backendjobid is None and row.operstate != "ACTIVE":
+            continue  # never reached Ganeti
+        out.append(f"network {row.network_id} ({row.network.backend_id}): {remove_now(client, row.network.backend_id)}")
+    return out
+
+
+def reserve_in_ganeti(network_id: int, add: list[str], remove: list[str]) -> None:
+    """Externally reserve (or release) addresses in the Ganeti network on every backend that has
+    it (OP_NETWORK_SET_PARAMS), skipping what Ganeti already has that way."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+    network = Network.objects.get(pk=network_id)
+    for row in network.backend_networks.select_related("backend").filter(operstate="ACTIVE"):
+        client = row.backend.get_client()
+        try:
+            have = set(external_reservations(client.get_network(network.backend_id)))
+            to_add, to_remove = [a for a in add if a not in have], [a for a in remove if a in have]
+            if to_add or to_remove:
+                job = client.modify_network(network.backend_id, add_reserved_ips=to_add or None,
+                                            remove_reserved_ips=to_remove or None)
+                BackendNetwork.objects.filter(pk=row.pk).update(backendjobid=job, backendopcode="OP_NETWORK_SET_PARAMS",
+                                                                backendjobstatus="queued")
+        except GanetiApiError as exc:
+            log.warning("network %s on backend %s: cannot change reservations: %s", network_id, row.backend_id, exc)
+
+
+def external_reservations(info: dict) -> list[str]:
+    text = info.get("external_reservations") or ""
+    values = text if isinstance(text, list) else [v.strip() for v in str(text).split(",")]
+    return [v for v in values if v]
+
+
+def apply_reservations(network: Network, fields: dict) -> None:
+    """A successful OP_NETWORK_SET_PARAMS (ours or an administrator's ``gnt-network modify``):
+    its reserved addresses mirrored in the IP pool (addresses outside the pools are skipped)."""
+    from synnefo.cyclades.logic import pools
+
+    sub4 = networks.subnet4(network)
+    if sub4 is None:
+        return
+    changes = [(a, True) for a in fields.get("add_reserved_ips") or []]
+    changes += [(a, False) for a in fields.get("remove_reserved_ips") or []]
+    for address, reserve in changes:
+        for row in sub4.ip_pools.order_by("id"):
+            try:
+                with pools.locked("ip", row.id) as pool:
+                    if reserve:
+                        pool.reserve(address)
+                    else:
+                        pool.put(address, external=True)
+                break
+            except pools.InvalidValue:
+                continue  # not in this range
+            except pools.ValueNotAvailable:
+                break  # not reserved: nothing to release
 
 
 def refresh_state(network: Network) -> None:
@@ -216,30 +378,40 @@ def apply_event(msg: dict, etime) -> str:
         return f"applied: network {network_id} {opcode} {status}"
     row.backendtime = etime
     row.backendlogmsg = str(msg.get("logmsg") or "")[:2000]
-    destroying = row.network.action == "DESTROY"
+    # Leaving: the network is being destroyed, or taken off this backend (row DELETED early).
+    leaving = row.network.action == "DESTROY" or row.operstate == "DELETED"
     try:
-        if status != "success":
+        if opcode == "OP_NETWORK_SET_PARAMS":
+            if status == "success":
+                apply_reservations(row.network, msg.get("job_fields") or {})
+        elif status != "success":
             if opcode == "OP_NETWORK_REMOVE" and "not known" in row.backendlogmsg:
                 row.operstate = "DELETED"
-            else:
-                row.operstate = "ERROR"
+            elif row.operstate != "DELETED":
+                row.operstate = "ERROR"  # a removal from one backend that failed stays DELETED (an orphan to reconcile)
         elif opcode == "OP_NETWORK_ADD":
             row.save()
-            if destroying:
+            if leaving:
                 disconnect_or_remove(row)
             else:
                 connect_groups(row)
             row.refresh_from_db()
-        elif opcode == "OP_NETWORK_CONNECT" and not destroying:
+        elif opcode == "OP_NETWORK_CONNECT" and not leaving:
             row.operstate = "ACTIVE"
-        elif opcode in ("OP_NETWORK_DISCONNECT", "OP_NETWORK_CONNECT") and destroying:
+        elif opcode in ("OP_NETWORK_DISCONNECT", "OP_NETWORK_CONNECT") and leaving:
             row.save()
             disconnect_or_remove(row)
             row.refresh_from_db()
-        elif opcode == "OP_NETWORK_REMOVE":
+        elif opcode == "OP_NETWORK_REMOVE" and leaving:
             row.operstate = "DELETED"
+        elif opcode == "OP_NETWORK_REMOVE":
+            # removed in Ganeti by someone else: reconcile-networks creates it again
+            row.operstate = "ERROR"
+            row.backendlogmsg = "removed in Ganeti, not by Cyclades"
     except GanetiApiError as exc:
-        row.operstate, row.backendlogmsg = "ERROR", f"{opcode} succeeded, the next step failed: {exc}"[:2000]
+        if row.operstate != "DELETED":
+            row.operstate = "ERROR"
+        row.backendlogmsg = f"{opcode} succeeded, the next step failed: {exc}"[:2000]
     row.save()
     refresh_state(row.network)
     return f"applied: network {network_id} {opcode} {status} on backend {row.backend_id} -> {row.operstate}"

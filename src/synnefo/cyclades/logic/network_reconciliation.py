@@ -38,7 +38,7 @@ from synnefo.cyclades.models import Backend, BackendNetwork, Network
 log = logging.getLogger(__name__)
 
 KINDS = ("orphan", "parted", "missing", "hanging", "unsynced", "reservations")
-RUNNING = ("queued", "waiting", "running")
+RUNNING = network_backends.RUNNING
 SIMULATED_LOGMSG = "Reconciliation: simulated Ganeti event"
 
 
@@ -71,22 +71,6 @@ def _simulate(backend: Backend, name: str, opcode: str) -> str:
         return callbacks.apply_network_status(msg)
 
 
-def _group_names(info: dict) -> set[str]:
-    return {g[0] if isinstance(g, (list, tuple)) else str(g) for g in info.get("group_list") or []}
-
-
-def _external(info: dict) -> list[str]:
-    text = info.get("external_reservations") or ""
-    values = text if isinstance(text, list) else [v.strip() for v in str(text).split(",")]
-    return [v for v in values if v]
-
-
-def _remove_orphan(client, name: str, info: dict) -> str:
-    for group in sorted(_group_names(info)):
-        client.wait_for_job(client.disconnect_network(name, group), timeout=120)
-    client.wait_for_job(client.delete_network(name), timeout=120)
-    return "removed from Ganeti"
-
 
 def _pool_reservations(network: Network, info: dict) -> list[str]:
     """Ganeti's external reservations that the network's IP pool does not reserve."""
@@ -96,7 +80,7 @@ def _pool_reservations(network: Network, info: dict) -> list[str]:
     net = ipaddress.ip_network(sub4.cidr)
     implicit = {str(net.network_address), str(net.broadcast_address), sub4.gateway}
     missing = []
-    for address in _external(info):
+    for address in network_backends.external_reservations(info):
         if address in implicit:
             continue
         for row in sub4.ip_pools.order_by("id"):
@@ -108,18 +92,6 @@ def _pool_reservations(network: Network, info: dict) -> list[str]:
             except pools.InvalidValue:
                 continue
     return missing
-
-
-def _reserve(network: Network, addresses: list[str]) -> None:
-    sub4 = networks.subnet4(network)
-    for address in addresses:
-        for row in sub4.ip_pools.order_by("id"):
-            try:
-                with pools.locked("ip", row.id) as pool:
-                    pool.reserve(address)
-                break
-            except pools.InvalidValue:
-                continue
 
 
 def reconcile_backend(backend: Backend, fix: set[str]) -> Report:
@@ -150,14 +122,15 @@ def reconcile_backend(backend: Backend, fix: set[str]) -> Report:
         network_id = network_backends.network_id_from_name(name)
         network = Network.objects.filter(pk=network_id).first() if network_id is not None else None
         row = rows.get(network_id)
-        if network is None or network.deleted:
-            if row is not None and row.operstate != "DELETED" and row.backendjobstatus in RUNNING:
+        if network is None or network.deleted or (row is not None and row.operstate == "DELETED"):
+            if row is not None and row.backendjobstatus in RUNNING:
                 continue  # being removed
-            found("orphan", name, "no live network in the database", lambda: _remove_orphan(client, name, info))
+            why = "no live network in the database" if network is None or network.deleted else "removed from this backend"
+            found("orphan", name, why, lambda name=name: network_backends.remove_now(client, name))
             continue
         if row is None:
             def part(network=network, info=info):
-                state = "ACTIVE" if groups <= _group_names(info) else "PENDING"
+                state = "ACTIVE" if groups <= network_backends.group_names(info) else "PENDING"
                 BackendNetwork.objects.create(network=network, backend=backend, operstate=state,
                                               mac_prefix=info.get("mac_prefix") or "")
                 network_backends.refresh_state(network)
@@ -167,7 +140,7 @@ def reconcile_backend(backend: Backend, fix: set[str]) -> Report:
             continue
         if row.backendjobstatus in RUNNING:
             continue
-        lacking = groups - _group_names(info)
+        lacking = groups - network_backends.group_names(info)
         if lacking:
             def connect(row=row, lacking=lacking):
                 for group in sorted(lacking):
@@ -181,7 +154,8 @@ def reconcile_backend(backend: Backend, fix: set[str]) -> Report:
         extra = _pool_reservations(network, info)
         if extra:
             found("reservations", name, f"reserved in Ganeti, not in the pool: {', '.join(extra)}",
-                  lambda network=network, extra=extra: _reserve(network, extra))
+                  lambda network=network, extra=extra: network_backends.apply_reservations(
+                      network, {"add_reserved_ips": extra}))
 
     for network_id, row in sorted(rows.items()):
         name = row.network.backend_id
@@ -195,8 +169,7 @@ def reconcile_backend(backend: Backend, fix: set[str]) -> Report:
         else:
             def recreate(row=row):
                 with transaction.atomic():
-                    BackendNetwork.objects.filter(pk=row.pk).update(operstate="PENDING", backendjobid=None,
-                                                                    backendjobstatus=None, backendopcode=None)
+                    network_backends.reset(BackendNetwork.objects.select_for_update().get(pk=row.pk))
                 network_backends.submit_pending(row.network_id)
                 return "created again (add, then connect)"
 

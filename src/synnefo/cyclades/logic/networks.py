@@ -177,6 +177,9 @@ def create_subnet(network: Network, cidr: str, *, userid: str | None = None, nam
         raise faults.BadRequest(f"CIDR {cidr} is not IPv{ipversion}")
     if network.subnets.filter(ipversion=net.version, deleted=False).exists():
         raise faults.BadRequest(f"Network {network.id} already has an IPv{net.version} subnet")
+    if net.version == 4 and network.backend_networks.exclude(operstate="DELETED").filter(backendjobid__isnull=False).exists():
+        raise faults.Conflict(f"Network {network.id} is already on Ganeti as an IPv6-only network, whose IPv4 range "
+                              "Ganeti cannot change; create a new network for IPv4")
     if net.version == 4 and not settings.MAX_CIDR_BLOCK <= net.prefixlen <= 29:
         raise faults.RequestEntityTooLarge(f"Unsupported network size: IPv4 subnets must be /{settings.MAX_CIDR_BLOCK} to /29")
     if net.version == 6 and net.prefixlen != 64:

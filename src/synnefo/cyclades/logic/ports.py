@@ -1,9 +1,10 @@
 """Ports (NICs on a network) and their addresses (docs/networks.md).
 
 A port takes one IPv4 address from its network's subnet pools (pools in id order, first free
-address; or the ``fixed_ips`` address asked for) and a MAC address of the network's prefix.
-Users create ports on their own private networks, and on public networks with one of their
-floating IPs there (logic/floating_ips.py).
+address; or the ``fixed_ips`` address asked for), an IPv6 address (EUI-64 of its MAC) when the
+network has an IPv6 subnet, and a MAC address of the network's prefix. Users create ports on
+their own private networks, and on public networks with one of their floating IPs there
+(logic/floating_ips.py; public networks without IPv4 subnet need none).
 """
 
 from __future__ import annotations
@@ -62,6 +63,26 @@ def allocate_ip(network: Network, userid: str, *, address: str | None = None, ni
                                     address=value, ipversion=4, floating_ip=floating)
 
 
+def eui64(cidr: str, mac: str) -> str:
+    """The SLAAC address of a MAC in an IPv6 /64: the prefix, then the MAC's EUI-64 (the
+    universal/local bit flipped, ``ff:fe`` in the middle)."""
+    octets = bytes.fromhex(mac.replace(":", ""))
+    if len(octets) != 6:
+        raise ValueError(f"Invalid MAC address '{mac}'")
+    interface = bytes([octets[0] ^ 0x02]) + octets[1:3] + b"\xff\xfe" + octets[3:]
+    net = ipaddress.ip_network(cidr)
+    return str(net.network_address + int.from_bytes(interface, "big"))
+
+
+def ipv6_address(network: Network, port: NetworkInterface) -> IPAddress | None:
+    """The port's IPv6 address (EUI-64 of its MAC, not pooled) when the network has an IPv6 subnet."""
+    subnet = networks.subnet6(network)
+    if subnet is None:
+        return None
+    return IPAddress.objects.create(network=network, subnet=subnet, nic=port, userid=port.userid, project=network.project,
+                                    address=eui64(subnet.cidr, port.mac), ipversion=6)
+
+
 def release_ip(ip: IPAddress) -> None:
     for row in ip.subnet.ip_pools.order_by("id"):
         try:
@@ -112,12 +133,14 @@ def create_port(userid: str, network: Network, *, name: str = "", fixed_ips=None
                                                    security_groups=security_groups or [])
     except IntegrityError:
         raise faults.Conflict("MAC address collision; try again") from None
-    if network.public and not admin:
+    ipv6_only = networks.subnet4(network) is None and networks.subnet6(network) is not None
+    if network.public and not admin and not ipv6_only:
         from synnefo.cyclades.logic import floating_ips
 
         floating_ips.take_for_port(userid, network, address, port)
     else:
         allocate_ip(network, userid, address=address, nic=port)
+    ipv6_address(network, port)
     return port
 
 

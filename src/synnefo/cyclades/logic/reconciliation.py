@@ -25,6 +25,10 @@ instances named ``BACKEND_PREFIX_ID<id>``):
 - ``unsynced_flavor``: Ganeti's ``vcpus``/``maxmem`` differ from the flavor's. Fix: a simulated
   SET_PARAMS with those beparams (needs a flavor of that shape with the same disk and volume
   type; otherwise it is reported as not fixable).
+- ``unsynced_nics``: the server's ports and Ganeti's NICs differ (a port whose NIC is gone, a
+  different MAC, IPv4 address or firewall profile, a NIC no port knows; see
+  ``server_nics.nic_drift``). Fix: a simulated SET_PARAMS carrying Ganeti's NICs, so the
+  dispatcher's NIC sync repairs the ports and adopts the NICs it can.
 
 Servers whose pending job is still running are skipped (their event is on its way). A server
 that looks drifted in the bulk snapshot is read again alone before it is reported, so events
@@ -46,7 +50,7 @@ from django.utils import timezone
 from synnefo.common import faults
 from synnefo.cyclades.ganeti.eventd import INSTANCE_FIELDS
 from synnefo.cyclades.ganeti.rapi import JOB_FINAL, GanetiApiError
-from synnefo.cyclades.logic import callbacks, quotas
+from synnefo.cyclades.logic import callbacks, quotas, server_nics
 from synnefo.cyclades.models import Backend, VirtualMachine
 
 log = logging.getLogger(__name__)
@@ -56,8 +60,8 @@ TASK_OPCODES = {"BUILD": "OP_INSTANCE_CREATE", "START": "OP_INSTANCE_STARTUP", "
                 "REBOOT": "OP_INSTANCE_REBOOT", "RESIZE": "OP_INSTANCE_SET_PARAMS", "DESTROY": "OP_INSTANCE_REMOVE"}
 # What each --fix-* option repairs.
 FIXES = {"stale": ("stale",), "orphans": ("orphan",), "unsynced": ("unsynced", "build_error"),
-         "unsynced_flavors": ("unsynced_flavor",), "pending_tasks": ("pending_task",)}
-KINDS = ("pending_task", "stale", "build_error", "orphan", "unsynced", "unsynced_flavor")
+         "unsynced_flavors": ("unsynced_flavor",), "unsynced_nics": ("unsynced_nics",), "pending_tasks": ("pending_task",)}
+KINDS = ("pending_task", "stale", "build_error", "orphan", "unsynced", "unsynced_flavor", "unsynced_nics")
 # SQLite has one writer at a time and its shared-cache (test) databases fail instead of
 # waiting: with --parallel, fixes of different backends take turns there.
 _sqlite_writes = threading.Lock()
@@ -141,11 +145,13 @@ def _event_time(vm: VirtualMachine) -> list[int]:
     return [int(when.timestamp()), when.microsecond]
 
 
-def simulate(vm: VirtualMachine, opcode: str, status: str, job_id: int = 0, job_fields: dict | None = None) -> str:
-    """Apply a ganeti-op-status message like eventd's through the dispatcher's callback."""
+def simulate(vm: VirtualMachine, opcode: str, status: str, job_id: int = 0, job_fields: dict | None = None,
+             **extra) -> str:
+    """Apply a ganeti-op-status message like eventd's through the dispatcher's callback
+    (``extra``: more message fields, e.g. ``instance_nics``)."""
     msg = {"type": "ganeti-op-status", "instance": vm.backend_vm_id, "operation": opcode, "jobId": job_id or 0,
            "status": status, "cluster": vm.backend.clustername if vm.backend else "", "logmsg": SIMULATED_LOGMSG,
-           "result": None, "event_time": _event_time(vm), "job_fields": job_fields or {}}
+           "result": None, "event_time": _event_time(vm), "job_fields": job_fields or {}, **extra}
     outcome = callbacks.apply_op_status(msg)
     log.info("reconciliation: server %s %s %s (job %s): %s", vm.id, opcode, status, job_id or 0, outcome)
     return outcome
@@ -232,6 +238,21 @@ def fix_unsynced_flavor(vm_id: int, cpu: int, ram: int) -> str:
     if (vm.flavor.cpu, vm.flavor.ram) != (cpu, ram):
         raise ReconciliationError(f"no flavor with {cpu} CPUs, {ram} MiB RAM, {vm.flavor.disk} GiB "
                                   f"{vm.flavor.volume_type.disk_template} disk; create it, or fix the instance")
+    return outcome
+
+
+@_atomic
+def fix_unsynced_nics(vm_id: int, nics: list[dict]) -> str:
+    """A simulated successful SET_PARAMS carrying Ganeti's NICs: the dispatcher's NIC sync
+    (server_nics.nic_drift) repairs the ports, adopts unknown NICs, frees addresses."""
+    vm = _locked(vm_id)
+    if vm is None:
+        return "server gone"
+    outcome = simulate(vm, "OP_INSTANCE_SET_PARAMS", "success", 0, {}, instance_nics=nics)
+    vm = _locked(vm_id)
+    left = [d for d, repair in server_nics.nic_drift(vm, nics) if repair is None]
+    if left:
+        outcome += f"; left as is: {'; '.join(left)}"
     return outcome
 
 
@@ -358,6 +379,11 @@ def _compare(vm: VirtualMachine, instance: dict | None, jobs: _Jobs) -> list[tup
         drift.append((Finding("unsynced_flavor", name, f"flavor {vm.flavor.id} ({vm.flavor.cpu} CPUs, {vm.flavor.ram} MiB), "
                                                        f"Ganeti {cpu} CPUs, {ram} MiB", vm.id),
                       lambda: fix_unsynced_flavor(vm.id, cpu, ram)))
+    nics = server_nics.nics_from_instance(instance)
+    nic_drift = server_nics.nic_drift(vm, nics) if nics is not None else []
+    if nic_drift:
+        drift.append((Finding("unsynced_nics", name, "; ".join(d for d, _ in nic_drift), vm.id),
+                      lambda: fix_unsynced_nics(vm.id, nics)))
     return drift
 
 

@@ -13,6 +13,8 @@ server is removed.
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 
 from synnefo.common import faults
@@ -42,14 +44,15 @@ def check_specs(specs) -> list[dict] | None:
     return out
 
 
-ANY_PUBLIC = ("SNF:ANY_PUBLIC", "SNF:ANY_PUBLIC_IPV4")
+ANY_PUBLIC = ("SNF:ANY_PUBLIC", "SNF:ANY_PUBLIC_IPV4", "SNF:ANY_PUBLIC_IPV6")
 
 
 def with_settings(specs: list[dict] | None) -> list[dict]:
     """The user's specs (or, when the body had none, ``CYCLADES_DEFAULT_SERVER_NETWORKS``) plus
     ``CYCLADES_FORCED_SERVER_NETWORKS``. A setting entry is a network id, ``SNF:ANY_PUBLIC`` /
     ``SNF:ANY_PUBLIC_IPV4`` (any public network, not a floating IP pool, with a free address), or
-    a list of those (the first with a free address). Empty result: Ganeti's default NICs."""
+    a list of those (the first with a free address); ``SNF:ANY_PUBLIC_IPV6`` a public network with
+    only an IPv6 subnet. Empty result: Ganeti's default NICs."""
     out = list(specs) if specs is not None else [
         {"uuid": entry, "port": None, "fixed_ip": None, "kind": "default"}
         for entry in settings.CYCLADES_DEFAULT_SERVER_NETWORKS]
@@ -68,9 +71,7 @@ def _setting_candidates(spec: dict, user: str, backend) -> list:
     found = []
     for entry in entries:
         if entry in ANY_PUBLIC:
-            found += list(Network.objects.filter(
-                public=True, deleted=False, drained=False, floating_ip_pool=False, subnets__ipversion=4,
-                backend_networks__backend=backend, backend_networks__operstate="ACTIVE").order_by("id").distinct())
+            found += _any_public(entry, backend)
             continue
         try:
             found.append(networks.get_network(None if spec["kind"] == "forced" else user, entry))
@@ -79,6 +80,19 @@ def _setting_candidates(spec: dict, user: str, backend) -> list:
     if not found:
         raise faults.ServiceUnavailable(f"No network available for the {spec['kind']} server network {spec['uuid']!r}")
     return found
+
+
+def _any_public(entry: str, backend) -> list:
+    """Public networks for a setting entry, ACTIVE on the backend, not drained, by id:
+    ``SNF:ANY_PUBLIC_IPV4`` those with an IPv4 subnet that are not floating IP pools,
+    ``SNF:ANY_PUBLIC_IPV6`` those with an IPv6 subnet and none for IPv4, ``SNF:ANY_PUBLIC``
+    the former, then the latter."""
+    live = Network.objects.filter(public=True, deleted=False, drained=False, backend_networks__backend=backend,
+                                  backend_networks__operstate="ACTIVE").order_by("id").distinct()
+    ipv4 = list(live.filter(floating_ip_pool=False, subnets__ipversion=4, subnets__deleted=False))
+    ipv6_only = [n for n in live.filter(subnets__ipversion=6, subnets__deleted=False).prefetch_related("subnets")
+                 if networks.subnet4(n) is None]
+    return {"SNF:ANY_PUBLIC_IPV4": ipv4, "SNF:ANY_PUBLIC_IPV6": ipv6_only}.get(entry, ipv4 + ipv6_only)
 
 
 def _setting_port(spec: dict, user: str, backend):
@@ -153,9 +167,16 @@ def attach(vm: VirtualMachine, user: str, specs: list[dict]) -> list[NetworkInte
             port = ports.create_port(user, network, fixed_ips=fixed)
         _require_active(network, vm.backend)
         port.machine, port.index, port.state, port.device_owner = vm, index, "BUILD", "vm"
+        if network.public and settings.DEFAULT_FIREWALL_PROFILE:
+            port.firewall_profile = settings.DEFAULT_FIREWALL_PROFILE
         port.save()
         attached.append(port)
     return attached
+
+
+def firewall_tags(attached: list[NetworkInterface]) -> list[str]:
+    """The instance tags of the new server's NICs' firewall profiles."""
+    return [firewall_tag(p.firewall_profile, nic_name(p)) for p in attached if p.firewall_profile]
 
 
 def nic_name(port: NetworkInterface) -> str:
@@ -272,21 +293,250 @@ def addresses(vm: VirtualMachine) -> tuple[dict, list]:
     return found, attachments
 
 
-def sync(vm: VirtualMachine, instance_nics) -> list[str]:
-    """Ganeti's NICs of the server (eventd's ``instance_nics``, sent with the end of a create or
-    modify): an ACTIVE port whose NIC ``<prefix>nic-<id>`` Ganeti no longer has was removed behind
-    our back, and goes (its address back to the pool). NICs Ganeti has that no port knows are
-    logged, not adopted. Ports with a change in flight (BUILD, DOWN) are left to their job."""
-    import logging
+FIREWALL_PROFILES = ("ENABLED", "DISABLED", "PROTECTED")
 
+
+def firewall_tag(profile: str, name: str) -> str:
+    """The Ganeti instance tag of a NIC's firewall profile (``GANETI_FIREWALL_<PROFILE>_TAG``)."""
+    return getattr(settings, f"GANETI_FIREWALL_{profile}_TAG") % name
+
+
+def profile_from_tags(tags, name) -> str | None:
+    """The firewall profile a NIC's tags say (None: no profile tag)."""
+    found = set(tags or [])
+    return next((p for p in FIREWALL_PROFILES if name and firewall_tag(p, name) in found), None)
+
+
+def _nic_profile(nic: dict) -> str | None:
+    """eventd's ``firewall`` of a NIC: the end of its tag ``synnefo:network:<name>:<end>``."""
+    end = nic.get("firewall")
+    return profile_from_tags([f"synnefo:network:{nic.get('name')}:{end}"], nic.get("name")) if end else None
+
+
+def apply_firewall_tags(vm: VirtualMachine, opcode: str, tags) -> None:
+    """A successful OP_TAGS_SET / OP_TAGS_DEL on the instance: its NICs' profiles follow."""
+    for port in NetworkInterface.objects.filter(machine=vm):
+        profile = profile_from_tags(tags, nic_name(port))
+        if profile is None:
+            continue
+        if opcode == "OP_TAGS_SET":
+            _save(port, firewall_profile=profile)
+        elif opcode == "OP_TAGS_DEL" and port.firewall_profile == profile:
+            _save(port, firewall_profile=None)
+
+
+def set_firewall_profile(user: str, server_id, profile, port_id) -> NetworkInterface:
+    """The ``firewallProfile`` action: the NIC's old profile tag removed and the new one added in
+    Ganeti, then a no-op modify (task FIREWALL, settled by its job); the port's profile changes
+    with the events."""
+    from django.db import transaction
+
+    from synnefo.cyclades.logic import servers
+
+    if profile not in FIREWALL_PROFILES:
+        raise faults.BadRequest(f"'profile' must be one of {', '.join(FIREWALL_PROFILES)}")
+    with transaction.atomic():
+        vm = server_for_change(user, server_id, "FIREWALL")
+        port = NetworkInterface.objects.filter(machine=vm, pk=_int(port_id)).first()
+        if port is None:
+            raise faults.BadRequest(f"Server {vm.id} has no NIC {port_id}")
+        if port.state != "ACTIVE":
+            raise faults.Conflict(f"NIC {port.id} is {port.state}; try again when it is ACTIVE")
+        name = nic_name(port)
+
+        def submit(client, vm_name):
+            old = [firewall_tag(p, name) for p in FIREWALL_PROFILES if p != profile and p == port.firewall_profile]
+            if old:
+                client.delete_instance_tags(vm_name, old)
+            job = client.add_instance_tags(vm_name, [firewall_tag(profile, name)])
+            # As upstream: a modification that changes nothing (the same OS), so the hosts'
+            # instance-modify hooks run and apply the new rules.
+            os_name = client.get_instance(vm_name).get("os")
+            return client.modify_instance(vm_name, os_name=os_name) if os_name else job
+
+        servers._run_job(vm, "FIREWALL", submit)
+    return port
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def nic_drift(vm: VirtualMachine, instance_nics) -> list[tuple[str, object]]:
+    """What differs between the server's ports and Ganeti's NICs (eventd's ``instance_nics``
+    shape: name, network, ip, mac, uuid, firewall), each with its repair, in order:
+
+    - an ACTIVE port whose NIC Ganeti no longer has (removed behind our back): the port goes,
+      its address back to the pool;
+    - a port whose NIC has another MAC, IPv4 address or firewall profile: the port takes Ganeti's
+      (a new IPv4 address is reserved in the pool, the old one goes back);
+    - a NIC no port knows, on one of our networks that the server's owner may use (theirs, or a
+      public one): adopted as a new ACTIVE port, its address reserved in the pool, and renamed in
+      Ganeti to ``<prefix>nic-<port id>``. NICs without one of our networks (Ganeti's default
+      NICs) are left alone; others are reported, not adopted.
+
+    A NIC matches a port by name, else by MAC. Ports with a change in flight (BUILD, DOWN) are
+    left to their job."""
     if not isinstance(instance_nics, list):
         return []
-    names = {n.get("name") for n in instance_nics if isinstance(n, dict)}
-    prefix = f"{settings.BACKEND_PREFIX_ID}nic-"
-    gone = [p for p in NetworkInterface.objects.filter(machine=vm, state="ACTIVE") if nic_name(p) not in names]
-    _drop(gone)
-    known = {nic_name(p) for p in NetworkInterface.objects.filter(machine=vm)}
-    strangers = sorted(n for n in names if isinstance(n, str) and n.startswith(prefix) and n not in known)
-    if strangers:
-        logging.getLogger(__name__).warning("server %s: Ganeti has NICs no port knows: %s", vm.id, ", ".join(strangers))
-    return [nic_name(p) for p in gone]
+    nics = [n for n in instance_nics if isinstance(n, dict)]
+    ports_of = list(NetworkInterface.objects.filter(machine=vm).select_related("network").prefetch_related("ips"))
+    by_name = {nic_name(p): p for p in ports_of}
+    by_mac = {p.mac: p for p in ports_of}
+    matched, strangers = {}, []
+    for index, nic in enumerate(nics):
+        port = by_name.get(nic.get("name")) or by_mac.get(nic.get("mac"))
+        if port is not None and port.id not in matched:
+            matched[port.id] = (port, nic, index)
+        else:
+            strangers.append((nic, index))
+    drift = []
+    for port in ports_of:
+        if port.state == "ACTIVE" and port.id not in matched:
+            drift.append((f"port {port.id} ({nic_name(port)}) is not in Ganeti", lambda port=port: _drop([port]) or "port deleted"))
+    for port, nic, index in matched.values():
+        if port.state == "ACTIVE":
+            drift += _port_drift(port, nic, index)
+    for nic, index in strangers:
+        drift += _stranger(vm, nic, index)
+    return drift
+
+
+def _port_drift(port: NetworkInterface, nic: dict, index: int) -> list[tuple[str, object]]:
+    drift = []
+    mac = nic.get("mac")
+    if isinstance(mac, str) and mac and mac != port.mac:
+        drift.append((f"port {port.id}: MAC {port.mac} here, {mac} in Ganeti", lambda: _set_mac(port, mac)))
+    ipv4 = next((ip for ip in port.ips.all() if ip.ipversion == 4), None)
+    address = nic.get("ip") or None
+    if (ipv4.address if ipv4 else None) != address:
+        drift.append((f"port {port.id}: IPv4 {ipv4.address if ipv4 else 'none'} here, {address or 'none'} in Ganeti",
+                      lambda: _set_ipv4(port, ipv4, address)))
+    profile = _nic_profile(nic)
+    if "firewall" in nic and profile != port.firewall_profile and (profile or port.firewall_profile):
+        drift.append((f"port {port.id}: firewall {port.firewall_profile or 'none'} here, {profile or 'none'} in Ganeti",
+                      lambda: _save(port, firewall_profile=profile)))
+    if port.index != index:
+        drift.append((f"port {port.id}: NIC index {port.index} here, {index} in Ganeti", lambda: _save(port, index=index)))
+    return drift
+
+
+def _save(port: NetworkInterface, **values) -> str:
+    NetworkInterface.objects.filter(pk=port.pk).update(**values)
+    return "port updated"
+
+
+def _set_mac(port: NetworkInterface, mac: str) -> str:
+    from django.db import IntegrityError, transaction
+
+    try:
+        with transaction.atomic():
+            _save(port, mac=mac)
+    except IntegrityError:
+        return f"not fixed: MAC {mac} is used by another port of network {port.network_id}"
+    port.mac = mac
+    for ip in port.ips.filter(ipversion=6):  # SLAAC follows the MAC
+        ip.address = ports.eui64(ip.subnet.cidr, mac)
+        ip.save(update_fields=["address", "updated"])
+    return "MAC taken from Ganeti"
+
+
+def _set_ipv4(port: NetworkInterface, old, address) -> str:
+    if old is not None and old.floating_ip:
+        return "not fixed: the port's address is a floating IP; detach it, or fix the NIC in Ganeti"
+    if old is not None:
+        ports.release_ip(old)
+    if address is None:
+        return "address released"
+    try:
+        ports.allocate_ip(port.network, port.userid, address=address, nic=port)
+    except faults.Fault as fault:
+        return f"address released; {address} not taken: {fault.message}"
+    return f"{address} reserved in the pool"
+
+
+def _stranger(vm: VirtualMachine, nic: dict, index: int) -> list[tuple[str, object]]:
+    from synnefo.cyclades.logic.network_backends import network_id_from_name
+
+    network_id = network_id_from_name(nic.get("network"))
+    if network_id is None:
+        return []  # not on one of our networks (Ganeti's default NICs): nothing to adopt
+    what = f"Ganeti NIC {nic.get('name') or index} ({nic.get('mac')}, {nic.get('ip') or 'no IPv4'}) on network {network_id}"
+    if not isinstance(nic.get("mac"), str) or not nic["mac"]:
+        return [(f"{what}: no MAC, not adopted", None)]
+    network = Network.objects.filter(pk=network_id, deleted=False).first()
+    if network is None:
+        return [(f"{what}: no live network, not adopted", None)]
+    if not network.public and network.userid != vm.userid:
+        return [(f"{what}: a private network of another user, not adopted", None)]
+    return [(f"{what} has no port", lambda: _adopt(vm, network, nic, index))]
+
+
+def _adopt(vm: VirtualMachine, network, nic: dict, index: int) -> str:
+    from django.db import IntegrityError, transaction
+
+    mac = nic.get("mac")
+    try:
+        with transaction.atomic():
+            port = NetworkInterface.objects.create(userid=vm.userid, network=network, machine=vm, mac=mac, index=index,
+                                                   state="ACTIVE", device_owner="vm",
+                                                   firewall_profile=_nic_profile(nic))
+    except IntegrityError:
+        return f"not adopted: MAC {mac} is used by another port of network {network.id}"
+    outcome = f"adopted as port {port.id}"
+    if nic.get("ip"):
+        try:
+            ports.allocate_ip(network, vm.userid, address=nic["ip"], nic=port)
+        except faults.Fault as fault:
+            outcome += f", without its address ({fault.message})"
+    ports.ipv6_address(network, port)
+    ident = nic.get("uuid") or index
+    vm_id = vm.id
+
+    def rename():
+        from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+        target = VirtualMachine.objects.select_related("backend").get(pk=vm_id)
+        try:
+            target.backend.get_client().modify_instance(target.backend_vm_id, nics=[["modify", ident, {"name": nic_name(port)}]])
+        except GanetiApiError as exc:
+            logging.getLogger(__name__).warning("server %s: adopted port %s, renaming its NIC failed: %s", vm_id, port.id, exc)
+
+    transaction.on_commit(rename)
+    return outcome
+
+
+def nics_from_instance(instance: dict) -> list[dict] | None:
+    """RAPI's instance record (``nic.names``, ``nic.macs``, ... and the firewall tags
+    ``synnefo:network:<nic name>:<profile>``) in eventd's ``instance_nics`` shape; None when the
+    record has no NIC fields."""
+    if "nic.macs" not in instance:
+        return None
+    macs = instance.get("nic.macs") or []
+
+    def column(key):
+        values = instance.get(key) or []
+        return list(values) + [None] * (len(macs) - len(values))
+
+    tags = instance.get("tags") or []
+    out = []
+    for name, mac, ip, network, uuid in zip(column("nic.names"), macs, column("nic.ips"), column("nic.networks.names"),
+                                            column("nic.uuids")):
+        prefix = f"synnefo:network:{name}:"  # as eventd reads them
+        firewall = next((t[len(prefix):] for t in tags if name and t.startswith(prefix)), None)
+        out.append({"name": name, "mac": mac, "ip": ip, "network": network, "uuid": uuid, "firewall": firewall})
+    return out
+
+
+def sync(vm: VirtualMachine, instance_nics) -> list[str]:
+    """Ganeti's NICs of the server (eventd's ``instance_nics``, sent with the end of a create or
+    modify) applied to its ports (see ``nic_drift``); returns what was done."""
+    done = []
+    for description, repair in nic_drift(vm, instance_nics):
+        outcome = repair() if repair is not None else "left alone"
+        logging.getLogger(__name__).warning("server %s: %s: %s", vm.id, description, outcome)
+        done.append(f"{description}: {outcome}")
+    return done

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 STATUS = {"BUILD": "BUILD", "ERROR": "ERROR", "STOPPED": "STOPPED", "STARTED": "ACTIVE", "RESIZE": "RESIZE", "DESTROYED": "DELETED"}
 TASK_STATE = {"BUILD": "BUILDING", "START": "STARTING", "STOP": "STOPPING", "REBOOT": "REBOOTING",
               "DESTROY": "DESTROYING", "RESIZE": "RESIZING", "CONNECT": "CONNECTING", "DISCONNECT": "DISCONNECTING",
-              "ATTACH_VOLUME": "ATTACHING_VOLUME", "DETACH_VOLUME": "DETACHING_VOLUME", "DELETE_VOLUME": "DELETING_VOLUME"}
+              "ATTACH_VOLUME": "ATTACHING_VOLUME", "DETACH_VOLUME": "DETACHING_VOLUME", "DELETE_VOLUME": "DELETING_VOLUME",
+              "FIREWALL": "SETTING_FIREWALL"}
 RUNNING_JOB = ("queued", "waiting", "running")
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
@@ -212,8 +213,10 @@ def create(user: str, name: str, image_ref, flavor_ref, *, metadata=None, person
             root = volumes.root_volume(vm, root_size, image) if template != "diskless" else None
         try:
             config_url = _store_params(vm, image, password, files, [k.public_key for k in keys])
-            nics = server_nics.ganeti_nics(server_nics.attach(vm, user, specs)) if specs else None
-            job_id = _submit_create(vm, backend, flavor, image, config_url, nics, root, install=boot_volume is None)
+            attached = server_nics.attach(vm, user, specs) if specs else []
+            nics = server_nics.ganeti_nics(attached) if specs else None
+            job_id = _submit_create(vm, backend, flavor, image, config_url, nics, root, install=boot_volume is None,
+                                    tags=server_nics.firewall_tags(attached))
         except BaseException:
             if root is not None and boot_volume is None:
                 volumes.remove_map(root)  # the transaction rolls back the rest
@@ -265,7 +268,7 @@ def _primary_node(client) -> str | None:
 
 
 def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_url: str, nics=None, root=None,
-                   install: bool = True) -> int:
+                   install: bool = True, tags=()) -> int:
     kwargs = json.loads(json.dumps(settings.GANETI_CREATEINSTANCE_KWARGS))  # a deep copy
     hvparams = (kwargs.pop("hvparams", None) or {}).get(backend.hypervisor)
     template = flavor.volume_type.template
@@ -273,7 +276,7 @@ def _submit_create(vm: VirtualMachine, backend, flavor: Flavor, image, config_ur
     kwargs.update(
         beparams={"vcpus": flavor.cpu, "maxmem": flavor.ram, "minmem": flavor.ram, "auto_balance": True},
         osparams={"config_url": config_url, "img_id": _img_id(image), "img_format": image.disk_format},
-        ip_check=False, name_check=False, start=True, tags=[], hypervisor=backend.hypervisor,
+        ip_check=False, name_check=False, start=True, tags=list(tags), hypervisor=backend.hypervisor,
     )
     if not install:
         kwargs["no_install"] = True  # the root disk is an existing volume: keep what is on it

@@ -4,7 +4,7 @@ from django.db import transaction
 from synnefo.common.management import print_dict
 from synnefo.cyclades.logic import network_backends, networks
 from synnefo.cyclades.management.commands._common import get_backend, parse_bool, refusals, user_uuid
-from synnefo.cyclades.management.commands._networks import network_dict
+from synnefo.cyclades.management.commands._networks import network_dict, parse_allocation_pools, parse_gateway
 from synnefo.cyclades.models import Network
 
 
@@ -46,13 +46,8 @@ class Command(BaseCommand):
             raise CommandError("--gateway and --allocation-pool need --subnet")
         owner = user_uuid(o["user"]) if o["user"] else None
         backends = [get_backend(b) for b in o["backend_id"]] if o["backend_id"] else None
-        pools_in = []
-        for item in o["allocation_pool"]:
-            start, sep, end = item.partition(",")
-            if not sep:
-                raise CommandError(f"--allocation-pool takes START,END, not '{item}'")
-            pools_in.append({"start": start.strip(), "end": end.strip()})
-        gateway = "auto" if o["gateway"] is None else None if o["gateway"].lower() == "none" else o["gateway"]
+        pools_in = parse_allocation_pools(o["allocation_pool"])
+        gateway = parse_gateway(o["gateway"])
         tags = [t.strip() for t in o["tags"].split(",") if t.strip()] if o["tags"] is not None else None
         with refusals(), transaction.atomic():
             network = networks.create_network(

@@ -11,6 +11,7 @@ TITLES = {
     "orphan": "Orphan Ganeti instances",
     "unsynced": "Unsynced states",
     "unsynced_flavor": "Unsynced flavors",
+    "unsynced_nics": "Unsynced NICs",
 }
 
 
@@ -26,6 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--fix-unsynced", action="store_true",
                             help="Take Ganeti's state (STARTED/STOPPED; failed builds become ERROR)")
         parser.add_argument("--fix-unsynced-flavors", action="store_true", help="Take the flavor of Ganeti's CPUs and RAM")
+        parser.add_argument("--fix-unsynced-nics", action="store_true",
+                            help="Ports take Ganeti's NICs (MAC, address, firewall); unknown NICs are adopted")
         parser.add_argument("--fix-pending-tasks", action="store_true", help="Settle tasks whose Ganeti job has ended")
         parser.add_argument("--parallel", action="store_true", help="Reconcile the backends in parallel (a thread each)")
 
