@@ -63,6 +63,21 @@ def _cleanup(rapi, name, servers=()):
     rapi.wait_for_job(rapi.delete_network(name), timeout=60, raise_on_error=False)
 
 
+def _await_operstate(row, wanted: str, log_file) -> None:
+    """Dispatch until the backend network ``row`` is ``wanted`` (or ERROR), and require ``wanted``."""
+    dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in (wanted, "ERROR"), 90)
+    row.refresh_from_db()
+    assert row.operstate == wanted, (row.backendlogmsg, log_file.read_text()[-3000:])
+
+
+def _remove_network(rapi, network, row, log_file) -> None:
+    """network-remove, then Ganeti has it no more."""
+    call_command("network-remove", str(network.id), stdout=io.StringIO())
+    _await_operstate(row, "DELETED", log_file)
+    with pytest.raises(GanetiApiError):
+        rapi.get_network(network.backend_id)
+
+
 def _cidr():
     return f"10.{uuid.uuid4().int % 200 + 20}.{uuid.uuid4().int % 250}.0/24"
 
@@ -186,9 +201,7 @@ def test_public_network_with_ip_pool_on_real_ganeti(ganeti, eventd, client, make
     row = BackendNetwork.objects.get(network=network, backend=backend)
     vm = None
     try:
-        dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in ("ACTIVE", "ERROR"), 90)
-        row.refresh_from_db()
-        assert row.operstate == "ACTIVE", (row.backendlogmsg, log_file.read_text()[-3000:])
+        _await_operstate(row, "ACTIVE", log_file)
         info = rapi.get_network(name)
         assert info["network"] == cidr and info["gateway"] == str(net.network_address + 1)
         assert info["mac_prefix"] == row.mac_prefix == f"{network.mac_prefix}{backend.id % 16:x}"
@@ -250,12 +263,7 @@ def test_public_network_with_ip_pool_on_real_ganeti(ganeti, eventd, client, make
             call_command("network-remove", str(network.id), stdout=io.StringIO())
         for fip in IPAddress.objects.filter(network=network):
             assert call("DELETE", f"/floatingips/{fip.id}")[0] == 204
-        call_command("network-remove", str(network.id), stdout=io.StringIO())
-        dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in ("DELETED", "ERROR"), 90)
-        row.refresh_from_db()
-        assert row.operstate == "DELETED", (row.backendlogmsg, log_file.read_text()[-3000:])
-        with pytest.raises(GanetiApiError):
-            rapi.get_network(name)
+        _remove_network(rapi, network, row, log_file)
     finally:
         _cleanup(rapi, name, [vm] if vm is not None else [])
 
@@ -280,9 +288,7 @@ def test_ipv6_only_network_on_real_ganeti(ganeti, eventd, client, make_user, sma
     row = BackendNetwork.objects.get(network=network)
     vm = None
     try:
-        dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in ("ACTIVE", "ERROR"), 90)
-        row.refresh_from_db()
-        assert row.operstate == "ACTIVE", (row.backendlogmsg, log_file.read_text()[-3000:])
+        _await_operstate(row, "ACTIVE", log_file)
         info = rapi.get_network(name)
         assert info["network"] == "10.0.0.0/29" and info["network6"] == cidr6
         assert [g[0] for g in info["group_list"]] == ["default"]
@@ -301,12 +307,7 @@ def test_ipv6_only_network_on_real_ganeti(ganeti, eventd, client, make_user, sma
         assert call("DELETE", f"/servers/{vm.id}", api=C)[0] == 204
         dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).deleted, 120)
         assert not IPAddress.objects.filter(network=network).exists()
-        call_command("network-remove", str(network.id), stdout=io.StringIO())
-        dispatch_until(lambda: BackendNetwork.objects.get(pk=row.pk).operstate in ("DELETED", "ERROR"), 90)
-        row.refresh_from_db()
-        assert row.operstate == "DELETED", row.backendlogmsg
-        with pytest.raises(GanetiApiError):
-            rapi.get_network(name)
+        _remove_network(rapi, network, row, log_file)
     finally:
         _cleanup(rapi, name, [vm] if vm is not None else [])
 

@@ -292,3 +292,38 @@ def test_backend_remove_removes_its_networks_from_ganeti(cloud, mac_pool):
         assert "offline" in out and not Backend.objects.filter(pk=other.id).exists()
     finally:
         simulated._clusters.pop("sim-gone", None)
+
+
+@pytest.mark.parametrize("failures, state", [(2, "DELETED"), (99, "ERROR")])
+def test_a_disconnect_raced_by_instance_changes_is_submitted_again(cloud, mac_pool, monkeypatch, failures, state):
+    """Ganeti refuses a disconnect when the node group's instances changed under its locks (a
+    server being created or removed meanwhile): Cyclades submits it again, a few times, and the
+    network is removed once the race is over; a refusal that persists ends in ERROR."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+    network = _private_network(cloud)
+    settle_all(cloud)
+    calls = []
+    original = simulated.SimulatedRapiClient.disconnect_network
+
+    def racing_disconnect(self, network_name, group_name="default", dry_run=False):
+        calls.append(network_name)
+        if len(calls) > failures:
+            return original(self, network_name, group_name, dry_run)
+
+        def refuse():
+            raise GanetiApiError(f"Instances in node group '{group_name}' changed since locks were acquired, "
+                                 "wanted 'a', have 'a, b'; retry the operation")
+
+        return self.cluster.submit("OP_NETWORK_DISCONNECT", {"network_name": network_name, "group_name": group_name}, refuse)
+
+    monkeypatch.setattr(simulated.SimulatedRapiClient, "disconnect_network", racing_disconnect)
+    assert net_call(cloud, "DELETE", f"/networks/{network.id}")[0] == 204
+    settle_all(cloud, rounds=12)
+    row = BackendNetwork.objects.get(network=network)
+    assert row.operstate == state, row.backendlogmsg
+    if state == "DELETED":
+        assert len(calls) == failures + 1 and network.backend_id not in cloud.cluster.networks
+    else:
+        assert len(calls) == 6 and "changed since locks were acquired" in row.backendlogmsg
+        assert network.backend_id in cloud.cluster.networks

@@ -26,6 +26,7 @@ from django.db import transaction
 
 from synnefo.common import faults
 from synnefo.cyclades.logic import networks
+from synnefo.cyclades.logic.callbacks import error_text
 from synnefo.cyclades.models import Backend, BackendNetwork, Network, NetworkInterface
 
 log = logging.getLogger(__name__)
@@ -356,6 +357,28 @@ def refresh_state(network: Network) -> None:
         network.save(update_fields=["state", "updated"])
 
 
+# Ganeti refuses a (dis)connect whose node group gained or lost instances between taking its
+# locks and checking them ("Instances in node group ... changed since locks were acquired"): a
+# race with servers being created or removed, over once they are. Such a job is submitted again,
+# a few times per network, backend and step (counted in this process).
+_TRANSIENT = "changed since locks were acquired"
+_RETRIES_MAX = 5
+_retries: dict[tuple[int, str], int] = {}
+
+
+def _may_retry(row: BackendNetwork, opcode: str) -> bool:
+    if _TRANSIENT not in row.backendlogmsg:
+        return False
+    key = (row.pk, opcode)
+    _retries[key] = _retries.get(key, 0) + 1
+    if _retries[key] > _RETRIES_MAX:
+        del _retries[key]
+        return False
+    log.info("network %s on backend %s: %s failed (%s); submitting it again", row.network_id, row.backend_id,
+             opcode, _TRANSIENT)
+    return True
+
+
 def apply_event(msg: dict, etime) -> str:
     """A ``ganeti-network-status`` message (in the dispatcher's transaction)."""
     from synnefo.cyclades.ganeti.rapi import GanetiApiError
@@ -377,9 +400,11 @@ def apply_event(msg: dict, etime) -> str:
         row.save(update_fields=["backendopcode", "backendjobstatus", "backendjobid", "updated"])
         return f"applied: network {network_id} {opcode} {status}"
     row.backendtime = etime
-    row.backendlogmsg = str(msg.get("logmsg") or "")[:2000]
+    row.backendlogmsg = str(msg.get("logmsg") or (error_text(msg.get("result")) if status == "error" else ""))[:2000]
     # Leaving: the network is being destroyed, or taken off this backend (row DELETED early).
     leaving = row.network.action == "DESTROY" or row.operstate == "DELETED"
+    if status == "success":
+        _retries.pop((row.pk, opcode), None)
     try:
         if opcode == "OP_NETWORK_SET_PARAMS":
             if status == "success":
@@ -387,6 +412,10 @@ def apply_event(msg: dict, etime) -> str:
         elif status != "success":
             if opcode == "OP_NETWORK_REMOVE" and "not known" in row.backendlogmsg:
                 row.operstate = "DELETED"
+            elif opcode in ("OP_NETWORK_CONNECT", "OP_NETWORK_DISCONNECT") and _may_retry(row, opcode):
+                row.save()
+                (disconnect_or_remove if leaving else connect_groups)(row)
+                row.refresh_from_db()
             elif row.operstate != "DELETED":
                 row.operstate = "ERROR"  # a removal from one backend that failed stays DELETED (an orphan to reconcile)
         elif opcode == "OP_NETWORK_ADD":
