@@ -73,3 +73,40 @@ def ioctx(conffile: str, pool: str):
         return handle.open_ioctx(pool)
     except rados.ObjectNotFound:
         raise RadosUnavailable(f"RADOS pool {pool!r} does not exist (create it: ceph osd pool create {pool})") from None
+
+
+def stat_version(io, name: str):
+    """(mtime as epoch seconds, object version) of object ``name``, or None if absent."""
+    import time
+
+    rados = rados_module()
+    try:
+        _, mtime = io.stat(name)
+    except rados.ObjectNotFound:
+        return None
+    return time.mktime(mtime), io.get_last_version()
+
+
+def write_op(io, name: str, build, version: int | None = None) -> bool:
+    """Run one atomic write operation on object ``name``: ``build(op)`` adds its steps. With
+    ``version``, only if the object is still at that version (unchanged and not removed since
+    it was looked at). False if that assertion failed, the object is gone, or an exclusive
+    create found it there; any other failure raises."""
+    import errno
+
+    rados = rados_module()
+    op = io.create_write_op()
+    try:
+        if version is not None:
+            op.assert_version(version)
+        build(op)
+        io.operate_write_op(op, name)
+    except (rados.ObjectNotFound, rados.ObjectExists):
+        return False
+    except rados.OSError as exc:
+        if exc.errno not in (errno.ERANGE, errno.EOVERFLOW):  # the version assertion
+            raise
+        return False
+    finally:
+        io.release_write_op(op)
+    return True

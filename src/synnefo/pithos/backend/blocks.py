@@ -321,7 +321,7 @@ class RadosBlockStore(BlockStore):
         from synnefo.common import radosclient
 
         super().__init__(block_size, algorithm)
-        self.rados = radosclient.rados_module()
+        self.radosclient = radosclient
         self.io = radosclient.ioctx(conffile, pool)
 
     def put(self, data: bytes, unsynced: list | None = None, aligned=None) -> bytes:
@@ -339,7 +339,7 @@ class RadosBlockStore(BlockStore):
     def read_range_stored(self, digest: bytes, start: int, length: int) -> bytes:
         try:
             return self.io.read(digest.hex(), length, start)
-        except self.rados.ObjectNotFound:
+        except self.radosclient.rados_module().ObjectNotFound:
             raise KeyError(digest.hex()) from None
 
     def read_range(self, digest: bytes, start: int, length: int) -> bytes:
@@ -348,32 +348,10 @@ class RadosBlockStore(BlockStore):
 
     def _stat(self, name: str):
         """(mtime as epoch seconds, object version), or None if absent."""
-        try:
-            _, mtime = self.io.stat(name)
-        except self.rados.ObjectNotFound:
-            return None
-        return time.mktime(mtime), self.io.get_last_version()
+        return self.radosclient.stat_version(self.io, name)
 
     def contains(self, digest: bytes) -> bool:
         return self._stat(digest.hex()) is not None
-
-    def _write_if_version(self, name: str, version: int, op_body) -> bool:
-        """Run a write op on ``name`` only if it is still at ``version`` (unchanged, not removed
-        since it was looked at); False if it changed or is gone."""
-        op = self.io.create_write_op()
-        try:
-            op.assert_version(version)
-            op_body(op)
-            self.io.operate_write_op(op, name)
-        except self.rados.ObjectNotFound:
-            return False
-        except self.rados.OSError as exc:
-            if exc.errno not in (errno.ERANGE, errno.EOVERFLOW):  # the version assertion
-                raise
-            return False
-        finally:
-            self.io.release_write_op(op)
-        return True
 
     def touch(self, digest: bytes) -> bool:
         name = digest.hex()
@@ -382,7 +360,7 @@ class RadosBlockStore(BlockStore):
             if seen is None:
                 return False
             stamp = str(time.time()).encode()
-            if self._write_if_version(name, seen[1], lambda op: op.set_xattr(self.USED_XATTR, stamp)):
+            if self.radosclient.write_op(self.io, name, lambda op: op.set_xattr(self.USED_XATTR, stamp), seen[1]):
                 return True
             # Changed under us (another toucher) or removed: look again.
 
@@ -408,7 +386,7 @@ class RadosBlockStore(BlockStore):
         # mtimes are whole seconds: a block used in the cutoff's second counts as used after it.
         if seen is None or seen[0] + 1 > cutoff:
             return False
-        return self._write_if_version(digest.hex(), seen[1], lambda op: op.remove())
+        return self.radosclient.write_op(self.io, digest.hex(), lambda op: op.remove(), seen[1])
 
     def remove_stale_temporaries(self, cutoff: float) -> int:
         return 0  # write_full is atomic: a write that dies leaves nothing behind
