@@ -101,3 +101,14 @@ class Vlmcd:
         if self.process.poll() is None:
             self.process.send_signal(signum)
         return self.process.wait(timeout=60)
+
+
+def _rados_refusal() -> str:
+    """What a complete STORAGE="rados" configuration is refused with on this node: the rados
+    module is missing, or (where Debian's python3-rados is) the backend is not implemented yet."""
+    from synnefo.common.radosclient import rados_available
+
+    return "is not implemented yet" if rados_available() else "rados backend is not available on this node"
+
+
+RADOS_REFUSAL = _rados_refusal()

@@ -10,7 +10,7 @@ from synnefo.archipelago import archipelago, keepers, mapfile, peers
 from synnefo.archipelago import config as archip_config
 from synnefo.archipelago.locks import default_owner
 from synnefo.archipelago.store import VolumeStore
-from tests.archip_helpers import SMALL_BLOCK, device_config, make_store, write_config_file
+from tests.archip_helpers import RADOS_REFUSAL, SMALL_BLOCK, device_config, make_store, write_config_file
 
 B = SMALL_BLOCK
 
@@ -72,7 +72,7 @@ def test_a_stale_pid_file_counts_as_stopped(node):
     [
         ('STORAGE="files"\nFILED_MAPS=/m\nPITHOS=/p\n', "needs FILED_IMAGES, PITHOSMAPS"),
         ('STORAGE="rados"\nRADOS_POOL_BLOCKS=b\n', "needs RADOS_POOL_MAPS"),
-        ('STORAGE="rados"\nRADOS_POOL_MAPS=m\nRADOS_POOL_BLOCKS=b\n', "rados backend is not available on this node"),
+        ('STORAGE="rados"\nRADOS_POOL_MAPS=m\nRADOS_POOL_BLOCKS=b\n', RADOS_REFUSAL),
     ],
 )
 def test_start_is_refused_naming_the_missing_settings(tmp_path, capsys, text, message):

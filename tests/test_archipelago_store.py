@@ -8,7 +8,7 @@ from synnefo.archipelago import config as archip_config
 from synnefo.archipelago import mapfile, vlmc
 from synnefo.archipelago.locks import LockError
 from synnefo.archipelago.store import VolumeError
-from tests.archip_helpers import SMALL_BLOCK, make_store, write_config_file
+from tests.archip_helpers import RADOS_REFUSAL, SMALL_BLOCK, make_store, write_config_file
 
 B = SMALL_BLOCK
 
@@ -49,7 +49,7 @@ def test_config_file_loads_quoted_values_and_options(tmp_path):
         ('STORAGE="files"\nFILED_MAPS=/m\n', "needs FILED_IMAGES, PITHOS, PITHOSMAPS"),
         ("FILED_MAPS=/m\n", 'STORAGE must be "files" or "rados"'),
         ('STORAGE="rados"\nRADOS_POOL_MAPS=maps\n', "needs RADOS_POOL_BLOCKS"),
-        ('STORAGE="rados"\nRADOS_POOL_MAPS=m\nRADOS_POOL_BLOCKS=b\n', "rados backend is not available on this node"),
+        ('STORAGE="rados"\nRADOS_POOL_MAPS=m\nRADOS_POOL_BLOCKS=b\n', RADOS_REFUSAL),
         ("STORAGE=files\nthis is not a setting\n", ":2: expected KEY=value"),
         ("STORAGE=files\nFILED_IMAGES=a\nFILED_MAPS=b\nPITHOS=c\nPITHOSMAPS=d\nVERBOSITY_MAPPER=7\n", "VERBOSITY_MAPPER"),
         ("STORAGE=files\nFILED_IMAGES=a\nFILED_MAPS=b\nPITHOS=c\nPITHOSMAPS=d\nBLOCK_SIZE=1000\n", "BLOCK_SIZE"),

@@ -11,7 +11,6 @@ peers' log levels), ``RUN_DIR`` (sockets, pid files, mappings) and ``LOG_DIR`` (
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -79,7 +78,9 @@ def from_values(values: dict[str, str], source: str = "<values>") -> Config:
     if missing:
         raise ConfigError(f"{source}: STORAGE=\"{storage}\" needs {', '.join(missing)} (no defaults)")
     if storage == "rados":
-        if importlib.util.find_spec("rados") is None:
+        from synnefo.common.radosclient import rados_available
+
+        if not rados_available():
             raise ConfigError(f"{source}: STORAGE=\"rados\": the rados backend is not available on this node "
                               "(no python rados module, Debian python3-rados); use STORAGE=\"files\"")
         raise ConfigError(f"{source}: STORAGE=\"rados\" is not implemented yet; use STORAGE=\"files\"")

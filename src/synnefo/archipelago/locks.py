@@ -6,6 +6,12 @@ Taking a lock is atomic: the lock's content is written to a temporary file that 
 hard-linked to the lock's name, which fails if the name exists. The owner may take it again
 (idempotent); anyone else is refused until the owner releases it or an operator breaks it
 (``vlmc unlock -f``).
+
+``RadosLocks`` keeps the same locks in RADOS (``STORAGE="rados"``): the lock of a volume is the
+object ``<volume>_lock`` of the maps pool holding the same record, created exclusively (a RADOS
+create fails if the object exists), replaced and removed only at the version it was read at;
+the mutex of map updates is a native RADOS exclusive lock on ``<volume>_mutex``, with a lease so
+that a holder that died frees it.
 """
 
 from __future__ import annotations
@@ -46,6 +52,19 @@ class Lock:
     kind: str  # "open" or "lock"
 
 
+def lock_record(owner: str, kind: str) -> bytes:
+    return json.dumps({"owner": owner, "pid": os.getpid(), "since": time.time(), "kind": kind}).encode()
+
+
+def parse_lock(data: bytes) -> Lock:
+    """A lock record; one we cannot read still locks: reported with an unknown owner."""
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return Lock("<unreadable>", 0, 0.0, "lock")
+    return Lock(record.get("owner", "?"), record.get("pid", 0), record.get("since", 0.0), record.get("kind", "lock"))
+
+
 class Locks:
     def __init__(self, maps_dir: Path):
         self.dir = maps_dir / ".locks"
@@ -69,18 +88,16 @@ class Locks:
 
     def get(self, volume: str) -> Lock | None:
         try:
-            data = json.loads(self._path(volume).read_text())
+            return parse_lock(self._path(volume).read_bytes())
         except FileNotFoundError:
             return None
-        except (ValueError, OSError):
-            # A lock file we cannot read still locks: report it with an unknown owner.
+        except OSError:
             return Lock("<unreadable>", 0, 0.0, "lock")
-        return Lock(data.get("owner", "?"), data.get("pid", 0), data.get("since", 0.0), data.get("kind", "lock"))
 
     def _new(self, owner: str, kind: str) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / f".tmp-{secrets.token_hex(8)}"
-        tmp.write_text(json.dumps({"owner": owner, "pid": os.getpid(), "since": time.time(), "kind": kind}))
+        tmp.write_bytes(lock_record(owner, kind))
         return tmp
 
     def acquire(self, volume: str, owner: str, kind: str = "open") -> bool:
@@ -125,3 +142,88 @@ class Locks:
             raise LockError(f"volume {volume} is locked by {current.owner}, not by {owner}; use -f to break the lock")
         self._path(volume).unlink(missing_ok=True)
         return current
+
+
+class RadosLocks(Locks):
+    """The locks of a RADOS store (see the module's docstring); the rules (``check``, who may
+    release) are ``Locks``'s."""
+
+    MUTEX_LEASE = 60  # seconds: a mutex holder that died frees the mutex after this
+
+    def __init__(self, io):
+        from synnefo.common import radosclient
+
+        self.io, self.radosclient, self.rados = io, radosclient, radosclient.rados_module()
+
+    @staticmethod
+    def object_name(volume: str) -> str:
+        return f"{volume}_lock"  # volume names have no "_": never a map's name
+
+    @contextmanager
+    def mutex(self, volume: str):
+        name, cookie = f"{volume}_mutex", secrets.token_hex(8)
+        delay = 0.001
+        while True:
+            try:
+                self.io.lock_exclusive(name, "mutex", cookie, desc="archipelago map update", duration=self.MUTEX_LEASE)
+                break
+            except (self.rados.ObjectBusy, self.rados.ObjectExists):
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        try:
+            yield
+        finally:
+            try:
+                self.io.unlock(name, "mutex", cookie)
+            except self.rados.ObjectNotFound:
+                pass  # the lease ran out and someone else holds it now
+
+    def _read(self, volume: str):
+        """(the lock, its object's version), or None."""
+        name = self.object_name(volume)
+        try:
+            data = self.io.read(name, 65536)
+        except self.rados.ObjectNotFound:
+            return None
+        return parse_lock(data), self.io.get_last_version()
+
+    def get(self, volume: str) -> Lock | None:
+        found = self._read(volume)
+        return found and found[0]
+
+    def acquire(self, volume: str, owner: str, kind: str = "open") -> bool:
+        record = lock_record(owner, kind)
+
+        def create(op):
+            op.new(self.rados.LIBRADOS_CREATE_EXCLUSIVE)
+            op.write_full(record)
+
+        while True:
+            if self.radosclient.write_op(self.io, self.object_name(volume), create):
+                return True
+            current = self.get(volume)
+            if current is None:
+                continue  # released meanwhile: try again
+            if current.owner == owner:
+                return False
+            raise LockError(f"volume {volume} is locked by {current.owner}")
+
+    def take_over(self, volume: str, owner: str, kind: str = "open") -> None:
+        found = self._read(volume)
+        if found is None or found[0].owner != owner:
+            raise LockError(f"volume {volume} is not locked by {owner}")
+        record = lock_record(owner, kind)
+        if not self.radosclient.write_op(self.io, self.object_name(volume), lambda op: op.write_full(record), found[1]):
+            raise LockError(f"the lock of volume {volume} changed meanwhile")
+
+    def release(self, volume: str, owner: str, force: bool = False) -> Lock:
+        while True:
+            found = self._read(volume)
+            if found is None:
+                raise LockError(f"volume {volume} is not locked")
+            current, version = found
+            if current.owner != owner and not force:
+                raise LockError(f"volume {volume} is locked by {current.owner}, not by {owner}; use -f to break the lock")
+            if self.radosclient.write_op(self.io, self.object_name(volume), lambda op: op.remove(), version):
+                return current
+            # Replaced or removed since we read it: decide again on what is there now.

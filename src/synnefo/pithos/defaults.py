@@ -9,9 +9,13 @@ PITHOS_BACKEND_BLOCK_SIZE = 4 * 1024 * 1024
 PITHOS_BACKEND_HASH_ALGORITHM = "sha256"
 
 # Block store backend and its place. "files": sharded directories under PITHOS_BACKEND_BLOCK_PATH
-# (None: <data dir>/blocks); a shared filesystem (NFS) for several nodes.
+# (None: <data dir>/blocks); a shared filesystem (NFS) for several nodes. "rados": one RADOS
+# object per block, named by its hash, in the pool PITHOS_RADOS_POOL_BLOCKS of the Ceph cluster
+# that PITHOS_RADOS_CEPH_CONF describes (needs Debian's python3-rados on the node).
 PITHOS_BACKEND_STORAGE = "files"
 PITHOS_BACKEND_BLOCK_PATH = None
+PITHOS_RADOS_CEPH_CONF = "/etc/ceph/ceph.conf"
+PITHOS_RADOS_POOL_BLOCKS = "blocks"
 # When block files reach the disk: "always" fsyncs every block and its directory before the
 # version that uses it is committed (nothing acknowledged is ever lost); "never" leaves it to the
 # kernel (faster; a power loss may lose recently acknowledged data).

@@ -6,8 +6,13 @@ the map says. A block is written once; whoever writes it again finds it there (d
 
 ``FileBlockStore`` keeps each block in a file ``<root>/<h[0:2]>/<h[2:4]>/<h>``, written to a
 temporary name and renamed into place, so a reader never sees half a block and a crash leaves at
-most a temporary file (which ``collect_garbage`` removes). Another backend (e.g. RADOS) only has
-to implement ``BlockStore``.
+most a temporary file (which ``collect_garbage`` removes).
+
+``RadosBlockStore`` keeps each block as a RADOS object named by the hex hash in one pool. A
+``write_full`` is atomic (a reader sees no block or all of it) and is acknowledged once the
+cluster has it durably, so there are no temporaries and nothing to sync. Touch and
+garbage-collection deletes are guarded by the object's version, so a collection never deletes
+a block that a writer touched after the collection looked at it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import hashlib
 import mmap
 import os
 import secrets
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -307,6 +313,85 @@ class FileBlockStore(BlockStore):
         return True
 
 
+class RadosBlockStore(BlockStore):
+    # The block's last use (garbage collection) is its RADOS mtime; touching writes this xattr.
+    USED_XATTR = "synnefo.used"
+
+    def __init__(self, conffile: str, pool: str, block_size: int, algorithm: str):
+        from synnefo.common import radosclient
+
+        super().__init__(block_size, algorithm)
+        self.radosclient = radosclient
+        self.io = radosclient.ioctx(conffile, pool)
+
+    def put(self, data: bytes, unsynced: list | None = None, aligned=None) -> bytes:
+        if len(data) > self.block_size:
+            raise ValueError("block larger than the block size")
+        content = strip_nuls(data)
+        digest = hashlib.new(self.algorithm, content).digest()
+        if not self.touch(digest):
+            self.io.write_full(digest.hex(), bytes(content))
+        return digest
+
+    def get(self, digest: bytes) -> bytes:
+        return self.read_range_stored(digest, 0, self.block_size)
+
+    def read_range_stored(self, digest: bytes, start: int, length: int) -> bytes:
+        try:
+            return self.io.read(digest.hex(), length, start)
+        except self.radosclient.rados_module().ObjectNotFound:
+            raise KeyError(digest.hex()) from None
+
+    def read_range(self, digest: bytes, start: int, length: int) -> bytes:
+        data = self.read_range_stored(digest, start, length)
+        return data + bytes(length - len(data))
+
+    def _stat(self, name: str):
+        """(mtime as epoch seconds, object version), or None if absent."""
+        return self.radosclient.stat_version(self.io, name)
+
+    def contains(self, digest: bytes) -> bool:
+        return self._stat(digest.hex()) is not None
+
+    def touch(self, digest: bytes) -> bool:
+        name = digest.hex()
+        while True:
+            seen = self._stat(name)
+            if seen is None:
+                return False
+            stamp = str(time.time()).encode()
+            if self.radosclient.write_op(self.io, name, lambda op: op.set_xattr(self.USED_XATTR, stamp), seen[1]):
+                return True
+            # Changed under us (another toucher) or removed: look again.
+
+    # One shard per first hex digit of the name. RADOS lists a pool whole, so each shard is a
+    # filtered listing: fine for a collection that runs rarely, in the background.
+    def shards(self) -> list[str]:
+        return list("0123456789abcdef")
+
+    def iter_shard(self, shard: str) -> Iterator[tuple[bytes, float]]:
+        for obj in self.io.list_objects():
+            if not obj.key.startswith(shard):
+                continue
+            seen = self._stat(obj.key)
+            if seen is None:
+                continue
+            try:
+                yield bytes.fromhex(obj.key), seen[0]
+            except ValueError:
+                continue
+
+    def delete_if_unused_since(self, digest: bytes, cutoff: float) -> bool:
+        seen = self._stat(digest.hex())
+        # mtimes are whole seconds: a block used in the cutoff's second counts as used after it.
+        if seen is None or seen[0] + 1 > cutoff:
+            return False
+        return self.radosclient.write_op(self.io, digest.hex(), lambda op: op.remove(), seen[1])
+
+    def remove_stale_temporaries(self, cutoff: float) -> int:
+        return 0  # write_full is atomic: a write that dies leaves nothing behind
+
+
 _store: BlockStore | None = None
 
 
@@ -316,6 +401,14 @@ def get_block_store() -> BlockStore:
     from django.conf import settings
 
     if _store is None:
+        if settings.PITHOS_BACKEND_STORAGE == "rados":
+            _store = RadosBlockStore(
+                settings.PITHOS_RADOS_CEPH_CONF,
+                settings.PITHOS_RADOS_POOL_BLOCKS,
+                settings.PITHOS_BACKEND_BLOCK_SIZE,
+                settings.PITHOS_BACKEND_HASH_ALGORITHM,
+            )
+            return _store
         if settings.PITHOS_BACKEND_STORAGE != "files":
             from django.core.exceptions import ImproperlyConfigured
 
