@@ -289,17 +289,37 @@ def test_a_volume_cloned_from_a_volume_has_its_bytes_of_that_moment(archip, make
     assert Volume.objects.count() == count and {name for name, _ in store.list()} == maps
 
 
-def test_a_volume_locked_by_another_host_is_not_cloned(archip):
-    from synnefo.archipelago.store import VolumeStore
+def test_a_volume_served_by_a_nodes_vlmcd_is_snapshotted_and_cloned_in_that_nodes_name(archip):
+    """The disk of a running server is held by the vlmcd of its node (another host than
+    Cyclades'): snapshots and clones are taken in that node's name, and what the guest writes
+    afterwards (through vlmcd's open volume) stays out of them. Held by anyone else (an exclusive
+    open on another host): 409, nothing made."""
+    from synnefo.archipelago.store import OpenVolume, VolumeStore
 
     cloud = archip
-    src = v3(cloud, "POST", "/volumes", {"volume": {"size": 1}}).json()["volume"]["id"]
+    src = v3(cloud, "POST", "/volumes", {"volume": {"size": 1, "imageRef": cloud.image_id}}).json()["volume"]["id"]
     store = node_store()
-    VolumeStore(store.config, "otherhost/vlmcd").open(f"snf-vol-{src}")  # mapped on another node
+    served = OpenVolume(VolumeStore(store.config, "node9.example.org/vlmcd"), f"snf-vol-{src}")
+    served.write(0, b"before")
+    r = v3(cloud, "POST", "/snapshots", {"snapshot": {"volume_id": src, "name": "s"}})
+    assert r.status_code == 202, r.content
     r = v3(cloud, "POST", "/volumes", {"volume": {"size": 1, "source_volid": src}})
-    assert r.status_code == 409 and "locked by otherhost/vlmcd" in r.json()["conflict"]["message"], r.content
-    assert Volume.objects.count() == 1 and [name for name, _ in store.list()] == [f"snf-vol-{src}"]
-    assert usage(cloud) == GiB
+    assert r.status_code == 202, r.content
+    clone = r.json()["volume"]["id"]
+    served.write(0, b"AFTER!")
+    assert read_volume(clone, 6) == b"before" and read_volume(src, 6) == b"AFTER!"
+    r = cloud.client.get(f"/pithos/object-store/v1/{cloud.user.uuid}/snapshots/s", HTTP_X_AUTH_TOKEN=cloud.token,
+                         HTTP_RANGE="bytes=0-5")
+    assert (b"".join(r.streaming_content) if r.streaming else r.content) == b"before"
+    served.close()
+    other = v3(cloud, "POST", "/volumes", {"volume": {"size": 1}}).json()["volume"]["id"]
+    VolumeStore(store.config, "otherhost/blockerm").open(f"snf-vol-{other}")
+    count, maps, used = Volume.objects.count(), {name for name, _ in store.list()}, usage(cloud)
+    r = v3(cloud, "POST", "/volumes", {"volume": {"size": 1, "source_volid": other}})
+    assert r.status_code == 409 and "locked by otherhost/blockerm" in r.json()["conflict"]["message"], r.content
+    r = v3(cloud, "POST", "/snapshots", {"snapshot": {"volume_id": other}})
+    assert r.status_code == 409 and "locked by otherhost/blockerm" in r.json()["conflict"]["message"], r.content
+    assert Volume.objects.count() == count and {name for name, _ in store.list()} == maps and usage(cloud) == used
 
 
 def test_non_detachable_types_live_on_servers_only(archip):

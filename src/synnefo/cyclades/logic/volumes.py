@@ -167,6 +167,23 @@ def _store():
         raise faults.ServiceUnavailable("The volume store is unavailable; try again later") from None
 
 
+def _store_serving(origin: str):
+    """The store acting for the host whose vlmcd serves ``origin`` (mapped there: the disk of a
+    running server, on its Ganeti node), else for this host. A snapshot in that host's name is
+    safe while its vlmcd serves the volume: vlmcd re-reads the map under the volume's mutex
+    before each request (``VolumeStore.snapshot``), and that mutex (a ``flock`` in the store)
+    reaches every host that shares the store, as every map update of a shared store needs."""
+    from synnefo.archipelago.locks import DAEMON, DEVICE_DAEMON
+    from synnefo.archipelago.pithos import node_store
+
+    store = _store()
+    holder = store.locks.get(origin)
+    host, _, daemon = holder.owner.rpartition("/") if holder else ("", "", "")
+    if daemon == DEVICE_DAEMON and host and f"{host}/{DAEMON}" != store.owner:
+        return node_store(f"{host}/{DAEMON}")
+    return store
+
+
 def make_map(volume: Volume, image_id: str | None = None, source: Volume | None = None) -> None:
     """The volume's map: a thin clone of the image (or snapshot), of the ``source`` volume as
     it is now, or an empty one. When the store cannot (not configured, the image's blocks
@@ -183,7 +200,7 @@ def make_map(volume: Volume, image_id: str | None = None, source: Volume | None 
         if image_id:
             archip.clone(store, volume.origin, image_id, volume.size * quotas.GiB)
         elif source is not None:
-            _clone_volume(store, source, volume)
+            _clone_volume(_store_serving(source.origin), source, volume)
         else:
             store.create(volume.origin, volume.size * quotas.GiB)
     except LockError as exc:
@@ -568,7 +585,7 @@ def create_snapshot(user: str, volume_id, *, name=None, description=None, metada
         volume.save(update_fields=["snapshot_counter", "updated"])
         snap = f"{settings.BACKEND_PREFIX_ID}snap-{volume.id}-{volume.snapshot_counter}"
     display = check_text(name, "name").strip() or snap
-    store = _store()
+    store = _store_serving(volume.origin)
     try:
         store.snapshot(volume.origin, snap)
     except (LockError, VolumeError) as exc:
