@@ -171,6 +171,16 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
         r = pithos.call("GET", "/snapshots/snap1", HTTP_RANGE="bytes=100-115")
         assert pithos.body(r) == b"guest wrote this"
 
+        # A volume cloned from the running server's disk (source_volid): its bytes of now.
+        r = call("POST", "/volumes", {"volume": {"size": 1, "source_volid": str(root_id)}}, api=V)
+        assert r.status_code == 202, r.content
+        copy = Volume.objects.get(pk=r.json()["volume"]["id"])
+        assert volume_store.read(copy.origin, 100, 18) == b"after the snapshot"
+        assert volume_store.info(copy.origin)["writable"] == 0  # the source's (now shared) blocks
+        assert volume_store.locks.get(volume).owner == f"{ganeti['GANETI_NODE_NAME']}/vlmcd"  # still served
+        assert call("DELETE", f"/volumes/{copy.id}", api=V).status_code == 202
+        assert not volume_store.exists(copy.origin)
+
         # A second server on the sandbox from the snapshot: a thin clone of it (its map names
         # the snapshot's blocks), served by the node's vlmcd with the snapshot's bytes.
         sid2, name2 = cloud.create(snap["id"])
