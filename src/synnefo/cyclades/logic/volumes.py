@@ -200,11 +200,12 @@ def make_map(volume: Volume, image_id: str | None = None, source: Volume | None 
         if image_id:
             archip.clone(store, volume.origin, image_id, volume.size * quotas.GiB)
         elif source is not None:
-            _clone_volume(_store_serving(source.origin), source, volume)
+            try:
+                _clone_volume(_store_serving(source.origin), source, volume)
+            except LockError as exc:
+                raise faults.Conflict(f"Cannot clone volume {source.id}: {exc}") from None
         else:
             store.create(volume.origin, volume.size * quotas.GiB)
-    except LockError as exc:
-        raise faults.Conflict(f"Cannot clone volume {source.id}: {exc}") from None
     except (archip_config.ConfigError, VolumeError) as exc:
         origin = f" from {image_id}" if image_id else f" from {source.origin}" if source is not None else ""
         log.error("volume %s: cannot make its map %s%s: %s", volume.id, volume.origin, origin, exc)
