@@ -1,6 +1,7 @@
 """The archipelago ExtStorage provider on REAL Ganeti (the sandbox cluster): a server created
 through the compute API with an ``ext_archipelago`` flavor gets a thin clone of its image as
-root disk (mapped as a block device on the node), grows, is snapshotted into a Pithos file,
+root disk (mapped as a block device on the node), is snapshotted through Cyclades' volume API
+while it runs (a Pithos file and an image, which a second server on the sandbox clones), grows,
 and its volume goes with the server."""
 
 import json
@@ -11,7 +12,6 @@ import sys
 import pytest
 
 from synnefo.archipelago import pithos as archip_pithos
-from synnefo.archipelago.store import VolumeStore
 from synnefo.cyclades.logic.backends import create_backend
 from synnefo.cyclades.models import Flavor, VirtualMachine, Volume, VolumeType
 from synnefo.pithos.backend.blocks import reset_block_store
@@ -25,6 +25,7 @@ from tests.pithos_helpers import Store
 from tests.test_cyclades_ganeti_e2e import dispatch_until, eventd, ganeti  # noqa: F401
 
 C = "/cyclades/compute/v2.0"
+V = "/cyclades/volume/v2.0"
 MiB, GiB = 1 << 20, 1 << 30
 
 
@@ -74,12 +75,12 @@ class ExtCloud:
         self.flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=vt)
         self.rapi = self.backend.get_client()
 
-    def call(self, method, path, body=None):
-        return self.client.generic(method, C + path, data=json.dumps(body) if body is not None else b"",
+    def call(self, method, path, body=None, api=C):
+        return self.client.generic(method, api + path, data=json.dumps(body) if body is not None else b"",
                                    content_type="application/json", HTTP_X_AUTH_TOKEN=self.token)
 
-    def create(self) -> tuple[int, str]:
-        r = self.call("POST", "/servers", {"server": {"name": "ext", "imageRef": self.image.id,
+    def create(self, image_id=None) -> tuple[int, str]:
+        r = self.call("POST", "/servers", {"server": {"name": "ext", "imageRef": image_id or self.image.id,
                                                        "flavorRef": self.flavor.id}})
         assert r.status_code == 202, r.content
         sid = r.json()["server"]["id"]
@@ -140,23 +141,70 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
         (record,) = [json.loads(p.read_text()) for p in (volume_store.maps_dir / ".extstorage").iterdir()]
         assert record == {"volume": volume, "origin": None, "adopted": True, "metadata": f"originstname+{name}"}
 
+        # A snapshot through Cyclades (POST /snapshots) while the server runs and the node's
+        # vlmcd serves its disk: a Pithos file with the volume's bytes of that moment, and an
+        # image (Plankton, is_snapshot).
+        root_id = Volume.objects.get(machine_id=sid, index=0).id
+        r = call("POST", "/snapshots", {"snapshot": {"volume_id": str(root_id), "name": "snap1"}}, api=V)
+        assert r.status_code == 202, r.content
+        snap = r.json()["snapshot"]
+        assert snap["volume_id"] == str(root_id) and snap["status"] == "available" and snap["size"] == 1
+        expected = volume_store.read(volume, 0, len(image_data) + 100)
+        assert expected[100:116] == b"guest wrote this"
+        r = pithos.call("GET", "/snapshots/snap1", HTTP_RANGE=f"bytes=0-{len(image_data) + 99}")
+        assert pithos.body(r) == expected
+        r = pithos.call("GET", "/snapshots/snap1", HTTP_RANGE=f"bytes={100 * MiB}-{100 * MiB + 7}")
+        assert pithos.body(r) == b"and this"
+        r = pithos.call("GET", "/snapshots/snap1", HTTP_RANGE=f"bytes={GiB - 100}-")
+        assert pithos.body(r) == bytes(100)
+        snapshot_image = plankton.get_image(str(user.uuid), snap["id"])
+        assert snapshot_image.is_snapshot and snapshot_image.location == f"pithos://{user.uuid}/snapshots/snap1"
+        frozen = volume_store.map_of(snapshot_image.properties["archipelago_snapshot"])
+        # The guest goes on writing: the snapshot keeps the bytes it had.
+        fd = os.open(mapping.device, os.O_RDWR)
+        try:
+            os.pwrite(fd, b"after the snapshot", 100)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        assert volume_store.read(volume, 100, 18) == b"after the snapshot"
+        r = pithos.call("GET", "/snapshots/snap1", HTTP_RANGE="bytes=100-115")
+        assert pithos.body(r) == b"guest wrote this"
+
+        # A volume cloned from the running server's disk (source_volid): its bytes of now.
+        r = call("POST", "/volumes", {"volume": {"size": 1, "source_volid": str(root_id)}}, api=V)
+        assert r.status_code == 202, r.content
+        copy = Volume.objects.get(pk=r.json()["volume"]["id"])
+        assert volume_store.read(copy.origin, 100, 18) == b"after the snapshot"
+        assert volume_store.info(copy.origin)["writable"] == 0  # the source's (now shared) blocks
+        assert volume_store.locks.get(volume).owner == f"{ganeti['GANETI_NODE_NAME']}/vlmcd"  # still served
+        assert call("DELETE", f"/volumes/{copy.id}", api=V).status_code == 202
+        assert not volume_store.exists(copy.origin)
+
+        # A second server on the sandbox from the snapshot: a thin clone of it (its map names
+        # the snapshot's blocks), served by the node's vlmcd with the snapshot's bytes.
+        sid2, name2 = cloud.create(snap["id"])
+        try:
+            cloud.settle(sid2, "ACTIVE")
+            volume2 = Volume.objects.get(machine_id=sid2, index=0)
+            assert volume2.source == f"snapshot:{snap['id']}"
+            assert volume_store.map_of(volume2.backend_volume_uuid).entries == frozen.entries
+            (mapping2,) = [m for m in mappings(volume_store.config) if m.volume == volume2.backend_volume_uuid]
+            fd = os.open(mapping2.device, os.O_RDONLY)
+            try:
+                assert os.pread(fd, len(expected), 0) == expected
+            finally:
+                os.close(fd)
+            assert call("DELETE", f"/servers/{sid2}").status_code == 204
+            cloud.settle(sid2, "DELETED")
+            assert not volume_store.exists(volume2.backend_volume_uuid)
+        finally:
+            cloud.remove_instance(name2)
+
         # Grow through Ganeti: the provider's grow script resizes the volume.
         rapi.wait_for_job(rapi.grow_instance_disk(name, 0, 1024))
         assert volume_store.map_of(volume).size == 2 * GiB
         assert rapi.get_instance(name)["disk.sizes"] == [2048]
-
-        # A snapshot of the volume (on its node, which holds its lock while mapped) becomes a
-        # Pithos file with the volume's content.
-        node = VolumeStore(volume_store.config, f"{ganeti['GANETI_NODE_NAME']}/blockerm")
-        node.snapshot(volume, f"{volume}-snap1")
-        registered = archip_pithos.register_snapshot(node, f"{volume}-snap1", str(user.uuid))
-        assert registered.size == 2 * GiB
-        r = pithos.call("GET", f"/snapshots/{volume}-snap1", HTTP_RANGE=f"bytes=0-{len(image_data) + 99}")
-        assert pithos.body(r) == volume_store.read(volume, 0, len(image_data) + 100)
-        r = pithos.call("GET", f"/snapshots/{volume}-snap1", HTTP_RANGE=f"bytes={2 * GiB - 100}-")
-        assert pithos.body(r) == bytes(100)
-        r = pithos.call("GET", f"/snapshots/{volume}-snap1", HTTP_RANGE=f"bytes={100 * MiB}-{100 * MiB + 7}")
-        assert pithos.body(r) == b"and this"
         assert pithos.body(pithos.call("GET", "/images/debian.diskdump")) == image_data  # untouched
 
         # Deleting the server removes its volume (Ganeti: detach, then the remove script).
@@ -164,7 +212,9 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
         settle("DELETED")
         assert not volume_store.exists(volume) and not mappings(volume_store.config)
         assert not list((volume_store.maps_dir / ".extstorage").iterdir())
-        assert volume_store.exists(f"{volume}-snap1")  # the snapshot is its own
+        assert volume_store.exists(snapshot_image.properties["archipelago_snapshot"])  # the snapshot is its own
+        r = pithos.call("GET", "/snapshots/snap1", HTTP_RANGE="bytes=100-115")
+        assert pithos.body(r) == b"guest wrote this"
         r = pithos.call("GET", "/images/debian.diskdump")
         assert pithos.body(r) == image_data
     finally:

@@ -3,6 +3,7 @@ client (pipelining, errors), the lock it holds, snapshots while it serves, failu
 
 import errno
 import random
+import socket
 import subprocess
 import threading
 import time
@@ -349,3 +350,27 @@ def test_a_second_vlmcd_on_the_same_socket_is_refused(served, tmp_path):
     server, path = served
     with pytest.raises(RuntimeError, match="already serves"):
         vlmcd.listen(server.exports.store.config, make_store(tmp_path / "other"))
+
+
+def test_stop_ends_idle_and_stuck_connections_and_releases_the_locks(served):
+    """stop() is bounded: a client that connected and said nothing, one idle between requests,
+    and one that stopped reading the reply of a large read (vlmcd blocked sending it) all end;
+    their volumes are closed and unlocked."""
+    server, path = served
+    store = admin(server)
+    store.create("idle", 4 * B)
+    store.create("stuck", nbd.MAX_REQUEST)
+    silent = socket.socket(socket.AF_UNIX)
+    silent.connect(path)
+    idle = nbd.Client(path).go("idle")
+    stuck = nbd.Client(path).go("stuck")
+    stuck.send(nbd.CMD_READ, 0, nbd.MAX_REQUEST)  # its reply fills the socket buffers, unread
+    assert store.locks.get("idle") is not None and store.locks.get("stuck") is not None
+    stopping = threading.Thread(target=server.stop, kwargs={"grace": 0.5})
+    stopping.start()
+    stopping.join(60)
+    assert not stopping.is_alive(), "vlmcd's stop did not return"
+    assert store.locks.get("idle") is None and store.locks.get("stuck") is None
+    assert not server.connections
+    for sock in (silent, idle.sock, stuck.sock):
+        sock.close()

@@ -237,3 +237,47 @@ def test_a_simulated_cluster_of_another_process_is_not_reconciled(cloud):
     report = run(cloud, "--fix-all")
     assert "skipped the whole backend: a simulated cluster is only known to the process running it" in report
     assert not VirtualMachine.objects.get(pk=sid).deleted
+
+
+def test_disks_that_differ_from_ganeti_are_reported_then_fixed(cloud):
+    """Volumes against Ganeti's disk.names/disk.sizes: a root disk grown in Ganeti, a volume
+    whose disk was removed there, a disk no volume names."""
+    from synnefo.cyclades.models import Volume
+
+    sid = create(cloud)
+    cloud.settle()
+    r = cloud.call("POST", "/volumes", {"volume": {"size": 1, "server_id": sid}}, api="volume", version="v2.0")
+    assert r.status_code == 202, r.content
+    extra = int(r.json()["volume"]["id"])
+    cloud.settle()
+    root = Volume.objects.get(machine_id=sid, index=0)
+    disk_usage = lambda: usage(cloud.user)["cyclades.disk"]  # noqa: E731
+    assert disk_usage() == (root.size + 1) * quotas.GiB
+    assert "in sync" in run(cloud)
+    inst = cloud.cluster.instances[f"snf-{sid}"]
+    assert inst["disk.names"] == [root.backend_volume_uuid, f"snf-vol-{extra}"]
+    inst["disk.sizes"][0] += 1024  # gnt-instance grow-disk behind our back
+    for key in ("disk.names", "disk.sizes", "disk.uuids"):
+        inst[key].pop(1)  # gnt-instance modify --disk 1:remove
+    inst["disk.names"].append("foreign")
+    inst["disk.sizes"].append(512)
+    inst["disk.uuids"].append(str(uuid.uuid4()))
+
+    report = run(cloud)
+    assert f"volume {root.id} ({root.backend_volume_uuid}) has {root.size} GiB, Ganeti's disk {root.size * 1024 + 1024} MiB" in report
+    assert f"volume {extra} (snf-vol-{extra}, 1 GiB) has no Ganeti disk" in report
+    assert "Ganeti disk 1 foreign (512 MiB) is no volume of the server" in report
+    assert Volume.objects.get(pk=extra).status == "IN_USE" and Volume.objects.get(pk=root.id).size == root.size
+
+    report = run(cloud, "--fix-unsynced-disks")
+    assert "-> FIXED" in report and "left as is: Ganeti disk foreign is no volume" in report, report
+    assert Volume.objects.get(pk=root.id).size == root.size + 1
+    gone = Volume.objects.get(pk=extra)
+    assert gone.deleted and gone.machine_id is None  # a drbd disk: its data went with it
+    assert disk_usage() == (root.size + 1) * quotas.GiB
+    report = run(cloud)
+    assert "foreign" in report and "has no Ganeti disk" not in report and "MiB) has" not in report
+    # The server's removal gives back what it holds now.
+    assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
+    cloud.settle()
+    assert disk_usage() == 0

@@ -234,13 +234,92 @@ def test_over_quota_creates_nothing(archip):
     ({"size": 1, "imageRef": "nope"}, 400, "Image nope does not exist"),
     ({"size": 1, "server_id": "999999"}, 400, "Server 999999 does not exist"),
     ({"size": 1, "metadata": {str(i): "v" for i in range(11)}}, 400, "At most 10 metadata"),
-    ({"size": 1, "source_volid": "1"}, 400, "snapshot the volume"),
+    ({"size": 1, "source_volid": "1"}, 400, "Volume 1 does not exist"),
+    ({"size": 1, "source_volid": "1", "imageRef": "x"}, 400, "one of a snapshot, an image or a source volume"),
 ])
 def test_bad_volume_requests_change_nothing(archip, body, code, message):
     r = v3(archip, "POST", "/volumes", {"volume": body})
     assert r.status_code == code, r.content
     assert message in r.json()["badRequest"]["message"]
     assert not Volume.objects.exists() and usage(archip) == 0
+
+
+def test_a_volume_cloned_from_a_volume_has_its_bytes_of_that_moment(archip, make_user):
+    """Cinder's source_volid (openstack volume create --source): a thin clone of the source as
+    it is now, even while it is open (mapped) and in use; each changes apart afterwards."""
+    cloud = archip
+    src = v3(cloud, "POST", "/volumes", {"volume": {"size": 1, "imageRef": cloud.image_id}}).json()["volume"]["id"]
+    store = node_store()
+    store.write(f"snf-vol-{src}", 0, b"written")  # open in the store, as a writer holds it
+    expected = b"written" + IMAGE[7:]
+    r = v3(cloud, "POST", "/volumes", {"volume": {"size": 2, "source_volid": src, "name": "copy"}})
+    assert r.status_code == 202, r.content
+    clone = r.json()["volume"]
+    assert clone["source_volid"] == src and clone["volume_type"] == "archip" and clone["status"] == "available"
+    assert clone["image_id"] is None and clone["snapshot_id"] is None and clone["size"] == 2
+    assert read_volume(clone["id"], len(expected)) == expected
+    info = store.info(f"snf-vol-{clone['id']}")
+    assert info["size"] == 2 * GiB and info["writable"] == 0  # the source's blocks, nothing copied
+    assert {name for name, _ in store.list()} == {f"snf-vol-{src}", f"snf-vol-{clone['id']}"}  # no hidden snapshot left
+    assert usage(cloud) == 3 * GiB
+    store.write(f"snf-vol-{src}", 0, b"source")
+    store.write(f"snf-vol-{clone['id']}", 1, b"CLONE")
+    assert read_volume(src, 7) == b"sourcen" and read_volume(clone["id"], 7) == b"wCLONEn"
+    store.close(f"snf-vol-{src}")
+    store.close(f"snf-vol-{clone['id']}")
+    # The root volume of a running server (in use) clones as well.
+    sid = server(cloud)
+    (root,) = Volume.objects.filter(machine_id=sid)
+    r = v3(cloud, "POST", "/volumes", {"volume": {"size": 2, "source_volid": str(root.id)}})
+    assert r.status_code == 202 and read_volume(r.json()["volume"]["id"], len(IMAGE)) == IMAGE
+    assert usage(cloud) == 7 * GiB
+    # Refused, nothing made: a smaller size, another user's volume, a volume not in the store.
+    count, maps = Volume.objects.count(), {name for name, _ in store.list()}
+    r = v3(cloud, "POST", "/volumes", {"volume": {"size": 1, "source_volid": clone["id"]}})
+    assert r.status_code == 400 and f"Volume {clone['id']} has 2 GiB: more than 1 GiB" in r.json()["badRequest"]["message"]
+    _, _, bob_token = make_user("bob@example.org")
+    r = cloud.call("POST", "/volumes", {"volume": {"size": 2, "source_volid": src}}, token=bob_token, api="volume",
+                   version="v2.0")
+    assert r.status_code == 400 and f"Volume {src} does not exist" in r.json()["badRequest"]["message"]
+    drbd_server = server(cloud, cloud.flavors[0])
+    (drbd_root,) = Volume.objects.filter(machine_id=drbd_server)
+    count += 1
+    r = v3(cloud, "POST", "/volumes", {"volume": {"size": 2, "source_volid": str(drbd_root.id)}})
+    assert r.status_code == 400 and "only ext_archipelago" in r.json()["badRequest"]["message"]
+    assert Volume.objects.count() == count and {name for name, _ in store.list()} == maps
+
+
+def test_a_volume_served_by_a_nodes_vlmcd_is_snapshotted_and_cloned_in_that_nodes_name(archip):
+    """The disk of a running server is held by the vlmcd of its node (another host than
+    Cyclades'): snapshots and clones are taken in that node's name, and what the guest writes
+    afterwards (through vlmcd's open volume) stays out of them. Held by anyone else (an exclusive
+    open on another host): 409, nothing made."""
+    from synnefo.archipelago.store import OpenVolume, VolumeStore
+
+    cloud = archip
+    src = v3(cloud, "POST", "/volumes", {"volume": {"size": 1, "imageRef": cloud.image_id}}).json()["volume"]["id"]
+    store = node_store()
+    served = OpenVolume(VolumeStore(store.config, "node9.example.org/vlmcd"), f"snf-vol-{src}")
+    served.write(0, b"before")
+    r = v3(cloud, "POST", "/snapshots", {"snapshot": {"volume_id": src, "name": "s"}})
+    assert r.status_code == 202, r.content
+    r = v3(cloud, "POST", "/volumes", {"volume": {"size": 1, "source_volid": src}})
+    assert r.status_code == 202, r.content
+    clone = r.json()["volume"]["id"]
+    served.write(0, b"AFTER!")
+    assert read_volume(clone, 6) == b"before" and read_volume(src, 6) == b"AFTER!"
+    r = cloud.client.get(f"/pithos/object-store/v1/{cloud.user.uuid}/snapshots/s", HTTP_X_AUTH_TOKEN=cloud.token,
+                         HTTP_RANGE="bytes=0-5")
+    assert (b"".join(r.streaming_content) if r.streaming else r.content) == b"before"
+    served.close()
+    other = v3(cloud, "POST", "/volumes", {"volume": {"size": 1}}).json()["volume"]["id"]
+    VolumeStore(store.config, "otherhost/blockerm").open(f"snf-vol-{other}")
+    count, maps, used = Volume.objects.count(), {name for name, _ in store.list()}, usage(cloud)
+    r = v3(cloud, "POST", "/volumes", {"volume": {"size": 1, "source_volid": other}})
+    assert r.status_code == 409 and "locked by otherhost/blockerm" in r.json()["conflict"]["message"], r.content
+    r = v3(cloud, "POST", "/snapshots", {"snapshot": {"volume_id": other}})
+    assert r.status_code == 409 and "locked by otherhost/blockerm" in r.json()["conflict"]["message"], r.content
+    assert Volume.objects.count() == count and {name for name, _ in store.list()} == maps and usage(cloud) == used
 
 
 def test_non_detachable_types_live_on_servers_only(archip):

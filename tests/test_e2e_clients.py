@@ -296,6 +296,15 @@ def test_volumes_and_snapshots_through_the_openstack_cli(node, tmp_path):
     r = requests.get(f"{node.url}/pithos/object-store/v1/{uuid}/snapshots/s1",
                      headers={"X-Auth-Token": token, "Range": f"bytes=0-{len(data) - 1}"})
     assert r.status_code == 206 and r.content == data
+    # A clone of the volume (--source), bigger; its own snapshot downloads with the same bytes.
+    clone = openstack_cli(node, "volume", "create", "--source", "v1", "--size", "2", "v2")
+    assert clone["size"] == 2 and clone["source_volid"] == volume["id"]
+    openstack_cli(node, "volume", "snapshot", "create", "--volume", "v2", "s2")
+    r = requests.get(f"{node.url}/pithos/object-store/v1/{uuid}/snapshots/s2",
+                     headers={"X-Auth-Token": token, "Range": f"bytes=0-{len(data) - 1}"})
+    assert r.status_code == 206 and r.content == data
+    openstack_cli(node, "volume", "snapshot", "delete", "s2", output=False)
+    openstack_cli(node, "volume", "delete", "v2", output=False)
     # Attached to a server and detached again (Nova's os-volume_attachments).
     server = openstack_cli(node, "server", "create", "--flavor", str(flavor["ID"]), "--image", image["id"], "--wait", "vs1")
     openstack_cli(node, "server", "add", "volume", server["id"], volume["id"], output=False)

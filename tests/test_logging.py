@@ -36,3 +36,16 @@ def test_requests_log_with_ids_and_without_secrets(client, alice, caplog):
     access = [rec for rec in caplog.records if rec.name == "synnefo.access"]
     assert access and all(rec.request_id.startswith("req-") for rec in access)
     assert r["X-Openstack-Request-Id"].startswith("req-")
+
+
+def test_a_command_run_in_process_keeps_the_logging_it_found(capsys):
+    """vlmc (and other commands) set Django up; in a process that already has it (a test, or
+    snf-manage running vlmc's code) they must not configure logging again: the new console
+    handler would write to the sys.stderr of that moment (here capsys's, closed after the test)."""
+    import logging
+
+    from synnefo.common.conf import setup_django_or_exit
+
+    handlers = list(logging.getLogger("synnefo").handlers)
+    setup_django_or_exit("test")
+    assert logging.getLogger("synnefo").handlers == handlers

@@ -5,7 +5,8 @@ While a client has a volume open, vlmcd holds the volume's lock as ``<host>/vlmc
 locked by anyone else is refused with an NBD "policy" error naming the holder) and keeps its
 map in memory (``store.OpenVolume``); the last client to disconnect closes it (flush, release).
 Snapshots are served read-only, without a lock. SIGTERM/SIGINT: stop accepting, let each
-connection finish the request it is executing, close the volumes (flush, release the locks).
+connection finish the request it is executing (a connection still busy after ``STOP_GRACE``
+seconds is closed), close the volumes (flush, release the locks).
 
 Run by ``archipelago start`` (see docs/volumes.md), or by hand: ``python -m
 synnefo.archipelago.peers vlmcd -c /etc/default/archipelago --log -``.
@@ -25,6 +26,8 @@ from synnefo.archipelago.locks import DEVICE_DAEMON, LockError, default_owner
 from synnefo.archipelago.store import OpenVolume, VolumeError, VolumeStore
 
 log = logging.getLogger("synnefo.archipelago.vlmcd")
+
+STOP_GRACE = 10.0  # seconds a connection may take to finish its request when vlmcd stops
 
 
 def socket_path(config) -> Path:
@@ -85,20 +88,41 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def __init__(self, path: Path, exports: Exports):
         self.exports = exports
+        # The open connections, from their accept (not from their thread's start: one accepted
+        # just before stop() must be ended too) to their close.
         self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
+        self.idle = threading.Condition()
         super().__init__(str(path), Handler)
         os.chmod(path, 0o600)
 
-    def stop(self) -> None:
-        """Stop accepting, end each connection after its current request, close the volumes."""
+    def process_request(self, request, client_address):
+        with self.idle:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        super().shutdown_request(request)
+        with self.idle:
+            self.connections.discard(request)
+            self.idle.notify_all()
+
+    def _shut(self, how: int) -> None:
+        for sock in self.connections:
+            try:
+                sock.shutdown(how)
+            except OSError:
+                pass
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop accepting, end each connection after its current request (closing those still
+        busy after ``grace`` seconds), close the volumes."""
+        grace = STOP_GRACE if grace is None else grace
         self.shutdown()
-        with self.connections_lock:
-            for sock in self.connections:
-                try:
-                    sock.shutdown(socket.SHUT_RD)  # its next read ends the connection
-                except OSError:
-                    pass
+        with self.idle:
+            self._shut(socket.SHUT_RD)  # its next read ends the connection
+            if not self.idle.wait_for(lambda: not self.connections, timeout=grace):
+                log.warning("%d connections still busy after %.0f s: closing them", len(self.connections), grace)
+                self._shut(socket.SHUT_RDWR)
         self.server_close()  # joins the connection threads
         self.exports.close_all()
 
@@ -106,15 +130,10 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 class Handler(socketserver.BaseRequestHandler):
     def handle(self):
         server: Server = self.server
-        with server.connections_lock:
-            server.connections.add(self.request)
         try:
             nbd.Connection(self.request, server.exports.acquire, server.exports.release, server.exports.names).serve()
         except OSError as exc:
             log.debug("connection ended: %s", exc)
-        finally:
-            with server.connections_lock:
-                server.connections.discard(self.request)
 
 
 def listen(config, store: VolumeStore | None = None) -> Server:

@@ -116,6 +116,13 @@ def setup_django_or_exit(program: str) -> None:
     import django
     from django.core.exceptions import ImproperlyConfigured
 
+    from django.apps import apps
+
+    if apps.ready:
+        # Already set up (a command's code run in a process that has Django: a test, or
+        # snf-manage): setting up again would configure logging anew, binding its console
+        # handler to whatever sys.stderr is at that moment.
+        return
     try:
         django.setup()
     except (SettingsError, ImproperlyConfigured) as exc:  # the latter: checks made as apps start

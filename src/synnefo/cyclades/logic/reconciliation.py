@@ -29,6 +29,14 @@ instances named ``BACKEND_PREFIX_ID<id>``):
   different MAC, IPv4 address or firewall profile, a NIC no port knows; see
   ``server_nics.nic_drift``). Fix: a simulated SET_PARAMS carrying Ganeti's NICs, so the
   dispatcher's NIC sync repairs the ports and adopts the NICs it can.
+- ``unsynced_disks``: the server's volumes (live, not pending) and Ganeti's disks differ, by
+  disk name (``disk.names``, the volume's ``backend_volume_uuid``): a different size
+  (``disk.sizes``, grown in Ganeti: fix, the volume takes Ganeti's size, rounded up to GiB, and
+  the difference is charged), a different position (fix: the volume takes Ganeti's index), a
+  volume whose disk is gone (fix: a detachable volume whose map is still in the volume store
+  becomes available, on no server; any other is deleted and its quota given back; a root disk is
+  not fixable), a disk no volume names (reported only: adopting it needs a name and an owner's
+  decision).
 
 Servers whose pending job is still running are skipped (their event is on its way). A server
 that looks drifted in the bulk snapshot is read again alone before it is reported, so events
@@ -51,7 +59,7 @@ from synnefo.common import faults
 from synnefo.cyclades.ganeti.eventd import INSTANCE_FIELDS
 from synnefo.cyclades.ganeti.rapi import JOB_FINAL, GanetiApiError
 from synnefo.cyclades.logic import callbacks, quotas, server_nics
-from synnefo.cyclades.models import Backend, VirtualMachine
+from synnefo.cyclades.models import Backend, VirtualMachine, Volume
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +68,10 @@ TASK_OPCODES = {"BUILD": "OP_INSTANCE_CREATE", "START": "OP_INSTANCE_STARTUP", "
                 "REBOOT": "OP_INSTANCE_REBOOT", "RESIZE": "OP_INSTANCE_SET_PARAMS", "DESTROY": "OP_INSTANCE_REMOVE"}
 # What each --fix-* option repairs.
 FIXES = {"stale": ("stale",), "orphans": ("orphan",), "unsynced": ("unsynced", "build_error"),
-         "unsynced_flavors": ("unsynced_flavor",), "unsynced_nics": ("unsynced_nics",), "pending_tasks": ("pending_task",)}
-KINDS = ("pending_task", "stale", "build_error", "orphan", "unsynced", "unsynced_flavor", "unsynced_nics")
+         "unsynced_flavors": ("unsynced_flavor",), "unsynced_nics": ("unsynced_nics",),
+         "unsynced_disks": ("unsynced_disks",), "pending_tasks": ("pending_task",)}
+KINDS = ("pending_task", "stale", "build_error", "orphan", "unsynced", "unsynced_flavor", "unsynced_nics",
+         "unsynced_disks")
 # SQLite has one writer at a time and its shared-cache (test) databases fail instead of
 # waiting: with --parallel, fixes of different backends take turns there.
 _sqlite_writes = threading.Lock()
@@ -256,6 +266,87 @@ def fix_unsynced_nics(vm_id: int, nics: list[dict]) -> str:
     return outcome
 
 
+def ganeti_disks(instance: dict) -> dict[str, tuple[int, int]] | None:
+    """Ganeti's disks of the instance: name -> (index, size in MiB); None if not in the answer."""
+    names, sizes = instance.get("disk.names"), instance.get("disk.sizes")
+    if names is None or sizes is None:
+        return None
+    return {name: (index, int(size)) for index, (name, size) in enumerate(zip(names, sizes)) if name}
+
+
+def _server_volumes(vm: VirtualMachine):
+    """The volumes a settled server has in Ganeti (pending ones have a job on the way)."""
+    from synnefo.cyclades.logic import volumes
+
+    return (Volume.objects.filter(machine=vm, deleted=False).exclude(status__in=volumes.PENDING)
+            .exclude(status="ERROR").select_related("volume_type").order_by("index", "id"))
+
+
+def disk_drift(vm: VirtualMachine, disks: dict[str, tuple[int, int]]) -> list[str]:
+    drift = []
+    for volume in _server_volumes(vm):
+        name = volume.backend_volume_uuid
+        if name not in disks:
+            drift.append(f"volume {volume.id} ({name}, {volume.size} GiB) has no Ganeti disk")
+            continue
+        index, mib = disks[name]
+        if mib != volume.size * 1024:
+            drift.append(f"volume {volume.id} ({name}) has {volume.size} GiB, Ganeti's disk {mib} MiB")
+        if index != volume.index:
+            drift.append(f"volume {volume.id} ({name}) is disk {volume.index}, Ganeti's disk {index}")
+    known = {volume.backend_volume_uuid for volume in Volume.objects.filter(machine=vm, deleted=False)}
+    for name, (index, mib) in sorted(disks.items(), key=lambda item: item[1][0]):
+        if name not in known:
+            drift.append(f"Ganeti disk {index} {name} ({mib} MiB) is no volume of the server")
+    return drift
+
+
+@_atomic
+def fix_unsynced_disks(vm_id: int, disks: dict[str, tuple[int, int]]) -> str:
+    """Volumes take Ganeti's sizes and positions; volumes whose disk is gone leave the server
+    (available, if their map is in the volume store) or are deleted (quota given back)."""
+    from synnefo.cyclades.logic import volumes
+
+    vm = _locked(vm_id)
+    if vm is None:
+        return "server gone"
+    done, left = [], []
+    for volume in _server_volumes(vm).select_for_update(of=("self",)):
+        name = volume.backend_volume_uuid
+        if name not in disks:
+            if volume.index == 0:
+                left.append(f"root volume {volume.id} has no Ganeti disk")
+                continue
+            in_store = volumes.in_store(volume.volume_type) and volume.origin and volumes._store().exists(volume.origin)
+            if in_store and volumes.detachable(volume.volume_type):
+                volume.status, volume.machine, volume.index = "AVAILABLE", None, None
+                volume.save()
+                done.append(f"volume {volume.id} available, on no server")
+            else:
+                quotas.issue(vm, {"cyclades.disk": -volume.size * quotas.GiB}, f"volume {volume.id} gone from",
+                             accept=True, force=True)
+                volume.deleted, volume.status, volume.machine, volume.index = True, "DELETED", None, None
+                volume.save()
+                done.append(f"volume {volume.id} deleted")
+            continue
+        index, mib = disks[name]
+        size = -(-mib // 1024)
+        if size != volume.size:
+            quotas.issue(vm, {"cyclades.disk": (size - volume.size) * quotas.GiB},
+                         f"volume {volume.id} resized in Ganeti on", accept=True, force=True)
+            done.append(f"volume {volume.id} {volume.size} -> {size} GiB")
+            volume.size = size
+        if index != volume.index:
+            done.append(f"volume {volume.id} disk {volume.index} -> {index}")
+            volume.index = index
+        volume.save()
+    known = {volume.backend_volume_uuid for volume in Volume.objects.filter(machine=vm, deleted=False)}
+    left += [f"Ganeti disk {name} is no volume" for name in disks if name not in known]
+    if left and not done:
+        raise ReconciliationError("; ".join(left) + " (not fixable here)")
+    return "; ".join(done) + (f"; left as is: {'; '.join(left)}" if left else "")
+
+
 # ------------------------------------------------------------------------------ detection
 
 
@@ -384,6 +475,11 @@ def _compare(vm: VirtualMachine, instance: dict | None, jobs: _Jobs) -> list[tup
     if nic_drift:
         drift.append((Finding("unsynced_nics", name, "; ".join(d for d, _ in nic_drift), vm.id),
                       lambda: fix_unsynced_nics(vm.id, nics)))
+    disks = ganeti_disks(instance) if vm.operstate != "BUILD" else None
+    disk_findings = disk_drift(vm, disks) if disks is not None else []
+    if disk_findings:
+        drift.append((Finding("unsynced_disks", name, "; ".join(disk_findings), vm.id),
+                      lambda: fix_unsynced_disks(vm.id, disks)))
     return drift
 
 

@@ -115,6 +115,25 @@ def _source_image(user: str, kind: str, ident):
     return image
 
 
+def _source_volume(user: str, volume_id, size: int) -> Volume:
+    """The caller's volume a new one is cloned from (its row locked: it is not deleted
+    meanwhile); 400 for anyone else's or an unknown id, a volume not in the volume store, a
+    larger one; 409 while it is not available or in use."""
+    try:
+        source = get_volume(user, volume_id, for_update=True)
+    except faults.ItemNotFound:
+        raise faults.BadRequest(f"Volume {volume_id} does not exist") from None
+    if not in_store(source.volume_type):
+        raise faults.BadRequest(f"Volume {source.id} is of type {source.volume_type.disk_template}: only "
+                                f"{', '.join(STORE_TEMPLATES)} volumes can be cloned")
+    if source.status not in ("AVAILABLE", "IN_USE") or not source.origin:
+        raise faults.Conflict(f"Volume {source.id} is {source.status.lower()}: clones are made of available or "
+                              "in-use volumes")
+    if source.size > size:
+        raise faults.BadRequest(f"Volume {source.id} has {source.size} GiB: more than {size} GiB")
+    return source
+
+
 def _server(user: str, server_id, task: str) -> VirtualMachine:
     from synnefo.cyclades.logic.server_nics import server_for_change
 
@@ -148,12 +167,31 @@ def _store():
         raise faults.ServiceUnavailable("The volume store is unavailable; try again later") from None
 
 
-def make_map(volume: Volume, image_id: str | None = None) -> None:
-    """The volume's map: a thin clone of the image (or snapshot), or an empty one. When the
-    store cannot (not configured, the image's blocks missing, another block size): 503, the
-    reason in the log only (it names the store's paths)."""
+def _store_serving(origin: str):
+    """The store acting for the host whose vlmcd serves ``origin`` (mapped there: the disk of a
+    running server, on its Ganeti node), else for this host. A snapshot in that host's name is
+    safe while its vlmcd serves the volume: vlmcd re-reads the map under the volume's mutex
+    before each request (``VolumeStore.snapshot``), and that mutex (a ``flock`` in the store)
+    reaches every host that shares the store, as every map update of a shared store needs."""
+    from synnefo.archipelago.locks import DAEMON, DEVICE_DAEMON
+    from synnefo.archipelago.pithos import node_store
+
+    store = _store()
+    holder = store.locks.get(origin)
+    host, _, daemon = holder.owner.rpartition("/") if holder else ("", "", "")
+    if daemon == DEVICE_DAEMON and host and f"{host}/{DAEMON}" != store.owner:
+        return node_store(f"{host}/{DAEMON}")
+    return store
+
+
+def make_map(volume: Volume, image_id: str | None = None, source: Volume | None = None) -> None:
+    """The volume's map: a thin clone of the image (or snapshot), of the ``source`` volume as
+    it is now, or an empty one. When the store cannot (not configured, the image's blocks
+    missing, another block size): 503, the reason in the log only (it names the store's paths).
+    A source locked by another host (mapped there): 409, nothing made."""
     from synnefo.archipelago import config as archip_config
     from synnefo.archipelago import pithos as archip
+    from synnefo.archipelago.locks import LockError
     from synnefo.archipelago.store import VolumeError
 
     volume.origin = volume.backend_volume_uuid
@@ -161,13 +199,31 @@ def make_map(volume: Volume, image_id: str | None = None) -> None:
         store = archip.node_store()
         if image_id:
             archip.clone(store, volume.origin, image_id, volume.size * quotas.GiB)
+        elif source is not None:
+            try:
+                _clone_volume(_store_serving(source.origin), source, volume)
+            except LockError as exc:
+                raise faults.Conflict(f"Cannot clone volume {source.id}: {exc}") from None
         else:
             store.create(volume.origin, volume.size * quotas.GiB)
     except (archip_config.ConfigError, VolumeError) as exc:
-        log.error("volume %s: cannot make its map %s%s: %s", volume.id, volume.origin,
-                  f" from {image_id}" if image_id else "", exc)
-        what = f"Image {image_id} cannot be cloned to a volume" if image_id else "The volume cannot be made"
+        origin = f" from {image_id}" if image_id else f" from {source.origin}" if source is not None else ""
+        log.error("volume %s: cannot make its map %s%s: %s", volume.id, volume.origin, origin, exc)
+        what = f"Image {image_id} cannot be cloned to a volume" if image_id else \
+            f"Volume {source.id} cannot be cloned" if source is not None else "The volume cannot be made"
         raise faults.ServiceUnavailable(f"{what} now; try again later") from None
+
+
+def _clone_volume(store, source: Volume, volume: Volume) -> None:
+    """A thin clone of ``source`` as it is now: frozen as a hidden snapshot (which this host's
+    vlmcd allows while it serves the source, see ``VolumeStore.snapshot``), cloned, and the
+    hidden snapshot removed again (it owns no objects: the clone keeps the frozen blocks)."""
+    frozen = f"{volume.origin}.source"
+    store.snapshot(source.origin, frozen)
+    try:
+        store.clone(volume.origin, frozen, volume.size * quotas.GiB)
+    finally:
+        store.remove(frozen)
 
 
 def remove_map(volume: Volume) -> None:
@@ -203,10 +259,8 @@ def create(user: str, size, *, name=None, description=None, volume_type=None, se
     size = check_size(size)
     name, description = check_text(name, "name"), check_text(description, "description")
     metadata = check_metadata(metadata)
-    if source_volid is not None:
-        raise faults.BadRequest("Volumes are made from an image or a snapshot; snapshot the volume and use the snapshot")
-    if snapshot_id is not None and image_id is not None:
-        raise faults.BadRequest("Give a snapshot or an image, not both")
+    if sum(ref is not None for ref in (snapshot_id, image_id, source_volid)) > 1:
+        raise faults.BadRequest("Give one of a snapshot, an image or a source volume")
     image = None
     if snapshot_id is not None:
         image = _source_image(user, "snapshot", snapshot_id)
@@ -216,6 +270,9 @@ def create(user: str, size, *, name=None, description=None, volume_type=None, se
     if image is not None and image.size > size * quotas.GiB:
         raise faults.BadRequest(f"The {source.split(':')[0]} has {image.size} bytes: more than {size} GiB")
     with transaction.atomic():
+        source_volume = _source_volume(user, source_volid, size) if source_volid is not None else None
+        if source_volume is not None:
+            source = f"volume:{source_volume.id}"
         vm = _server(user, server_id, "ATTACH_VOLUME") if server_id is not None else None
         if volume_type is not None:
             try:
@@ -224,14 +281,17 @@ def create(user: str, size, *, name=None, description=None, volume_type=None, se
                 raise faults.BadRequest(f"Volume type {volume_type} does not exist") from None
         elif vm is not None:
             vt = vm.flavor.volume_type
+        elif source_volume is not None:
+            vt = source_volume.volume_type
         else:
             vt = default_volume_type()
         if vm is None and not detachable(vt):
             raise faults.BadRequest(f"Volumes of type {vt.name} ({vt.disk_template}) exist only on a server: give a server_id")
         if vm is not None:
             _same_template(vm, vt)
-        if image is not None and not in_store(vt):
-            raise faults.BadRequest(f"Only {', '.join(STORE_TEMPLATES)} volumes can be made from an image or snapshot")
+        if (image is not None or source_volume is not None) and not in_store(vt):
+            raise faults.BadRequest(f"Only {', '.join(STORE_TEMPLATES)} volumes can be made from an image, a snapshot "
+                                    "or a volume")
         project = project or user
         volume = Volume.objects.create(userid=user, project=project, name=name, description=description, size=size,
                                        volume_type=vt, source=source, status="CREATING",
@@ -243,7 +303,7 @@ def create(user: str, size, *, name=None, description=None, volume_type=None, se
         else:
             quotas.issue_for(user, project, disk, f"create volume {volume.id}", accept=True)
         if in_store(vt):
-            make_map(volume, image.id if image else None)
+            make_map(volume, image.id if image else None, source_volume)
         try:
             if vm is not None:
                 volume.machine, volume.index = vm, _next_index(vm)
@@ -526,7 +586,7 @@ def create_snapshot(user: str, volume_id, *, name=None, description=None, metada
         volume.save(update_fields=["snapshot_counter", "updated"])
         snap = f"{settings.BACKEND_PREFIX_ID}snap-{volume.id}-{volume.snapshot_counter}"
     display = check_text(name, "name").strip() or snap
-    store = _store()
+    store = _store_serving(volume.origin)
     try:
         store.snapshot(volume.origin, snap)
     except (LockError, VolumeError) as exc:

@@ -12,6 +12,7 @@ TITLES = {
     "unsynced": "Unsynced states",
     "unsynced_flavor": "Unsynced flavors",
     "unsynced_nics": "Unsynced NICs",
+    "unsynced_disks": "Unsynced disks",
 }
 
 
@@ -29,6 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--fix-unsynced-flavors", action="store_true", help="Take the flavor of Ganeti's CPUs and RAM")
         parser.add_argument("--fix-unsynced-nics", action="store_true",
                             help="Ports take Ganeti's NICs (MAC, address, firewall); unknown NICs are adopted")
+        parser.add_argument("--fix-unsynced-disks", action="store_true",
+                            help="Volumes take Ganeti's disk sizes and positions; volumes whose disk is gone leave "
+                                 "the server (or are deleted)")
         parser.add_argument("--fix-pending-tasks", action="store_true", help="Settle tasks whose Ganeti job has ended")
         parser.add_argument("--parallel", action="store_true", help="Reconcile the backends in parallel (a thread each)")
 
