@@ -41,12 +41,15 @@ def check_target(args) -> str:
     return project
 
 
-def _move(owner: str, current: str | None, project: str, resources: dict[str, int], what: str) -> bool:
-    """Charge ``resources`` to ``project`` instead of ``current``; False when already there."""
-    current = current or owner
+def _move(row, project: str, resources: dict[str, int], what: str) -> bool:
+    """Charge ``resources`` of ``row`` (a server, network, floating IP or volume) to ``project``
+    instead of its current one, and record it there; False when it is there already."""
+    current = row.project or row.userid
     if current == project:
         return False
-    quotas.move(resources, (owner, current), (owner, project), f"reassign {what} from {current} to {project}")
+    quotas.move(resources, (row.userid, current), (row.userid, project), f"reassign {what} from {current} to {project}")
+    row.project = project
+    row.save(update_fields=["project", "updated"])
     log.info("%s moved from project %s to %s", what, current, project)
     return True
 
@@ -57,9 +60,7 @@ def reassign_server(user: str, server_id, project: str) -> VirtualMachine:
     servers.validate_action(vm, "REASSIGN")
     carried = Volume.objects.select_for_update().filter(machine=vm, deleted=False)
     list(carried)  # lock them before the quota moves
-    if _move(vm.userid, vm.project, project, quotas.scaled(quotas.release_of(vm), -1), f"server {vm.id}"):
-        vm.project = project
-        vm.save(update_fields=["project", "updated"])
+    if _move(vm, project, quotas.scaled(quotas.release_of(vm), -1), f"server {vm.id}"):
         carried.update(project=project)
     return vm
 
@@ -67,18 +68,14 @@ def reassign_server(user: str, server_id, project: str) -> VirtualMachine:
 @transaction.atomic
 def reassign_network(user: str, network_id, project: str) -> Network:
     network = networks.get_network(user, network_id, for_update=True, writable=True)
-    if _move(network.userid, network.project, project, {"cyclades.network.private": 1}, f"network {network.id}"):
-        network.project = project
-        network.save(update_fields=["project", "updated"])
+    _move(network, project, {"cyclades.network.private": 1}, f"network {network.id}")
     return network
 
 
 @transaction.atomic
 def reassign_floating_ip(user: str, ip_id, project: str) -> IPAddress:
     ip = floating_ips.get(user, ip_id, for_update=True)
-    if _move(ip.userid, ip.project, project, {"cyclades.floating_ip": 1}, f"floating IP {ip.address}"):
-        ip.project = project
-        ip.save(update_fields=["project", "updated"])
+    _move(ip, project, {"cyclades.floating_ip": 1}, f"floating IP {ip.address}")
     return ip
 
 
@@ -90,7 +87,5 @@ def reassign_volume(user: str, volume_id, project: str) -> Volume:
                               "(reassign the server, or detach the volume first)")
     if volume.status != "AVAILABLE":
         raise faults.Conflict(f"Volume {volume.id} is {volume.status.lower()}: only available volumes can be reassigned")
-    if _move(volume.userid, volume.project, project, {"cyclades.disk": volume.size * quotas.GiB}, f"volume {volume.id}"):
-        volume.project = project
-        volume.save(update_fields=["project", "updated"])
+    _move(volume, project, {"cyclades.disk": volume.size * quotas.GiB}, f"volume {volume.id}")
     return volume
