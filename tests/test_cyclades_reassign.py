@@ -168,3 +168,46 @@ def test_volume(cloud, base, settings):
     assert Volume.objects.get(pk=root.id).project == base
     r = cloud.call("POST", f"/servers/{sid}/os-volume_attachments", {"volumeAttachment": {"volumeId": vid}}, version="v2.1")
     assert r.status_code == 409 and "reassign one of them" in r.json()["conflict"]["message"]
+
+
+def test_volume_over_quota_or_busy_stays(cloud, base, settings):
+    settings.CYCLADES_DETACHABLE_DISK_TEMPLATES = ["drbd"]
+    vt = cloud.flavors[0].volume_type
+    r = cloud.call("POST", "/volumes", {"volume": {"size": 2, "volume_type": vt.name}}, api="volume", version="v2.0")
+    vid = r.json()["volume"]["id"]
+    project = join(cloud.user, {"cyclades.disk": GiB})
+    r = reassign(cloud, f"/volumes/{vid}", project)
+    assert r.status_code == 413 and "cyclades.disk" in r.json()["overLimit"]["message"]
+    assert Volume.objects.get(pk=vid).project == base and usage(cloud.user, base, "cyclades.disk") == 2 * GiB
+    Volume.objects.filter(pk=vid).update(status="ERROR")
+    r = reassign(cloud, f"/volumes/{vid}", project)
+    assert r.status_code == 409 and "only available volumes" in r.json()["conflict"]["message"]
+    # The Synnefo v2.0 spelling of the same URL.
+    Volume.objects.filter(pk=vid).update(status="AVAILABLE", size=1)
+    r = cloud.call("POST", f"/volumes/{vid}/action", {"reassign": {"project": project}}, api="volume", version="v2.0")
+    assert r.status_code == 200 and Volume.objects.get(pk=vid).project == project
+
+
+def test_a_server_in_error_or_with_a_floating_ip_moves(cloud, base):
+    from synnefo.cyclades.logic import networks
+
+    pool = Network.objects.create(name="internet", public=True, flavor="CUSTOM", mode="bridged", link="br0",
+                                  mac_prefix="aa:00:0", state="ACTIVE", floating_ip_pool=True)
+    networks.create_subnet(pool, "203.0.113.0/29")
+    r = cloud.call("POST", "/floatingips", {"floatingip": {"floating_network_id": str(pool.id)}}, api="network")
+    ip = r.json()["floatingip"]
+    sid = server(cloud)
+    VirtualMachine.objects.filter(pk=sid).update(operstate="ERROR")
+    project = join(cloud.user, {"cyclades.vm": 1, "cyclades.total_cpu": 1, "cyclades.cpu": 1, "cyclades.floating_ip": 1,
+                                "cyclades.total_ram": 1024 * 2 ** 20, "cyclades.ram": 1024 * 2 ** 20,
+                                "cyclades.disk": GiB})
+    assert reassign(cloud, f"/servers/{sid}", project).status_code == 200  # any state
+    assert usage(cloud.user, project, "cyclades.cpu") == 1  # ERROR holds the online resources too
+    # A floating IP a port uses moves as well; the port keeps it.
+    port = cloud.call("POST", "/ports", {"port": {"network_id": str(pool.id)}}, api="network").json()["port"]
+    assert reassign(cloud, f"/floatingips/{ip['id']}", project).status_code == 200
+    assert IPAddress.objects.get(pk=ip["id"]).nic_id == int(port["id"])
+    # A suspended server refuses its owner's actions.
+    VirtualMachine.objects.filter(pk=sid).update(suspended=True)
+    assert reassign(cloud, f"/servers/{sid}", base).status_code == 403
+    assert VirtualMachine.objects.get(pk=sid).project == project
