@@ -4,7 +4,7 @@ the server record shows them, and removing the server gives the addresses back."
 
 import pytest
 
-from synnefo.cyclades.models import IPAddress, Network, NetworkInterface, VirtualMachine
+from synnefo.cyclades.models import IPAddress, IPAddressHistory, Network, NetworkInterface, VirtualMachine
 from tests.compute_helpers import cloud  # noqa: F401 - fixture
 from tests.pithos_helpers import small_blocks  # noqa: F401 - fixture
 from tests.test_cyclades_networks_sim import mac_pool, net_call, settle_all  # noqa: F401 - fixture
@@ -193,6 +193,9 @@ def test_a_failed_connect_gives_the_port_and_address_back(cloud, mac_pool):
     settle_all(cloud)
     assert not NetworkInterface.objects.exists() and not IPAddress.objects.exists()
     assert VirtualMachine.objects.get().task is None
+    address = body["port"]["fixed_ips"][0]["ip_address"]
+    assert list(IPAddressHistory.objects.filter(address=address).values_list("action", "action_reason")) == [
+        ("associate", "connected"), ("disassociate", "connect failed")]
     with cloud.cluster._lock:
         cloud.cluster.instances[vm.backend_vm_id] = instance
 
@@ -214,3 +217,5 @@ def test_a_nic_removed_behind_our_back_takes_its_port_with_it(cloud, mac_pool):
         callbacks.handler_for(msg)(msg)
     assert list(NetworkInterface.objects.values_list("id", flat=True)) == [first.id]
     assert list(IPAddress.objects.values_list("nic_id", flat=True)) == [first.id]
+    gone = IPAddressHistory.objects.filter(action="disassociate").values_list("server_id", "action_reason")
+    assert list(gone) == [(vm.id, "not in Ganeti")]

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.management.base import CommandError
 
-from synnefo.cyclades.models import BackendNetwork, IPAddress, Network, Subnet
+from synnefo.cyclades.models import BackendNetwork, IPAddress, IPAddressHistory, Network, Subnet
 from tests.compute_helpers import cloud  # noqa: F401 - fixture
 from tests.pithos_helpers import small_blocks  # noqa: F401 - fixture
 from tests.test_cyclades_networks_sim import mac_pool, net_call, run, settle_all  # noqa: F401 - fixture
@@ -110,3 +110,56 @@ def test_ip_list(cloud, mac_pool):
     assert len(run(cloud, "ip-list", f"--user={cloud.user.email}", "--no-headers").splitlines()) == 3
     assert IPAddress.objects.count() == 3
     refused(cloud, "ip-list", "--server=abc", match="invalid int")
+    # The migration starts the history of the addresses servers use then.
+    import importlib
+
+    from django.apps import apps
+
+    IPAddressHistory.objects.all().delete()
+    importlib.import_module("synnefo.cyclades.migrations.0008_ip_history").addresses_in_use(apps, None)
+    started = IPAddressHistory.objects.values_list("address", "server_id", "action")
+    assert sorted(started) == sorted([("10.12.0.2", vm_id, "associate"), (floating["floating_ip_address"], vm_id, "associate")])
+
+
+def test_ip_list_history(cloud, mac_pool):
+    """Each address a server takes and gives up is in the history, with why: created with the
+    server, connected, disconnected, and given back when the server is deleted (a floating IP
+    too: it stays its owner's, but the server used it then)."""
+    public = public_network(cloud, "internet", "203.0.113.0/24", "--floating-ip-pool=True")
+    lan_id = int(net_call(cloud, "POST", "/networks", {"network": {"type": "MAC_FILTERED"}})[1]["network"]["id"])
+    assert net_call(cloud, "POST", "/subnets", {"subnet": {"network_id": lan_id, "cidr": "10.13.0.0/29"}})[0] == 201
+    settle_all(cloud)
+    floating = net_call(cloud, "POST", "/floatingips", {"floatingip": {"floating_network_id": str(public.id)}})[1]["floatingip"]
+    address = floating["floating_ip_address"]
+    response = create(cloud, [{"uuid": str(public.id), "fixed_ip": address}])
+    vm_id = int(response.json()["server"]["id"])
+    settle_all(cloud)
+    status, body = net_call(cloud, "POST", "/ports", {"port": {"network_id": str(lan_id), "device_id": str(vm_id)}})
+    assert status == 201, body
+    settle_all(cloud)
+    assert net_call(cloud, "DELETE", f"/ports/{body['port']['id']}")[0] == 204
+    settle_all(cloud)
+    assert cloud.call("DELETE", f"/servers/{vm_id}").status_code == 204
+    settle_all(cloud)
+
+    def history(*args):
+        return [(r["address"], r["server"], r["network"], r["action"], r["reason"])
+                for r in json.loads(run(cloud, "ip-list", "--history", "--output-format=json", *args))]
+
+    assert history() == [
+        (address, vm_id, public.id, "associate", "server created"),
+        ("10.13.0.2", vm_id, lan_id, "associate", "connected"),
+        ("10.13.0.2", vm_id, lan_id, "disassociate", "disconnected"),
+        (address, vm_id, public.id, "disassociate", "server deleted"),
+    ]
+    rows = json.loads(run(cloud, "ip-list", "--history", "--output-format=json", f"--address={address}"))
+    assert [r["user"] for r in rows] == [str(cloud.user.uuid)] * 2 and rows[0]["date"] <= rows[1]["date"]
+    assert history("--address=10.13.0.2", "--filter-by=action=disassociate") == [
+        ("10.13.0.2", vm_id, lan_id, "disassociate", "disconnected")]
+    assert len(history(f"--server={vm_id}")) == 4 and history("--server=999") == []
+    assert history(f"--network={lan_id}", f"--user={cloud.user.email}")[0][3] == "associate"
+    # The address is free again (the floating IP still held), and the history stays.
+    assert IPAddress.objects.filter(address="10.13.0.2").count() == 0
+    assert IPAddress.objects.get(address=address).nic_id is None
+    refused(cloud, "ip-list", "--history", "--floating", match="no such mark")
+    refused(cloud, "ip-list", "--history", "--filter-by=port=1", match="Bad filter")

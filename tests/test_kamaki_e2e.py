@@ -425,6 +425,13 @@ def test_volumes_and_snapshots_with_kamaki_against_the_node(node, kamaki):
     assert r.status_code == 200 and r.headers["Content-Length"] == str(2 * 1024 ** 3)
     assert "(404) Volume nope not found" in kamaki("snapshot", "create", "--volume-id", "nope", "--name", "s", expect=1).err
     assert "(400) Invalid size" in kamaki("volume", "create", "--size", "0", "--name", "x", expect=1).err
+    # reassign: to the project it is in (the user's base project) is a no-op; a project the user
+    # is not a member of is refused.
+    own = node.credentials["uuid"]
+    assert kamaki.json("volume", "reassign", volume["id"], "--project-id", own) == {"id": volume["id"], "project": own}
+    r = kamaki("volume", "reassign", volume["id"], "--project-id", "00000000-0000-4000-8000-000000000001", expect=1)
+    assert "(403)" in r.err and "not a member" in r.err
+    assert kamaki.json("volume", "info", volume["id"])["tenant_id"] == own
     kamaki("snapshot", "delete", snap["id"], "--yes")
     kamaki("volume", "delete", volume["id"], "--yes")
     assert [v["id"] for v in kamaki.json("volume", "list")] == []

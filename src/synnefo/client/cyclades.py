@@ -23,6 +23,10 @@ def server_id(value: str | int) -> int:
     return number
 
 
+def reassign_body(project: str) -> dict[str, Any]:
+    return {"reassign": {"project": project}}
+
+
 class ComputeClient(HTTPClient):
     """``url`` is the compute root (``https://host/cyclades/compute/v2.0``)."""
 
@@ -75,6 +79,10 @@ class ComputeClient(HTTPClient):
         """A one-time console of a running server: ``{"type", "host", "port", "password"}``."""
         body = {"console": {"type": console_type}}
         return self.request("POST", f"/servers/{server_id(sid)}/action", json_body=body).json()["console"]
+
+    def reassign(self, sid: str | int, project: str) -> None:
+        """Move the server to another of your projects (Synnefo's extension)."""
+        self.action(sid, reassign_body(project))
 
     def start(self, sid: str | int) -> None:
         self.action(sid, {"start": {}})
@@ -129,6 +137,12 @@ class NetworkClient(HTTPClient):
     def delete_network(self, network_id: str) -> None:
         self.request("DELETE", f"/networks/{quote(network_id)}", success=(204,))
 
+    def reassign_network(self, network_id: str, project: str) -> None:
+        self.request("POST", f"/networks/{quote(network_id)}/action", json_body=reassign_body(project), success=(200,))
+
+    def reassign_floating_ip(self, ip_id: str, project: str) -> None:
+        self.request("POST", f"/floatingips/{quote(ip_id)}/action", json_body=reassign_body(project), success=(200,))
+
 
 class VolumeClient(HTTPClient):
     """``url`` is the block storage root (``https://host/cyclades/volume/v2.0``)."""
@@ -151,6 +165,9 @@ class VolumeClient(HTTPClient):
 
     def delete_volume(self, volume_id: str) -> None:
         self.request("DELETE", f"/volumes/{quote(str(volume_id))}", success=(202, 204))
+
+    def reassign_volume(self, volume_id: str, project: str) -> None:
+        self.request("POST", f"/volumes/{quote(str(volume_id))}/action", json_body=reassign_body(project), success=(200,))
 
     def snapshots(self, detail: bool = True) -> list[dict[str, Any]]:
         return self.request("GET", "/snapshots/detail" if detail else "/snapshots").json()["snapshots"]

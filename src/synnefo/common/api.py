@@ -140,6 +140,15 @@ def json_body(request) -> dict:
     return data
 
 
+def action_body(request) -> tuple[str, object]:
+    """``(action, arguments)`` of a ``POST .../action`` body, which has exactly one key."""
+    body = json_body(request)
+    if len(body) != 1:
+        raise faults.BadRequest("An action body has exactly one key, the action")
+    (action, args), = body.items()
+    return action, args
+
+
 def get_dict(data: dict, key: str, *, required: bool = True) -> dict:
     value = data.get(key)
     if value is None and not required:

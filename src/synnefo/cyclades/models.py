@@ -10,6 +10,7 @@ import datetime
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from synnefo.cyclades import crypto
 
@@ -411,6 +412,26 @@ class IPAddress(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["network", "address"], name="cyclades_ip_address_unique")]
+
+
+class IPAddressHistory(models.Model):
+    """When an address started (``associate``) or stopped (``disassociate``) being used by a
+    server, and why (upstream's ``IPAddressHistory``; ``snf-manage ip-list --history``). Plain
+    ids, not foreign keys: the history outlives servers, networks and addresses."""
+
+    ASSOCIATE, DISASSOCIATE = "associate", "disassociate"
+    ACTIONS = ((ASSOCIATE, "associate"), (DISASSOCIATE, "disassociate"))
+
+    address = models.CharField(max_length=64, db_index=True)
+    server_id = models.BigIntegerField(db_index=True)
+    network_id = models.BigIntegerField(db_index=True)
+    user_id = models.CharField(max_length=100, db_index=True)
+    action = models.CharField(max_length=16, choices=ACTIONS)
+    action_date = models.DateTimeField(default=timezone.now, db_index=True)
+    action_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["action_date", "id"]
 
 
 # --- Volumes (docs/volume-api.md; logic in logic/volumes.py) -------------------------------

@@ -46,12 +46,14 @@ urlpatterns += [
     re_path(rf"^{N}/networks/?$", networks.networks_view),
     re_path(rf"^{N}/networks/(?P<detail>detail)/?$", networks.networks_view),
     re_path(rf"^{N}/networks/(?P<network_id>[^/]+)/?$", networks.network_view),
+    re_path(rf"^{N}/networks/(?P<network_id>[^/]+)/action/?$", networks.network_action),
     re_path(rf"^{N}/subnets/?$", networks.subnets_view),
     re_path(rf"^{N}/subnets/(?P<subnet_id>[^/]+)/?$", networks.subnet_view),
     re_path(rf"^{N}/ports/?$", networks.ports_view),
     re_path(rf"^{N}/ports/(?P<port_id>[^/]+)/?$", networks.port_view),
     re_path(rf"^{N}/floatingips/?$", networks.floating_ips_view),
     re_path(rf"^{N}/floatingips/(?P<ip_id>[^/]+)/?$", networks.floating_ip_view),
+    re_path(rf"^{N}/floatingips/(?P<ip_id>[^/]+)/action/?$", networks.floating_ip_action),
     re_path(rf"^{N}/(?P<rest>.*)$", networks.unknown),
 ]
 

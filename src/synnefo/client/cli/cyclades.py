@@ -24,6 +24,19 @@ def _simple(sub, leaf, name: str, func, *, arg: str | None = None, details: bool
     return p
 
 
+def _reassign(sub, leaf, arg: str, call) -> None:
+    """``<group> reassign ID --project-id P``: the resource and its quota move to project P."""
+    kind = arg[:-3]
+
+    def run(ctx: Context, args) -> None:
+        ident = getattr(args, arg)
+        call(ctx.cloud)(ident, args.project_id)
+        ctx.emit({"id": ident, "project": args.project_id}, text=f"{kind} {ident}: now in project {args.project_id}")
+
+    p = _simple(sub, leaf, "reassign", run, arg=arg, help=f"move the {kind} to another of your projects")
+    p.add_argument("--project-id", required=True)
+
+
 def register(groups, leaf) -> None:
     sub = groups.add_parser("flavor", parents=[leaf], help="server flavors").add_subparsers(
         dest="action", metavar="<action>", required=True)
@@ -51,6 +64,7 @@ def register(groups, leaf) -> None:
         if name == "reboot":
             p.add_argument("--hard", action="store_true")
         p.set_defaults(command=name)
+    _reassign(sub, leaf, "server_id", lambda cloud: cloud.compute.reassign)
     p = _simple(sub, leaf, "console", server_console, arg="server_id", help="one-time VNC console of a running server")
     p.add_argument("--type", default="vnc", choices=("vnc", "vnc-ws", "vnc-wss"))
     p = _simple(sub, leaf, "wait", server_wait, arg="server_id", help="wait for a status")
@@ -65,6 +79,11 @@ def register(groups, leaf) -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--type", default="MAC_FILTERED", help="network flavor (default MAC_FILTERED)")
     _simple(sub, leaf, "delete", network_delete, arg="network_id", help="delete a network")
+    _reassign(sub, leaf, "network_id", lambda cloud: cloud.network.reassign_network)
+
+    sub = groups.add_parser("ip", parents=[leaf], help="floating IPs").add_subparsers(
+        dest="action", metavar="<action>", required=True)
+    _reassign(sub, leaf, "ip_id", lambda cloud: cloud.network.reassign_floating_ip)
 
     sub = groups.add_parser("volume", parents=[leaf], help="block storage volumes").add_subparsers(
         dest="action", metavar="<action>", required=True)
@@ -79,6 +98,7 @@ def register(groups, leaf) -> None:
     p.add_argument("--image-id")
     p.add_argument("--project-id")
     _simple(sub, leaf, "delete", volume_delete, arg="volume_id", help="delete a volume")
+    _reassign(sub, leaf, "volume_id", lambda cloud: cloud.volume.reassign_volume)
 
     sub = groups.add_parser("snapshot", parents=[leaf], help="volume snapshots").add_subparsers(
         dest="action", metavar="<action>", required=True)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.http import HttpResponse
 
 from synnefo.common import faults
-from synnefo.common.api import api_method, get_dict, json_body, render
+from synnefo.common.api import action_body, api_method, get_dict, json_body, render
 from synnefo.common.components import COMPONENTS
-from synnefo.cyclades.logic import floating_ips, network_backends, networks, ports, server_nics
+from synnefo.cyclades.logic import floating_ips, network_backends, networks, ports, projects, server_nics
 from synnefo.cyclades.models import IPAddress, NetworkInterface, Subnet
 from synnefo.plankton.backend import zulu
 
@@ -116,6 +117,20 @@ def networks_view(request, detail=None):
         return render(request, {"network": network_record(request, network)}, status=201)
     found = networks.visible_networks(user)
     return render(request, {"networks": [network_record(request, n) for n in found]})
+
+
+def _reassign_action(request, reassign, ident):
+    """``POST .../<id>/action`` with ``{"reassign": {"project": uuid}}`` (Synnefo's extension)."""
+    action, args = action_body(request)
+    if action != "reassign":
+        raise faults.BadRequest(f"Unknown action '{action}'; the only one is 'reassign'")
+    reassign(request.api_user.uuid, ident, projects.check_target(args))
+    return HttpResponse(status=200)
+
+
+@api_method(("POST",))
+def network_action(request, network_id):
+    return _reassign_action(request, projects.reassign_network, network_id)
 
 
 @api_method(("GET", "PUT", "DELETE"))
@@ -279,6 +294,11 @@ def floating_ip_view(request, ip_id):
         floating_ips.release(ip)
         return render(request, None, status=204)
     return render(request, {"floatingip": floating_ip_record(request, ip)})
+
+
+@api_method(("POST",))
+def floating_ip_action(request, ip_id):
+    return _reassign_action(request, projects.reassign_floating_ip, ip_id)
 
 
 @api_method(("GET", "POST", "PUT", "DELETE", "PATCH"))

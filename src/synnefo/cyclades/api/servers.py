@@ -10,9 +10,9 @@ from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 
 from synnefo.common import faults
-from synnefo.common.api import api_method, get_dict, json_body, render
+from synnefo.common.api import action_body, api_method, get_dict, json_body, render
 from synnefo.cyclades.api.compute import api_root, self_links
-from synnefo.cyclades.logic import console, keypairs, server_nics, servers
+from synnefo.cyclades.logic import console, keypairs, projects, server_nics, servers
 from synnefo.cyclades.models import Keypair, VirtualMachine, VirtualMachineDiagnostic, VirtualMachineMetadata
 from synnefo.plankton.backend import zulu
 
@@ -208,15 +208,12 @@ def server_view(request, version, server_id):
 
 NOT_IMPLEMENTED = ("changePassword", "rebuild", "confirmResize", "revertResize", "suspend", "resume", "pause", "unpause",
                    "createImage", "os-getSPICEConsole", "os-getRDPConsole", "rescue", "unrescue", "addFloatingIp",
-                   "removeFloatingIp", "reassign")
+                   "removeFloatingIp")
 
 
 @api_method(("POST",), formats=("json", "xml"))
 def action_view(request, version, server_id):
-    body = json_body(request)
-    if len(body) != 1:
-        raise faults.BadRequest("An action body has exactly one key, the action")
-    (action, args), = body.items()
+    action, args = action_body(request)
     user = request.api_user.uuid
     if action in ("start", "os-start"):
         servers.start(user, server_id)
@@ -229,6 +226,9 @@ def action_view(request, version, server_id):
         if not isinstance(args, dict) or "flavorRef" not in args:
             raise faults.BadRequest("resize needs {'flavorRef': <flavor id>}")
         servers.resize(user, server_id, args["flavorRef"])
+    elif action == "reassign":
+        projects.reassign_server(user, server_id, projects.check_target(args))
+        return HttpResponse(status=200)
     elif action == "firewallProfile":
         if not isinstance(args, dict) or "profile" not in args or "nic" not in args:
             raise faults.BadRequest("firewallProfile needs {'profile': 'ENABLED|DISABLED|PROTECTED', 'nic': <port id>}")

@@ -12,9 +12,9 @@ import functools
 from django.http import HttpResponse
 
 from synnefo.common import faults
-from synnefo.common.api import api_method, get_dict, json_body, render
+from synnefo.common.api import action_body, api_method, get_dict, json_body, render
 from synnefo.common.components import COMPONENTS
-from synnefo.cyclades.logic import volumes
+from synnefo.cyclades.logic import projects, volumes
 from synnefo.cyclades.models import Volume, VolumeMetadata
 from synnefo.plankton.backend import zulu
 
@@ -176,12 +176,12 @@ def volume_view(request, version, volume_id, project=None):
 
 @api_method(("POST",))
 def volume_action(request, version, volume_id, project=None):
-    """Cinder's actions that map onto Synnefo's: attach / detach bookkeeping is Nova's here."""
+    """Synnefo's ``reassign``; Cinder's attach / detach bookkeeping is Nova's here."""
     user = _user(request, project)
-    body = json_body(request)
-    if len(body) != 1:
-        raise faults.BadRequest("An action body has exactly one key, the action")
-    (action, args), = body.items()
+    action, args = action_body(request)
+    if action == "reassign":
+        projects.reassign_volume(user, volume_id, projects.check_target(args))
+        return HttpResponse(status=200)
     volumes.get_volume(user, volume_id)
     raise faults.BadRequest(f"Volume action '{action}' is not available; attach and detach through the server "
                             "(os-volume_attachments), or create the volume with a server_id")

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 
 from synnefo.common import faults
 from synnefo.cyclades.logic import lookup, networks, pools
-from synnefo.cyclades.models import IPAddress, Network, NetworkInterface
+from synnefo.cyclades.models import IPAddress, IPAddressHistory, Network, NetworkInterface
 
 
 def random_mac(prefix: str) -> str:
@@ -81,6 +81,14 @@ def ipv6_address(network: Network, port: NetworkInterface) -> IPAddress | None:
         return None
     return IPAddress.objects.create(network=network, subnet=subnet, nic=port, userid=port.userid, project=network.project,
                                     address=eui64(subnet.cidr, port.mac), ipversion=6)
+
+
+def record_use(ips, server_id: int, action: str, reason: str) -> None:
+    """The address history: these addresses started (``IPAddressHistory.ASSOCIATE``) or
+    stopped (``DISASSOCIATE``) being used by the server, for ``reason``."""
+    IPAddressHistory.objects.bulk_create(
+        IPAddressHistory(address=ip.address, server_id=server_id, network_id=ip.network_id, user_id=ip.userid,
+                         action=action, action_reason=reason[:255]) for ip in ips)
 
 
 def release_ip(ip: IPAddress) -> None:

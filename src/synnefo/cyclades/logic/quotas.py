@@ -70,14 +70,35 @@ def issue(vm: VirtualMachine, resources: dict[str, int], what: str, *, accept: b
 def issue_for(userid: str, project: str | None, resources: dict[str, int], what: str, *, accept: bool | None,
               force: bool = False) -> int | None:
     """``issue`` for any resource holder (a network, a floating IP): ``what`` names it."""
-    from synnefo.astakos.quotaholder import commissions
-    from synnefo.astakos.quotaholder.client import QuotaholderUnavailable, member_and_project
-    from synnefo.astakos.quotaholder.logic import NoCapacityError, NoQuantityError, QuotaError
+    from synnefo.astakos.quotaholder.client import member_and_project
 
     resources = {k: v for k, v in resources.items() if v}
     if not resources:
         return None
-    provisions = member_and_project(userid, resources, project=project or None)
+    return _commission(member_and_project(userid, resources, project=project or None), what, accept=accept, force=force)
+
+
+def move(resources: dict[str, int], source: tuple[str, str], target: tuple[str, str], what: str) -> int | None:
+    """Move what a resource holds from one (user, project) to another in one accepted
+    commission (upstream's ``issue_resource_reassignment``): released from ``source``, charged
+    to ``target``. Over quota in the target: 413 and nothing moves; a target project the user
+    is not a member of (no holding there): 403."""
+    from synnefo.astakos.quotaholder.client import member_and_project
+
+    resources = {k: v for k, v in resources.items() if v}
+    if not resources or source == target:
+        return None
+    provisions = (member_and_project(source[0], scaled(resources, -1), project=source[1] or None)
+                  + member_and_project(target[0], resources, project=target[1] or None))
+    return _commission(provisions, what, accept=True, not_member=target)
+
+
+def _commission(provisions: list[dict], what: str, *, accept: bool | None, force: bool = False,
+                not_member: tuple[str, str] | None = None) -> int:
+    from synnefo.astakos.quotaholder import commissions
+    from synnefo.astakos.quotaholder.client import QuotaholderUnavailable
+    from synnefo.astakos.quotaholder.logic import NoCapacityError, NoHoldingError, NoQuantityError, QuotaError
+
     name = f"cyclades: {what}"
     try:
         return commissions.issue(COMPONENT, provisions, name=name[:255], force=force, accept=accept)
@@ -90,6 +111,11 @@ def issue_for(userid: str, project: str | None, resources: dict[str, int], what:
         ) from None
     except QuotaholderUnavailable:
         raise faults.ServiceUnavailable("The quota service is unavailable; try again later") from None
+    except NoHoldingError as exc:
+        if not_member is not None:
+            user, project = not_member
+            raise faults.Forbidden(f"User {user} is not a member of project {project or user}") from None
+        raise faults.BadRequest(f"Quota error: {exc}") from None
     except QuotaError as exc:
         raise faults.BadRequest(f"Quota error: {exc}") from None
 

@@ -73,8 +73,9 @@ def held_resources(vm: VirtualMachine) -> dict[str, int]:
 
 @transaction.atomic
 def reassign(vm_id, new_user: str) -> VirtualMachine:
-    """Give the server to ``new_user`` (uuid): the old owner's quota is released (forced), the
-    new owner's charged (not forced: over quota is refused and nothing changes)."""
+    """Give the server to ``new_user`` (uuid), in the new owner's base project: what it holds
+    moves from the old owner to the new one in one commission (``quotas.move``; over quota is
+    refused and nothing changes)."""
     vm = get_any_server(vm_id, for_update=True)
     if vm.deleted:
         raise faults.BadRequest(f"Server {vm.id} is deleted")
@@ -82,11 +83,9 @@ def reassign(vm_id, new_user: str) -> VirtualMachine:
         raise faults.BadRequest(f"Server {vm.id} already belongs to {new_user}")
     if vm.task:
         raise faults.Conflict(f"Server {vm.id} has a pending action ({vm.task}); reassign it when that ends")
-    held = held_resources(vm)
     old = vm.userid
-    quotas.issue(vm, quotas.scaled(held, -1), f"reassign to {new_user}", accept=True, force=True)
+    quotas.move(held_resources(vm), (old, vm.project), (new_user, new_user), f"give server {vm.id} from {old} to {new_user}")
     vm.userid, vm.project = new_user, new_user  # the new owner's base project
-    quotas.issue(vm, held, f"reassign from {old}", accept=True)
     vm.save(update_fields=["userid", "project", "updated"])
     vm.volumes.filter(deleted=False).update(userid=new_user, project=new_user)  # they go with it
     log.info("server %s moved from %s to %s", vm.id, old, new_user)

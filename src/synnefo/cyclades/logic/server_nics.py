@@ -19,7 +19,7 @@ from django.conf import settings
 
 from synnefo.common import faults
 from synnefo.cyclades.logic import networks, ports
-from synnefo.cyclades.models import BackendNetwork, Network, NetworkInterface, VirtualMachine
+from synnefo.cyclades.models import BackendNetwork, IPAddressHistory, Network, NetworkInterface, VirtualMachine
 
 
 def check_specs(specs) -> list[dict] | None:
@@ -170,6 +170,7 @@ def attach(vm: VirtualMachine, user: str, specs: list[dict]) -> list[NetworkInte
         if network.public and settings.DEFAULT_FIREWALL_PROFILE:
             port.firewall_profile = settings.DEFAULT_FIREWALL_PROFILE
         port.save()
+        ports.record_use(port.ips.all(), vm.id, IPAddressHistory.ASSOCIATE, "server created")
         attached.append(port)
     return attached
 
@@ -222,6 +223,7 @@ def connect(user: str, network, server_id, *, name: str = "", fixed_ips=None, se
         last = NetworkInterface.objects.filter(machine=vm).order_by("-index").values_list("index", flat=True).first()
         port.machine, port.index, port.state, port.device_owner = vm, 0 if last is None else last + 1, "BUILD", "vm"
         port.save()
+        ports.record_use(port.ips.all(), vm.id, IPAddressHistory.ASSOCIATE, "connected")
         (nic,) = ganeti_nics([port])
         servers._run_job(vm, "CONNECT", lambda client, vm_name: client.modify_instance(vm_name, nics=[["add", -1, nic]]))
     return port
@@ -249,17 +251,19 @@ def settle_task(vm: VirtualMachine, success: bool) -> None:
         if success:
             building.update(state="ACTIVE")
         else:
-            _drop(building)
+            _drop(building, "connect failed")
     elif vm.task == "DISCONNECT":
         leaving = NetworkInterface.objects.filter(machine=vm, state="DOWN")
         if success:
-            _drop(leaving)
+            _drop(leaving, "disconnected")
         else:
             leaving.update(state="ACTIVE")
 
 
-def _drop(found) -> None:
+def _drop(found, reason: str) -> None:
+    """These ports of a server are gone: deleted, their addresses back (floating IPs kept)."""
     for port in list(found):
+        ports.record_use(port.ips.all(), port.machine_id, IPAddressHistory.DISASSOCIATE, reason)
         port.machine = None
         port.save(update_fields=["machine"])
         ports.delete_port(port)
@@ -271,10 +275,7 @@ def activate(vm: VirtualMachine) -> None:
 
 def release(vm: VirtualMachine) -> None:
     """The server is gone: its ports are deleted and their addresses go back to the pools."""
-    for port in NetworkInterface.objects.filter(machine=vm):
-        port.machine = None
-        port.save(update_fields=["machine"])
-        ports.delete_port(port)
+    _drop(NetworkInterface.objects.filter(machine=vm), "server deleted")
 
 
 def addresses(vm: VirtualMachine) -> tuple[dict, list]:
@@ -396,7 +397,7 @@ def nic_drift(vm: VirtualMachine, instance_nics) -> list[tuple[str, object]]:
     drift = []
     for port in ports_of:
         if port.state == "ACTIVE" and port.id not in matched:
-            drift.append((f"port {port.id} ({nic_name(port)}) is not in Ganeti", lambda port=port: _drop([port]) or "port deleted"))
+            drift.append((f"port {port.id} ({nic_name(port)}) is not in Ganeti", lambda port=port: _drop([port], "not in Ganeti") or "port deleted"))
     for port, nic, index in matched.values():
         if port.state == "ACTIVE":
             drift += _port_drift(port, nic, index)
@@ -448,13 +449,15 @@ def _set_ipv4(port: NetworkInterface, old, address) -> str:
     if old is not None and old.floating_ip:
         return "not fixed: the port's address is a floating IP; detach it, or fix the NIC in Ganeti"
     if old is not None:
+        ports.record_use([old], port.machine_id, IPAddressHistory.DISASSOCIATE, "changed in Ganeti")
         ports.release_ip(old)
     if address is None:
         return "address released"
     try:
-        ports.allocate_ip(port.network, port.userid, address=address, nic=port)
+        new = ports.allocate_ip(port.network, port.userid, address=address, nic=port)
     except faults.Fault as fault:
         return f"address released; {address} not taken: {fault.message}"
+    ports.record_use([new], port.machine_id, IPAddressHistory.ASSOCIATE, "changed in Ganeti")
     return f"{address} reserved in the pool"
 
 
@@ -493,6 +496,7 @@ def _adopt(vm: VirtualMachine, network, nic: dict, index: int) -> str:
         except faults.Fault as fault:
             outcome += f", without its address ({fault.message})"
     ports.ipv6_address(network, port)
+    ports.record_use(port.ips.all(), vm.id, IPAddressHistory.ASSOCIATE, "adopted from Ganeti")
     ident = nic.get("uuid") or index
     vm_id = vm.id
 

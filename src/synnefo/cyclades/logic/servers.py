@@ -317,6 +317,8 @@ def validate_action(vm: VirtualMachine, action: str) -> None:
         if vm.operstate == "BUILD":
             raise faults.BuildInProgress(f"Server {vm.id} is being built")
         raise faults.Conflict(f"Server {vm.id} has a pending action ({vm.task}); try again when it ends")
+    if action == "REASSIGN":  # any state
+        return
     if vm.operstate == "ERROR":
         raise faults.BadRequest(f"Server {vm.id} is in error; it can only be deleted")
     if vm.operstate == "BUILD":

@@ -378,6 +378,9 @@ def attach(user: str, volume_id, server_id) -> Volume:
         raise faults.Conflict(f"Volume {volume.id} is {volume.status.lower()}{where}: only available volumes can be attached")
     vm = _server(user, server_id, "ATTACH_VOLUME")
     _same_template(vm, volume.volume_type)
+    if (volume.project or volume.userid) != (vm.project or vm.userid):
+        raise faults.Conflict(f"Volume {volume.id} is in project {volume.project or volume.userid} and server {vm.id} in "
+                              f"{vm.project or vm.userid}: reassign one of them first")
     volume.machine, volume.index, volume.status = vm, _next_index(vm), "ATTACHING"
     op = "attach" if volume.detached_on_id is not None and volume.detached_on_id == vm.backend_id else "add"
     volume.backendjobid = _disk_job(vm, "ATTACH_VOLUME", op, volume)
