@@ -281,3 +281,25 @@ def test_disks_that_differ_from_ganeti_are_reported_then_fixed(cloud):
     assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
     cloud.settle()
     assert disk_usage() == 0
+
+
+def test_unnamed_ganeti_disks_are_the_volumes_at_their_index(cloud):
+    """Disks Ganeti made without a name (instances imported with server-import, disks from
+    before volumes named them) are the server's volumes at the same index: in sync when they
+    agree, a size drift reported on the right volume, and an extra unnamed disk is no volume."""
+    from synnefo.cyclades.models import Volume
+
+    sid = create(cloud)
+    cloud.settle()
+    root = Volume.objects.get(machine_id=sid, index=0)
+    inst = cloud.cluster.instances[f"snf-{sid}"]
+    inst["disk.names"] = [None]
+    assert "in sync" in run(cloud)
+    inst["disk.sizes"][0] += 1024
+    inst["disk.names"].append(None)
+    inst["disk.sizes"].append(512)
+    inst["disk.uuids"].append(str(uuid.uuid4()))
+    report = run(cloud)
+    assert f"volume {root.id} ({root.backend_volume_uuid}) has {root.size} GiB, Ganeti's disk {root.size * 1024 + 1024} MiB" in report
+    assert "Ganeti disk 1 disk/1 (512 MiB) is no volume of the server" in report
+    assert "has no Ganeti disk" not in report

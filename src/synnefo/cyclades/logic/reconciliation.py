@@ -267,11 +267,27 @@ def fix_unsynced_nics(vm_id: int, nics: list[dict]) -> str:
 
 
 def ganeti_disks(instance: dict) -> dict[str, tuple[int, int]] | None:
-    """Ganeti's disks of the instance: name -> (index, size in MiB); None if not in the answer."""
+    """Ganeti's disks of the instance: name (``disk/<index>`` for an unnamed one) -> (index,
+    size in MiB); None if not in the answer."""
     names, sizes = instance.get("disk.names"), instance.get("disk.sizes")
     if names is None or sizes is None:
         return None
-    return {name: (index, int(size)) for index, (name, size) in enumerate(zip(names, sizes)) if name}
+    return {name or f"disk/{index}": (index, int(size)) for index, (name, size) in enumerate(zip(names, sizes))}
+
+
+def _disk_of(volume: Volume, disks: dict[str, tuple[int, int]]) -> str | None:
+    """The key of a volume's Ganeti disk: the disk named after it, else an unnamed disk at its
+    index (instances imported from Ganeti, disks made before volumes named them)."""
+    if volume.backend_volume_uuid in disks:
+        return volume.backend_volume_uuid
+    unnamed = f"disk/{volume.index}"
+    return unnamed if volume.index is not None and unnamed in disks else None
+
+
+def _unknown_disks(vm: VirtualMachine, disks: dict[str, tuple[int, int]]) -> list[str]:
+    """Ganeti's disks that are no volume of the server, in Ganeti's order."""
+    known = {_disk_of(volume, disks) for volume in Volume.objects.filter(machine=vm, deleted=False)}
+    return [name for name, _ in sorted(disks.items(), key=lambda item: item[1][0]) if name not in known]
 
 
 def _server_volumes(vm: VirtualMachine):
@@ -286,18 +302,18 @@ def disk_drift(vm: VirtualMachine, disks: dict[str, tuple[int, int]]) -> list[st
     drift = []
     for volume in _server_volumes(vm):
         name = volume.backend_volume_uuid
-        if name not in disks:
+        key = _disk_of(volume, disks)
+        if key is None:
             drift.append(f"volume {volume.id} ({name}, {volume.size} GiB) has no Ganeti disk")
             continue
-        index, mib = disks[name]
+        index, mib = disks[key]
         if mib != volume.size * 1024:
             drift.append(f"volume {volume.id} ({name}) has {volume.size} GiB, Ganeti's disk {mib} MiB")
         if index != volume.index:
             drift.append(f"volume {volume.id} ({name}) is disk {volume.index}, Ganeti's disk {index}")
-    known = {volume.backend_volume_uuid for volume in Volume.objects.filter(machine=vm, deleted=False)}
-    for name, (index, mib) in sorted(disks.items(), key=lambda item: item[1][0]):
-        if name not in known:
-            drift.append(f"Ganeti disk {index} {name} ({mib} MiB) is no volume of the server")
+    for name in _unknown_disks(vm, disks):
+        index, mib = disks[name]
+        drift.append(f"Ganeti disk {index} {name} ({mib} MiB) is no volume of the server")
     return drift
 
 
@@ -312,8 +328,8 @@ def fix_unsynced_disks(vm_id: int, disks: dict[str, tuple[int, int]]) -> str:
         return "server gone"
     done, left = [], []
     for volume in _server_volumes(vm).select_for_update(of=("self",)):
-        name = volume.backend_volume_uuid
-        if name not in disks:
+        key = _disk_of(volume, disks)
+        if key is None:
             if volume.index == 0:
                 left.append(f"root volume {volume.id} has no Ganeti disk")
                 continue
@@ -329,7 +345,7 @@ def fix_unsynced_disks(vm_id: int, disks: dict[str, tuple[int, int]]) -> str:
                 volume.save()
                 done.append(f"volume {volume.id} deleted")
             continue
-        index, mib = disks[name]
+        index, mib = disks[key]
         size = -(-mib // 1024)
         if size != volume.size:
             quotas.issue(vm, {"cyclades.disk": (size - volume.size) * quotas.GiB},
@@ -340,8 +356,7 @@ def fix_unsynced_disks(vm_id: int, disks: dict[str, tuple[int, int]]) -> str:
             done.append(f"volume {volume.id} disk {volume.index} -> {index}")
             volume.index = index
         volume.save()
-    known = {volume.backend_volume_uuid for volume in Volume.objects.filter(machine=vm, deleted=False)}
-    left += [f"Ganeti disk {name} is no volume" for name in disks if name not in known]
+    left += [f"Ganeti disk {name} is no volume" for name in _unknown_disks(vm, disks)]
     if left and not done:
         raise ReconciliationError("; ".join(left) + " (not fixable here)")
     return "; ".join(done) + (f"; left as is: {'; '.join(left)}" if left else "")
