@@ -70,6 +70,13 @@ def _await_operstate(row, wanted: str, log_file) -> None:
     assert row.operstate == wanted, (row.backendlogmsg, log_file.read_text()[-3000:])
 
 
+def _await_started(vm, log_file) -> None:
+    """Dispatch until the server ``vm`` is STARTED (or ERROR), and require STARTED."""
+    dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).operstate in ("STARTED", "ERROR"), 120)
+    vm.refresh_from_db()
+    assert vm.operstate == "STARTED", (vm.backendlogmsg, log_file.read_text()[-3000:])
+
+
 def _remove_network(rapi, network, row, log_file) -> None:
     """network-remove, then Ganeti has it no more."""
     call_command("network-remove", str(network.id), stdout=io.StringIO())
@@ -223,9 +230,7 @@ def test_public_network_with_ip_pool_on_real_ganeti(ganeti, eventd, client, make
                                                             "networks": [{"uuid": str(network.id)}]}}, api=C)
         assert status == 202, body
         vm = VirtualMachine.objects.get(pk=body["server"]["id"])
-        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).operstate in ("STARTED", "ERROR"), 120)
-        vm.refresh_from_db()
-        assert vm.operstate == "STARTED", (vm.backendlogmsg, log_file.read_text()[-3000:])
+        _await_started(vm, log_file)
         port = NetworkInterface.objects.get(machine=vm)
         instance = rapi.get_instance(vm.backend_vm_id)
         assert instance["nic.ips"] == [address] and instance["nic.macs"] == [port.mac]
@@ -296,9 +301,7 @@ def test_ipv6_only_network_on_real_ganeti(ganeti, eventd, client, make_user, sma
                                                             "networks": [{"uuid": str(network.id)}]}}, api=C)
         assert status == 202, body
         vm = VirtualMachine.objects.get(pk=body["server"]["id"])
-        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).operstate in ("STARTED", "ERROR"), 120)
-        vm.refresh_from_db()
-        assert vm.operstate == "STARTED", (vm.backendlogmsg, log_file.read_text()[-3000:])
+        _await_started(vm, log_file)
         instance = rapi.get_instance(vm.backend_vm_id)
         port = NetworkInterface.objects.get(machine=vm)
         assert instance["nic.networks.names"] == [name] and instance["nic.ips"] == [None]
@@ -335,9 +338,7 @@ def test_a_nic_added_in_ganeti_is_adopted(ganeti, eventd, client, make_user, sma
                                                             "networks": [{"uuid": net_id}]}}, api=C)
         assert status == 202, body
         vm = VirtualMachine.objects.get(pk=body["server"]["id"])
-        dispatch_until(lambda: VirtualMachine.objects.get(pk=vm.pk).operstate in ("STARTED", "ERROR"), 120)
-        vm.refresh_from_db()
-        assert vm.operstate == "STARTED", (vm.backendlogmsg, log_file.read_text()[-3000:])
+        _await_started(vm, log_file)
         address = str(ipaddress.ip_network(cidr).network_address + 20)
         job = rapi.modify_instance(vm.backend_vm_id, nics=[["add", -1, {"network": name, "ip": address}]])
         rapi.wait_for_job(job, timeout=60)

@@ -616,8 +616,13 @@ def effective_sharing(account: str, path: str) -> Sharing | None:
     ancestors = _ancestors(path)
     if not ancestors:
         return None
-    rules = {rule.path: rule for rule in map(_SHARING.instance, rows.fetch_all(_sharing_sql(len(ancestors)), [account, *ancestors]))}
-    return next((rules[p] for p in ancestors if p in rules), None)
+    found = map(_SHARING.instance, rows.fetch_all(_sharing_sql(len(ancestors)), [account, *ancestors]))
+    return _closest({(account, rule.path): rule for rule in found}, account, ancestors)
+
+
+def _closest(rules: dict, account: str, ancestors: list[str]) -> Sharing | None:
+    """The rule of the closest of ``ancestors`` (nearest first) that has one in ``rules``."""
+    return next((rules[(account, p)] for p in ancestors if (account, p) in rules), None)
 
 
 def effective_sharings(places: list[tuple[str, str]]) -> dict[tuple[str, str], Sharing | None]:
@@ -626,8 +631,7 @@ def effective_sharings(places: list[tuple[str, str]]) -> dict[tuple[str, str], S
     accounts = {account for account, _ in places}
     paths = {p for ancestors in candidates.values() for p in ancestors}
     rules = {(s.account, s.path): s for s in Sharing.objects.filter(account__in=accounts, path__in=paths)} if places else {}
-    return {(account, path): next((rules[(account, c)] for c in ancestors if (account, c) in rules), None)
-            for (account, path), ancestors in candidates.items()}
+    return {(account, path): _closest(rules, account, ancestors) for (account, path), ancestors in candidates.items()}
 
 
 def member_names(user: str, account: str) -> set[str]:
