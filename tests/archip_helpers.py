@@ -55,6 +55,22 @@ def write_config_file(path: Path, root: Path, block_size: int = SMALL_BLOCK, ext
     return path
 
 
+def write_rados_config_file(path: Path, ceph: dict, maps_pool: str, blocks_pool: str, root: Path,
+                            block_size: int = SMALL_BLOCK, extra: str = "") -> Path:
+    """A STORAGE="rados" configuration over the Ceph sandbox's pools (run and log directories
+    under ``root``)."""
+    path.write_text(
+        'STORAGE="rados"\n'
+        f"CEPH_CONF={ceph['CEPH_CONF']}\n"
+        f"RADOS_POOL_MAPS={maps_pool}\n"
+        f"RADOS_POOL_BLOCKS={blocks_pool}\n"
+        f"BLOCK_SIZE={block_size}\n"
+        f"RUN_DIR={root}/run\n"
+        f"LOG_DIR={root}/log\n" + extra
+    )
+    return path
+
+
 def nbd_tools() -> None:
     """The Debian packages of deploy/archipelago-packages (installed by it, as root)."""
     result = subprocess.run([str(PACKAGES)], capture_output=True, text=True, timeout=600)
@@ -101,14 +117,3 @@ class Vlmcd:
         if self.process.poll() is None:
             self.process.send_signal(signum)
         return self.process.wait(timeout=60)
-
-
-def _rados_refusal() -> str:
-    """What a complete STORAGE="rados" configuration is refused with on this node: the rados
-    module is missing, or (where Debian's python3-rados is) the backend is not implemented yet."""
-    from synnefo.common.radosclient import rados_available
-
-    return "is not implemented yet" if rados_available() else "rados backend is not available on this node"
-
-
-RADOS_REFUSAL = _rados_refusal()

@@ -37,14 +37,27 @@ def ceph():
     return sandbox_env()
 
 
-@pytest.fixture(scope="session")
-def rados_pool(ceph):
-    """A fresh pool of the sandbox cluster for this test session (deleted afterwards): its name.
-    Content-addressed blocks make sharing it between tests safe (tests use distinct data)."""
+def _fresh_pool(ceph):
     from synnefo.common.radosclient import cluster
 
     handle = cluster(ceph["CEPH_CONF"])
     name = f"test-{secrets.token_hex(4)}"
     handle.create_pool(name)
+    return handle, name
+
+
+@pytest.fixture(scope="session")
+def rados_pool(ceph):
+    """A fresh pool of the sandbox cluster for this test session (deleted afterwards): its name.
+    Content-addressed blocks make sharing it between tests safe (tests use distinct data)."""
+    handle, name = _fresh_pool(ceph)
+    yield name
+    handle.delete_pool(name)
+
+
+@pytest.fixture(scope="session")
+def rados_maps_pool(ceph):
+    """A second fresh pool, for Archipelago's maps (tests use distinct volume names)."""
+    handle, name = _fresh_pool(ceph)
     yield name
     handle.delete_pool(name)

@@ -83,14 +83,14 @@ def test_create_empty_and_thin_clone(provider):
 
     data = os.urandom(3 * BLOCK + 100)
     snap = snapshot_with(store, data)
-    objects_before = sorted(os.listdir(store.objects_dir))
+    objects_before = sorted(os.listdir(store.storage.objects_dir))
     r = run("create", VOL_NAME="d2.ext.disk0", VOL_CNAME="snf-vol-7", VOL_SIZE=1, EXTP_ORIGIN=snap)
     assert r.returncode == 0, r.stderr
     clone = store.map_of("snf-vol-7")
     # A thin clone: the snapshot's blocks, named, not copied; the rest zero up to VOL_SIZE.
     assert clone.size == MiB and clone.entries[:4] == store.map_of(snap).entries
     assert all(entry is None for entry in clone.entries[4:])
-    assert sorted(os.listdir(store.objects_dir)) == objects_before
+    assert sorted(os.listdir(store.storage.objects_dir)) == objects_before
     assert store.read("snf-vol-7", 0, len(data)) == data
     assert not store.exists("d2.ext.disk0")  # VOL_CNAME names the volume
 
@@ -120,12 +120,12 @@ def test_grow_snapshot_setinfo_remove(provider):
 
     r = run("setinfo", VOL_NAME=GANETI_NAME, VOL_CNAME="snf-vol-9", VOL_METADATA="originstname+snf-42")
     assert r.returncode == 0, r.stderr
-    record = json.loads((store.maps_dir / ".extstorage" / GANETI_NAME).read_text())
+    record = json.loads((store.storage.maps_dir / ".extstorage" / GANETI_NAME).read_text())
     assert record == {"volume": "snf-vol-9", "origin": None, "metadata": "originstname+snf-42"}
 
     r = run("remove", VOL_NAME=GANETI_NAME, VOL_CNAME="snf-vol-9")
     assert r.returncode == 0, r.stderr
-    assert not store.exists("snf-vol-9") and not (store.maps_dir / ".extstorage" / GANETI_NAME).exists()
+    assert not store.exists("snf-vol-9") and not (store.storage.maps_dir / ".extstorage" / GANETI_NAME).exists()
     assert store.exists(f"{GANETI_NAME}.snap")  # the snapshot is its own map
 
 
@@ -138,7 +138,7 @@ def test_create_adopts_a_volume_made_beforehand(provider):
     r = run("create", VOL_NAME=GANETI_NAME, VOL_CNAME="snf-vol-5", VOL_SIZE=2)
     assert r.returncode == 0, r.stderr
     assert store.read("snf-vol-5", 0, len(data)) == data  # kept as it was
-    record = json.loads((store.maps_dir / ".extstorage" / GANETI_NAME).read_text())
+    record = json.loads((store.storage.maps_dir / ".extstorage" / GANETI_NAME).read_text())
     assert record == {"volume": "snf-vol-5", "origin": None, "adopted": True}
     assert run("create", VOL_NAME=GANETI_NAME, VOL_CNAME="snf-vol-5", VOL_SIZE=2).returncode == 0  # a retry
     r = run("create", VOL_NAME="second.ext.disk0", VOL_CNAME="snf-vol-5", VOL_SIZE=2)
@@ -151,7 +151,7 @@ def test_create_adopts_a_volume_made_beforehand(provider):
     VolumeStore(store.config, "node2.test/blockerm").open("snf-vol-6")
     r = run("create", VOL_NAME="d6.ext.disk0", VOL_CNAME="snf-vol-6", VOL_SIZE=1)
     assert r.returncode == 1 and "in use (locked by node2.test/blockerm)" in r.stderr
-    assert not (store.maps_dir / ".extstorage" / "d6.ext.disk0").exists()
+    assert not (store.storage.maps_dir / ".extstorage" / "d6.ext.disk0").exists()
     assert run("remove", VOL_NAME=GANETI_NAME, VOL_CNAME="snf-vol-5").returncode == 0  # Ganeti's now
     assert not store.exists("snf-vol-5")
 
@@ -160,7 +160,7 @@ def test_bad_input_is_refused_and_changes_nothing(provider, tmp_path):
     run, store, directory, _ = provider
 
     def listing():
-        return sorted(str(p.relative_to(store.maps_dir)) for p in store.maps_dir.rglob("*") if ".mutex" not in p.parts)
+        return sorted(str(p.relative_to(store.storage.maps_dir)) for p in store.storage.maps_dir.rglob("*") if ".mutex" not in p.parts)
 
     def refused(script, expected, code=1, **env):
         before = listing()
@@ -265,10 +265,10 @@ def test_attach_maps_a_block_device_and_detach_unmaps_it(provider):
         vlmcd.stop()
         r = run("attach", VOL_NAME="d5.ext.disk0", VOL_CNAME=snap)
         assert r.returncode == 1 and "vlmcd is not running" in r.stderr, r.stderr
-        maps = sorted(os.listdir(store.maps_dir))
+        maps = sorted(os.listdir(store.storage.maps_dir))
         r = run("create", VOL_NAME="d5.ext.disk0", VOL_SIZE=1)
         assert r.returncode == 1 and "vlmcd is not running on this node" in r.stderr and "nothing created" in r.stderr
-        assert sorted(os.listdir(store.maps_dir)) == maps
+        assert sorted(os.listdir(store.storage.maps_dir)) == maps
     finally:
         for mapping in device_mappings(store.config):
             subprocess.run(["losetup", "-d", mapping.device], capture_output=True)

@@ -124,7 +124,7 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
         assert all(entry is None for entry in root.entries[3:])
         assert volume_store.read(volume, 0, len(image_data)) == image_data
         assert volume_store.read(volume, len(image_data), 4096) == bytes(4096)
-        assert not os.listdir(volume_store.objects_dir)
+        assert not os.listdir(volume_store.storage.objects_dir)
         # Ganeti attached it: a block device with the image's bytes, writable copy-on-write.
         (mapping,) = [m for m in mappings(volume_store.config) if m.volume == volume]
         fd = os.open(mapping.device, os.O_RDWR)
@@ -136,9 +136,9 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
         finally:
             os.close(fd)
         assert volume_store.read(volume, 100, 16) == b"guest wrote this"
-        assert len(os.listdir(volume_store.objects_dir)) == 2
+        assert len(os.listdir(volume_store.storage.objects_dir)) == 2
         # Ganeti's setinfo: the volume's record names its instance.
-        (record,) = [json.loads(p.read_text()) for p in (volume_store.maps_dir / ".extstorage").iterdir()]
+        (record,) = [json.loads(p.read_text()) for p in (volume_store.storage.maps_dir / ".extstorage").iterdir()]
         assert record == {"volume": volume, "origin": None, "adopted": True, "metadata": f"originstname+{name}"}
 
         # A snapshot through Cyclades (POST /snapshots) while the server runs and the node's
@@ -211,7 +211,7 @@ def test_a_server_on_ext_archipelago_gets_a_thin_clone_of_its_image(ganeti, even
         assert call("DELETE", f"/servers/{sid}").status_code == 204
         settle("DELETED")
         assert not volume_store.exists(volume) and not mappings(volume_store.config)
-        assert not list((volume_store.maps_dir / ".extstorage").iterdir())
+        assert not list((volume_store.storage.maps_dir / ".extstorage").iterdir())
         assert volume_store.exists(snapshot_image.properties["archipelago_snapshot"])  # the snapshot is its own
         r = pithos.call("GET", "/snapshots/snap1", HTTP_RANGE="bytes=100-115")
         assert pithos.body(r) == b"guest wrote this"
@@ -233,7 +233,7 @@ def test_without_the_nodes_vlmcd_the_server_fails_and_no_volume_is_left(ganeti, 
         job = cloud.rapi.get_job_status(VirtualMachine.objects.get(pk=sid).backendjobid)
         assert "vlmcd is not running on this node" in json.dumps(job["opresult"]), job["opresult"]
         # Nothing left behind in the store (Ganeti would not remove a disk it cannot attach).
-        assert [n for n, _ in volume_store.list()] == [] and not (volume_store.maps_dir / ".extstorage").exists()
+        assert [n for n, _ in volume_store.list()] == [] and not (volume_store.storage.maps_dir / ".extstorage").exists()
         assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
         cloud.settle(sid, "DELETED")
     finally:

@@ -151,7 +151,7 @@ def test_writes_beyond_the_end_get_enospc_and_write_nothing(served):
     server, path = served
     store = admin(server)
     store.create("vol", 2 * B)
-    before = (store.maps_dir / "vol").read_bytes()
+    before = (store.storage.maps_dir / "vol").read_bytes()
     with nbd.Client(path).go("vol") as client:
         with pytest.raises(OSError) as raised:
             client.write(2 * B - 2, b"four")
@@ -160,8 +160,8 @@ def test_writes_beyond_the_end_get_enospc_and_write_nothing(served):
             client.read(2 * B, 1)
         assert raised.value.errno == errno.EINVAL
         assert client.read(0, 2 * B) == bytes(2 * B)  # the connection still serves
-    assert (store.maps_dir / "vol").read_bytes() == before
-    assert list(store.objects_dir.iterdir()) == []
+    assert (store.storage.maps_dir / "vol").read_bytes() == before
+    assert list(store.storage.objects_dir.iterdir()) == []
 
 
 def test_a_write_longer_than_announced_closes_the_connection(served):
@@ -181,7 +181,7 @@ def test_out_of_space_is_an_nbd_error_and_the_map_is_untouched(served, monkeypat
     store.create("vol", 4 * B)
     with nbd.Client(path).go("vol") as client:
         client.write(0, b"a" * B)
-        before = (store.maps_dir / "vol").read_bytes()
+        before = (store.storage.maps_dir / "vol").read_bytes()
 
         def full(*args):
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -190,10 +190,10 @@ def test_out_of_space_is_an_nbd_error_and_the_map_is_untouched(served, monkeypat
         with pytest.raises(OSError) as raised:
             client.write(B - 10, b"b" * 20)  # in place into block 0, then an allocation: refused
         assert raised.value.errno == errno.ENOSPC
-        assert (store.maps_dir / "vol").read_bytes() == before
+        assert (store.storage.maps_dir / "vol").read_bytes() == before
         monkeypatch.undo()
         client.write(2 * B, b"c")  # space again: the map in memory was not left half-updated
-    volume_map = mapfile.read(store.maps_dir / "vol")
+    volume_map = mapfile.read(store.storage.maps_dir / "vol")
     assert volume_map.entries[1] is None and isinstance(volume_map.entries[2], str)
     assert store.read("vol", 2 * B, 1) == b"c"
 
@@ -221,7 +221,7 @@ def test_snapshot_while_served_freezes_the_bytes_of_that_moment(served):
         client.write(B, b"third")
     assert store.read("snap", 0, 4 * B) == expected
     assert store.read("snap2", 0, 4 * B) == bytes(after)
-    assert mapfile.read(store.maps_dir / "vol").epoch == 3
+    assert mapfile.read(store.storage.maps_dir / "vol").epoch == 3
 
 
 def test_a_served_volume_grows_for_new_connections(served):
@@ -277,15 +277,15 @@ def test_killing_vlmcd_mid_write_leaves_a_valid_map_and_a_breakable_lock(own_pro
     copy = subprocess.Popen(["nbdcopy", "--synchronous", str(image), uri(daemon.socket, "vol")],
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
-    while not any(store.objects_dir.iterdir()):  # writes are under way
+    while not any(store.storage.objects_dir.iterdir()):  # writes are under way
         assert time.monotonic() < deadline and copy.poll() is None
         time.sleep(0.005)
     daemon.stop(9)
     copy.wait(timeout=30)
-    volume_map = mapfile.read(store.maps_dir / "vol")  # decodes: not torn
+    volume_map = mapfile.read(store.storage.maps_dir / "vol")  # decodes: not torn
     for index, entry in enumerate(volume_map.entries):
         if isinstance(entry, str):
-            assert (store.objects_dir / entry).is_file()
+            assert (store.storage.objects_dir / entry).is_file()
             assert store.read("vol", index * B, B) == image.read_bytes()[index * B : (index + 1) * B]
         else:
             assert entry is None
@@ -294,7 +294,7 @@ def test_killing_vlmcd_mid_write_leaves_a_valid_map_and_a_breakable_lock(own_pro
         store.remove("vol")
     store.unlock("vol", force=True)
     store.remove("vol")
-    assert list(store.objects_dir.iterdir()) == []
+    assert list(store.storage.objects_dir.iterdir()) == []
 
 
 def test_a_restarted_vlmcd_takes_its_locks_back(own_process):

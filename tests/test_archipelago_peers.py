@@ -10,7 +10,7 @@ from synnefo.archipelago import archipelago, keepers, mapfile, peers
 from synnefo.archipelago import config as archip_config
 from synnefo.archipelago.locks import default_owner
 from synnefo.archipelago.store import VolumeStore
-from tests.archip_helpers import RADOS_REFUSAL, SMALL_BLOCK, device_config, make_store, write_config_file
+from tests.archip_helpers import SMALL_BLOCK, device_config, make_store, write_config_file
 
 B = SMALL_BLOCK
 
@@ -72,7 +72,6 @@ def test_a_stale_pid_file_counts_as_stopped(node):
     [
         ('STORAGE="files"\nFILED_MAPS=/m\nPITHOS=/p\n', "needs FILED_IMAGES, PITHOSMAPS"),
         ('STORAGE="rados"\nRADOS_POOL_BLOCKS=b\n', "needs RADOS_POOL_MAPS"),
-        ('STORAGE="rados"\nRADOS_POOL_MAPS=m\nRADOS_POOL_BLOCKS=b\n', RADOS_REFUSAL),
     ],
 )
 def test_start_is_refused_naming_the_missing_settings(tmp_path, capsys, text, message):
@@ -80,6 +79,18 @@ def test_start_is_refused_naming_the_missing_settings(tmp_path, capsys, text, me
     path.write_text(text)
     assert run(path, "start")[0] == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_start_on_rados_is_refused_without_the_cluster(tmp_path, capsys):
+    from synnefo.common.radosclient import rados_available
+
+    path = tmp_path / "archipelago"
+    path.write_text('STORAGE="rados"\nRADOS_POOL_MAPS=m\nRADOS_POOL_BLOCKS=b\nCEPH_CONF=/nonexistent/ceph.conf\n'
+                    f'RUN_DIR={tmp_path}/run\n')
+    assert run(path, "start")[0] == (1 if rados_available() else 2)
+    assert ("no Ceph configuration file" if rados_available() else "rados backend is not available") \
+        in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 
@@ -125,12 +136,12 @@ def test_blockerb_deletes_crash_leftovers_only(tmp_path):
     store.write("vol", 0, b"x")
     store.create("gone", 2 * B)
     store.write("gone", 0, b"y")
-    (store.maps_dir / "gone").unlink()  # a crash in the middle of remove: its object stays
-    old, young = store.objects_dir / ".tmp-vol_0000000000000001_0000000000000001-abcdef", store.maps_dir / ".tmp-vol-123456"
+    (store.storage.maps_dir / "gone").unlink()  # a crash in the middle of remove: its object stays
+    old, young = store.storage.objects_dir / ".tmp-vol_0000000000000001_0000000000000001-abcdef", store.storage.maps_dir / ".tmp-vol-123456"
     old.write_bytes(b"partial")
     young.write_bytes(b"being written")
     hour_ago = time.time() - 2 * keepers.LEFTOVER_AGE
-    for path in (old, *store.objects_dir.glob("gone_*")):
+    for path in (old, *store.storage.objects_dir.glob("gone_*")):
         os.utime(path, (hour_ago, hour_ago))
     removed = keepers.sweep_leftovers(store)
     assert sorted(os.path.basename(p) for p in removed) == sorted([old.name, "gone_0000000000000001_0000000000000000"])
@@ -146,10 +157,10 @@ def test_blockerm_reports_missing_objects_blocks_and_broken_maps(tmp_path):
     store.snapshot("vol", "snap")
     store.write("vol", 2 * B, b"c")
     assert keepers.check_maps(store) == {"maps": 2, "objects": 1, "blocks": 2, "problems": []}
-    (store.objects_dir / mapfile.read(store.maps_dir / "vol").entries[2]).unlink()
-    digest = mapfile.read(store.maps_dir / "snap").entries[0]
+    (store.storage.objects_dir / mapfile.read(store.storage.maps_dir / "vol").entries[2]).unlink()
+    digest = mapfile.read(store.storage.maps_dir / "snap").entries[0]
     os.unlink(store.blocks._path(digest.hex()))
-    (store.maps_dir / "broken").write_bytes(b"AMF.")
+    (store.storage.maps_dir / "broken").write_bytes(b"AMF.")
     problems = keepers.check_maps(store)["problems"]
     assert len(problems) == 3
     assert "broken" in problems[0] and "truncated" in problems[0]

@@ -4,6 +4,7 @@ The model is a bytearray per volume and an immutable bytes per snapshot. Every o
 on the store and on the model; after each step every volume and snapshot must read back exactly
 as the model says, and refused operations must change nothing."""
 
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,18 +29,23 @@ class VolumeModel(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        self.root = Path(tempfile.mkdtemp(prefix="archip-props-"))
-        self.store = make_store(self.root, block_size=BLOCK)
+        self.store = self.make_store()
         self.model: dict[str, bytearray] = {}
         self.frozen: dict[str, bytes] = {}
         self.counter = 0
+        # Names unique to this run: a RADOS store's pools outlive it.
+        self.tag = secrets.token_hex(3)
+
+    def make_store(self):
+        self.root = Path(tempfile.mkdtemp(prefix="archip-props-"))
+        return make_store(self.root, block_size=BLOCK)
 
     def teardown(self):
         shutil.rmtree(self.root, ignore_errors=True)
 
     def fresh(self, prefix):
         self.counter += 1
-        return f"{prefix}{self.counter}"
+        return f"{self.tag}{prefix}{self.counter}"
 
     @rule(target=volumes, size=sizes)
     def create(self, size):
@@ -101,7 +107,7 @@ class VolumeModel(RuleBasedStateMachine):
         self.store.remove(volume)
         del self.model[volume]
         pattern = mapfile.object_pattern(volume)
-        assert not any(pattern.fullmatch(p.name) for p in self.store.config.images.iterdir())
+        assert not any(pattern.fullmatch(name) for name, _ in self.store.storage.objects())
 
     @rule(snapshot=consumes(snapshots))
     def remove_snapshot(self, snapshot):
@@ -131,8 +137,8 @@ class VolumeModel(RuleBasedStateMachine):
             for entry in volume_map.entries:
                 if isinstance(entry, str):
                     assert entry.startswith(f"{name}_{volume_map.epoch:016x}_")
-        on_disk = {p.name for p in self.store.config.images.iterdir() if not p.name.startswith(".")}
-        assert on_disk == owned
+        stored = {name for name, _ in self.store.storage.objects() if name.startswith(self.tag)}
+        assert stored == owned
 
 
 VolumeModel.TestCase.settings = settings(

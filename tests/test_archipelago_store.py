@@ -7,8 +7,8 @@ import pytest
 from synnefo.archipelago import config as archip_config
 from synnefo.archipelago import mapfile, vlmc
 from synnefo.archipelago.locks import LockError
-from synnefo.archipelago.store import VolumeError
-from tests.archip_helpers import RADOS_REFUSAL, SMALL_BLOCK, make_store, write_config_file
+from synnefo.archipelago.store import VolumeError, VolumeStore
+from tests.archip_helpers import SMALL_BLOCK, make_store, write_config_file
 
 B = SMALL_BLOCK
 
@@ -49,7 +49,6 @@ def test_config_file_loads_quoted_values_and_options(tmp_path):
         ('STORAGE="files"\nFILED_MAPS=/m\n', "needs FILED_IMAGES, PITHOS, PITHOSMAPS"),
         ("FILED_MAPS=/m\n", 'STORAGE must be "files" or "rados"'),
         ('STORAGE="rados"\nRADOS_POOL_MAPS=maps\n', "needs RADOS_POOL_BLOCKS"),
-        ('STORAGE="rados"\nRADOS_POOL_MAPS=m\nRADOS_POOL_BLOCKS=b\n', RADOS_REFUSAL),
         ("STORAGE=files\nthis is not a setting\n", ":2: expected KEY=value"),
         ("STORAGE=files\nFILED_IMAGES=a\nFILED_MAPS=b\nPITHOS=c\nPITHOSMAPS=d\nVERBOSITY_MAPPER=7\n", "VERBOSITY_MAPPER"),
         ("STORAGE=files\nFILED_IMAGES=a\nFILED_MAPS=b\nPITHOS=c\nPITHOSMAPS=d\nBLOCK_SIZE=1000\n", "BLOCK_SIZE"),
@@ -60,6 +59,22 @@ def test_bad_configuration_is_refused_naming_the_settings(tmp_path, text, messag
     path.write_text(text)
     with pytest.raises(archip_config.ConfigError, match=message):
         archip_config.load(path)
+
+
+def test_a_rados_store_needs_its_cluster_and_says_which(tmp_path):
+    from synnefo.common.radosclient import rados_available
+
+    path = tmp_path / "archipelago"
+    path.write_text('STORAGE="rados"\nRADOS_POOL_MAPS=m\nRADOS_POOL_BLOCKS=b\nCEPH_CONF=/nonexistent/ceph.conf\n')
+    if not rados_available():
+        with pytest.raises(archip_config.ConfigError, match="rados backend is not available on this node"):
+            archip_config.load(path)
+        return
+    config = archip_config.load(path)
+    assert (config.storage, config.rados_pool_maps, config.rados_pool_blocks) == ("rados", "m", "b")
+    assert config.maps is None and config.ceph_conf == "/nonexistent/ceph.conf"
+    with pytest.raises(VolumeError, match="no Ceph configuration file /nonexistent/ceph.conf"):
+        VolumeStore(config)
 
 
 def test_node_configuration_round_trips(tmp_path):

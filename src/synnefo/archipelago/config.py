@@ -3,8 +3,10 @@
 ``STORAGE="files"`` needs ``FILED_IMAGES`` (the volumes' own writable objects), ``FILED_MAPS``
 (volume and snapshot maps, and the locks), ``PITHOS`` (the Pithos content-addressed block
 store, shared) and ``PITHOSMAPS`` (maps of Pithos objects exported for clones). There are no
-defaults for these: a missing one is refused, by name. ``STORAGE="rados"`` is recognised
-(``RADOS_POOL_MAPS``, ``RADOS_POOL_BLOCKS``) but not implemented yet. Optional: ``BLOCK_SIZE``
+defaults for these: a missing one is refused, by name. ``STORAGE="rados"`` needs
+``RADOS_POOL_MAPS`` (maps, locks, records) and ``RADOS_POOL_BLOCKS`` (the content-addressed
+blocks, Pithos's ``PITHOS_RADOS_POOL_BLOCKS``, and the volumes' objects), with ``CEPH_CONF``
+(default /etc/ceph/ceph.conf) naming the cluster; see storage.py. Optional: ``BLOCK_SIZE``
 (bytes, must equal PITHOS_BACKEND_BLOCK_SIZE), ``FSYNC`` ("yes"/"no"), ``VERBOSITY_*`` (the
 peers' log levels), ``RUN_DIR`` (sockets, pid files, mappings) and ``LOG_DIR`` (the peers' logs).
 """
@@ -20,6 +22,7 @@ DEFAULT_PATH = "/etc/default/archipelago"
 DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
 DEFAULT_RUN_DIR = "/run/archipelago"
 DEFAULT_LOG_DIR = "/var/log/archipelago"
+DEFAULT_CEPH_CONF = "/etc/ceph/ceph.conf"
 REQUIRED = {
     "files": ("FILED_IMAGES", "FILED_MAPS", "PITHOS", "PITHOSMAPS"),
     "rados": ("RADOS_POOL_MAPS", "RADOS_POOL_BLOCKS"),
@@ -36,10 +39,10 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Config:
-    images: Path  # FILED_IMAGES
-    maps: Path  # FILED_MAPS
-    pithos: Path  # PITHOS
-    pithos_maps: Path  # PITHOSMAPS
+    images: Path | None  # FILED_IMAGES (files)
+    maps: Path | None  # FILED_MAPS (files)
+    pithos: Path | None  # PITHOS (files)
+    pithos_maps: Path | None  # PITHOSMAPS (files)
     block_size: int = DEFAULT_BLOCK_SIZE
     fsync: bool = True
     source: str = "<built>"
@@ -47,6 +50,10 @@ class Config:
     log_dir: Path = Path(DEFAULT_LOG_DIR)  # LOG_DIR
     verbosity: dict = field(default_factory=dict)  # peer name -> 0-3 (VERBOSITY)
     keeper_interval: float = 60.0  # KEEPER_INTERVAL: seconds between the store-side peers' passes
+    storage: str = "files"  # STORAGE
+    rados_pool_maps: str = ""  # RADOS_POOL_MAPS (rados)
+    rados_pool_blocks: str = ""  # RADOS_POOL_BLOCKS (rados)
+    ceph_conf: str = DEFAULT_CEPH_CONF  # CEPH_CONF (rados)
 
 
 def parse(text: str, source: str = "<text>") -> dict[str, str]:
@@ -83,7 +90,6 @@ def from_values(values: dict[str, str], source: str = "<values>") -> Config:
         if not rados_available():
             raise ConfigError(f"{source}: STORAGE=\"rados\": the rados backend is not available on this node "
                               "(no python rados module, Debian python3-rados); use STORAGE=\"files\"")
-        raise ConfigError(f"{source}: STORAGE=\"rados\" is not implemented yet; use STORAGE=\"files\"")
     for key in VERBOSITY_KEYS:
         if values.get(key, "0") not in ("0", "1", "2", "3"):
             raise ConfigError(f"{source}: {key} must be 0, 1, 2 or 3, got {values[key]!r}")
@@ -102,11 +108,14 @@ def from_values(values: dict[str, str], source: str = "<values>") -> Config:
     fsync = values.get("FSYNC", "yes").lower()
     if fsync not in ("yes", "no"):
         raise ConfigError(f"{source}: FSYNC must be yes or no, got {fsync!r}")
+    def path(key):
+        return Path(values[key]) if values.get(key) else None
+
     return Config(
-        images=Path(values["FILED_IMAGES"]),
-        maps=Path(values["FILED_MAPS"]),
-        pithos=Path(values["PITHOS"]),
-        pithos_maps=Path(values["PITHOSMAPS"]),
+        images=path("FILED_IMAGES"),
+        maps=path("FILED_MAPS"),
+        pithos=path("PITHOS"),
+        pithos_maps=path("PITHOSMAPS"),
         block_size=block_size,
         fsync=fsync == "yes",
         source=source,
@@ -114,6 +123,10 @@ def from_values(values: dict[str, str], source: str = "<values>") -> Config:
         log_dir=Path(values.get("LOG_DIR") or DEFAULT_LOG_DIR),
         verbosity={peer: int(values.get(key) or 0) for peer, key in VERBOSITY.items()},
         keeper_interval=keeper_interval,
+        storage=storage,
+        rados_pool_maps=values.get("RADOS_POOL_MAPS", ""),
+        rados_pool_blocks=values.get("RADOS_POOL_BLOCKS", ""),
+        ceph_conf=values.get("CEPH_CONF") or DEFAULT_CEPH_CONF,
     )
 
 

@@ -13,8 +13,9 @@ usage or configuration.
 
 The volume: ``VOL_CNAME`` (the disk's name, e.g. Cyclades' ``<instance>-root``) when Ganeti gives
 one, else ``VOL_NAME`` (``<uuid>.ext.disk<N>``). Ganeti gives the snapshot script only
-``VOL_NAME``, so create records which volume a ``VOL_NAME`` is, in
-``FILED_MAPS/.extstorage/<VOL_NAME>`` (with the metadata of setinfo); remove deletes it.
+``VOL_NAME``, so create records which volume a ``VOL_NAME`` is, in the store's records
+(``FILED_MAPS/.extstorage/<VOL_NAME>``, or the object ``<VOL_NAME>`` of the maps pool's
+namespace ``extstorage``; with the metadata of setinfo); remove deletes it.
 """
 
 from __future__ import annotations
@@ -28,13 +29,12 @@ from pathlib import Path
 from synnefo.archipelago import config as archip_config
 from synnefo.archipelago import device, nbd
 from synnefo.archipelago.locks import LockError
-from synnefo.archipelago.mapfile import MapError, write_atomic
+from synnefo.archipelago.mapfile import MapError
 from synnefo.archipelago.store import VolumeError, VolumeStore
 from synnefo.archipelago.vlmcd import socket_path
 
 MiB = 1 << 20
 SCRIPTS = ("create", "attach", "detach", "remove", "grow", "snapshot", "setinfo", "verify")
-RECORDS = ".extstorage"
 USAGE = (
     "usage: {script}  (a Ganeti ExtStorage script of provider archipelago: its input is in the environment,\n"
     "VOL_NAME, VOL_CNAME, VOL_SIZE, VOL_NEW_SIZE, EXTP_ORIGIN, VOL_METADATA, VOL_SNAPSHOT_NAME;\n"
@@ -56,7 +56,7 @@ def _mib(env, key: str) -> int:
 class Provider:
     def __init__(self, store: VolumeStore, env):
         self.store, self.env = store, env
-        self.records = store.maps_dir / RECORDS
+        self.storage = store.storage
 
     # The volume a Ganeti disk is ------------------------------------------------------------
 
@@ -68,20 +68,16 @@ class Provider:
             raise Refused(f"invalid VOL_NAME {name!r}")
         return name
 
-    def _record_path(self) -> Path:
-        return self.records / self.ganeti_name()
-
-    def _record(self) -> dict | None:
+    def _record(self, ganeti_name: str | None = None) -> dict | None:
+        ganeti_name = ganeti_name or self.ganeti_name()
+        data = self.storage.read_record(ganeti_name)
         try:
-            return json.loads(self._record_path().read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise VolumeError(f"unreadable record {self._record_path()}: {exc}") from None
+            return None if data is None else json.loads(data)
+        except ValueError as exc:
+            raise VolumeError(f"unreadable record of {ganeti_name}: {exc}") from None
 
     def _write_record(self, record: dict) -> None:
-        self.records.mkdir(exist_ok=True)
-        write_atomic(self._record_path(), json.dumps(record).encode(), self.store.config.fsync)
+        self.storage.write_record(self.ganeti_name(), json.dumps(record).encode())
 
     def volume(self) -> str:
         """The store's name of the disk: VOL_CNAME if given, else what create recorded, else VOL_NAME."""
@@ -143,14 +139,14 @@ class Provider:
         lock = self.store.locks.get(name)
         if lock is not None:
             raise LockError(f"{name} already exists and is in use (locked by {lock.owner})")
-        for path in self.records.glob("*") if self.records.is_dir() else ():
-            if path.name != self.ganeti_name() and not path.name.startswith("."):
+        for other in self.storage.record_names():
+            if other != self.ganeti_name():
                 try:
-                    other = json.loads(path.read_text()).get("volume")
-                except (OSError, ValueError):
+                    record = self._record(other)
+                except VolumeError:
                     continue
-                if other == name:
-                    raise VolumeError(f"{name} already exists and is the disk {path.name} of Ganeti")
+                if record and record.get("volume") == name:
+                    raise VolumeError(f"{name} already exists and is the disk {other} of Ganeti")
         self._write_record({"volume": name, "origin": None, "adopted": True})
 
     def _mapping(self, name: str):
@@ -177,7 +173,7 @@ class Provider:
 
     def remove(self) -> None:
         self.store.remove(self.volume())
-        self._record_path().unlink(missing_ok=True)
+        self.storage.remove_record(self.ganeti_name())
 
     def grow(self) -> None:
         name = self.volume()

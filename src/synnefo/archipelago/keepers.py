@@ -19,7 +19,6 @@ docs/volumes.md, "Peers", for why the maps are not written through another proce
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -30,28 +29,19 @@ from synnefo.archipelago.store import VolumeStore
 
 LEFTOVER_AGE = 3600.0  # seconds: a .tmp-* file older than this is no write in progress
 OBJECT = re.compile(r"(?P<volume>.+)_[0-9a-f]{16}_[0-9a-f]{16}")
-TMP = re.compile(r"\.tmp-(?P<name>.+)-[0-9a-f]+")
 
 
 def sweep_leftovers(store: VolumeStore, now: float | None = None, age: float = LEFTOVER_AGE) -> list[str]:
-    """blockerb's pass: the paths it deleted."""
-    now = time.time() if now is None else now
-    removed = []
-    for directory in (store.objects_dir, store.maps_dir, store.maps_dir / ".locks", store.pithos_maps_dir):
-        if not directory.is_dir():
-            continue
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                leftover = TMP.fullmatch(entry.name) and now - entry.stat().st_mtime > age
-                if directory == store.objects_dir and not leftover:
-                    match = OBJECT.fullmatch(entry.name)
-                    # An object whose volume has no map; young ones may belong to a create in progress.
-                    leftover = match and not store.exists(match["volume"]) and now - entry.stat().st_mtime > age
-                if leftover:
-                    os.unlink(entry.path)
-                    removed.append(entry.path)
+    """blockerb's pass: what it deleted (paths, or RADOS object names)."""
+    cutoff = (time.time() if now is None else now) - age
+    storage = store.storage
+    removed = storage.remove_temporaries(cutoff)
+    for name, mtime in list(storage.objects()):
+        match = OBJECT.fullmatch(name)
+        # An object whose volume has no map; young ones may belong to a create in progress.
+        if match and mtime < cutoff and not store.exists(match["volume"]):
+            storage.remove_object(name)
+            removed.append(storage.describe(name))
     return removed
 
 
@@ -59,23 +49,24 @@ def check_maps(store: VolumeStore) -> dict:
     """blockerm's pass: {maps, objects, blocks, problems: [message]}."""
     result = {"maps": 0, "objects": 0, "blocks": 0, "problems": []}
     digests: dict[bytes, str] = {}
-    for directory in (store.maps_dir, store.pithos_maps_dir):
-        for path in sorted(directory.iterdir()):
-            if path.name.startswith(".") or not path.is_file():
-                continue
+    for exported in (False, True):
+        for name in store.storage.map_names(exported):
+            data = store.storage.read_map(name, exported)
+            if data is None:
+                continue  # removed meanwhile
             try:
-                volume_map = mapfile.read(path)
-            except (mapfile.MapError, OSError) as exc:
-                result["problems"].append(f"map {path}: {exc}")
+                volume_map = mapfile.Map.decode(data, name)
+            except mapfile.MapError as exc:
+                result["problems"].append(f"map {exc}")
                 continue
             result["maps"] += 1
             for index, entry in enumerate(volume_map.entries):
                 if isinstance(entry, str):
                     result["objects"] += 1
-                    if not (store.objects_dir / entry).is_file():
-                        result["problems"].append(f"{path.name} block {index}: object {entry} is missing")
+                    if not store.storage.object_exists(entry):
+                        result["problems"].append(f"{name} block {index}: object {entry} is missing")
                 elif isinstance(entry, bytes):
-                    digests.setdefault(entry, f"{path.name} block {index}")
+                    digests.setdefault(entry, f"{name} block {index}")
     result["blocks"] = len(digests)
     for digest, where in digests.items():
         if not store.blocks.contains(digest):
@@ -89,19 +80,14 @@ def release_stale_locks(store: VolumeStore, config) -> list[str]:
         return []
     holder = default_owner(DEVICE_DAEMON)
     released = []
-    locks_dir = store.locks.dir
-    if not locks_dir.is_dir():
-        return []
-    for path in sorted(locks_dir.iterdir()):
-        if path.name.startswith("."):
-            continue
-        lock = store.locks.get(path.name)
+    for volume in store.locks.names():
+        lock = store.locks.get(volume)
         # The pid in the lock is the vlmcd that took it (or took it over): it must be gone too
         # (a vlmcd of another configuration of this host may share the store).
         if lock is not None and lock.owner == holder and not peers.is_peer(lock.pid, DEVICE_DAEMON) \
                 and not peers.running_pid(config, DEVICE_DAEMON):
-            store.locks.release(path.name, holder)
-            released.append(path.name)
+            store.locks.release(volume, holder)
+            released.append(volume)
     return released
 
 

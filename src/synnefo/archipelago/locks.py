@@ -94,6 +94,20 @@ class Locks:
         except OSError:
             return Lock("<unreadable>", 0, 0.0, "lock")
 
+    def version(self, volume: str):
+        """Changes whenever the lock is taken, taken over or broken (a new file); None if free."""
+        try:
+            st = os.stat(self._path(volume))
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def names(self) -> list[str]:
+        """The locked volumes."""
+        if not self.dir.is_dir():
+            return []
+        return sorted(p.name for p in self.dir.iterdir() if not p.name.startswith("."))
+
     def _new(self, owner: str, kind: str) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / f".tmp-{secrets.token_hex(8)}"
@@ -190,6 +204,13 @@ class RadosLocks(Locks):
     def get(self, volume: str) -> Lock | None:
         found = self._read(volume)
         return found and found[0]
+
+    def version(self, volume: str):
+        seen = self.radosclient.stat_version(self.io, self.object_name(volume))
+        return seen and seen[1]
+
+    def names(self) -> list[str]:
+        return sorted(obj.key[: -len("_lock")] for obj in self.io.list_objects() if obj.key.endswith("_lock"))
 
     def acquire(self, volume: str, owner: str, kind: str = "open") -> bool:
         record = lock_record(owner, kind)

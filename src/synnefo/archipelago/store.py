@@ -1,35 +1,31 @@
 """Volumes over the block store: create, clone, read, write, resize, snapshot, remove, locks.
 
-Everything lives in the store (the directories of the configuration), nothing in a database,
-so any node that mounts the store can open a volume:
+Everything lives in the store (directories or RADOS pools, ``storage.py``), nothing in a
+database, so any node that reaches the store can open a volume:
 
-* ``FILED_MAPS/<name>``: the map of a volume or snapshot (``mapfile``); ``.locks/<name>``;
-* ``FILED_IMAGES/<volume>_<epoch>_<index>``: the volume's writable objects (one block each);
-* ``PITHOS``: the content-addressed blocks, shared with Pithos (read-only here, except that a
-  snapshot stores the volume's writable objects there as content-addressed blocks);
-* ``PITHOSMAPS/<name>``: read-only maps of Pithos objects (images) exported for cloning.
+* the map of each volume or snapshot (``mapfile``), and its lock;
+* the volume's writable objects ``<volume>_<epoch>_<index>`` (one block each);
+* the content-addressed blocks, shared with Pithos (read-only here, except that a snapshot
+  stores the volume's writable objects there as content-addressed blocks);
+* the read-only maps of Pithos objects (images) exported for cloning.
 
-Order of writes: data objects first (durable), then the map (atomic rename). A crash in between
-leaves the old map, which names only objects that existed before; the new object is unreferenced
-and is overwritten by the next write of that block or deleted with the volume.
+Order of writes: data objects first (durable), then the map (replaced atomically). A crash in
+between leaves the old map, which names only objects that existed before; the new object is
+unreferenced and is overwritten by the next write of that block or deleted with the volume.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import os
-import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from synnefo.archipelago import mapfile
 from synnefo.archipelago.config import Config
-from synnefo.archipelago.locks import Lock, LockError, Locks, default_owner, device_owner
+from synnefo.archipelago.locks import Lock, LockError, default_owner, device_owner
 from synnefo.archipelago.mapfile import Map, MapError, block_count
-from synnefo.pithos.backend.blocks import FileBlockStore
+from synnefo.archipelago.storage import ALGORITHM, StorageError, open_storage
 
-ALGORITHM = "sha256"
 EMPTY_BLOCK = hashlib.new(ALGORITHM, b"").digest()  # an all-zero block, as Pithos names it
 
 
@@ -64,61 +60,44 @@ class VolumeStore:
     def __init__(self, config: Config, owner: str | None = None, create_dirs: bool = False):
         """``create_dirs``: make missing store directories (an all-in-one node's own store);
         otherwise a missing one is refused: a shared store that is not mounted must not be
-        replaced by empty local directories."""
+        replaced by empty local directories. A RADOS store's pools must exist."""
         self.config = config
         self.block_size = config.block_size
         self.owner = owner or default_owner()
-        self.maps_dir, self.objects_dir, self.pithos_maps_dir = config.maps, config.images, config.pithos_maps
-        for directory in (self.maps_dir, self.objects_dir, self.pithos_maps_dir, config.pithos):
-            if create_dirs:
-                directory.mkdir(parents=True, exist_ok=True)
-            elif not directory.is_dir():
-                raise VolumeError(f"{directory} does not exist (is the store mounted? see {config.source})")
-        self.blocks = FileBlockStore(config.pithos, config.block_size, ALGORITHM, fsync=config.fsync)
-        self.locks = Locks(self.maps_dir)
+        try:
+            self.storage = open_storage(config, create_dirs)
+        except StorageError as exc:
+            raise VolumeError(str(exc)) from None
+        self.blocks, self.locks = self.storage.blocks, self.storage.locks
         self.stats = Stats()
 
     # Maps ---------------------------------------------------------------------------------
 
-    def _load(self, name: str, directory: Path | None = None) -> Map:
-        path = (directory or self.maps_dir) / name
-        if name.startswith(".") or "/" in name or not path.is_file():
+    def _load(self, name: str, exported: bool = False) -> Map:
+        data = self.storage.read_map(name, exported)
+        if data is None:
             raise VolumeError(f"no such volume or snapshot: {name}")
-        return mapfile.read(path)
+        return Map.decode(data, name)
 
-    def _save(self, name: str, volume_map: Map, new: bool = False, directory: Path | None = None) -> None:
+    def _save(self, name: str, volume_map: Map, new: bool = False, exported: bool = False) -> None:
         data = volume_map.encode()
-        path = (directory or self.maps_dir) / name
-        if new:
-            self._create_exclusive(path, data)
-        else:
-            mapfile.write_atomic(path, data, self.config.fsync)
+        if not new:
+            self.storage.replace_map(name, data)
+        elif not self.storage.create_map(name, data, exported):
+            raise VolumeError(f"{name} already exists")
         self.stats.map_writes += 1
         self.stats.bytes_written += len(data)
         self.stats.written_maps.append(name)
 
-    def _create_exclusive(self, path: Path, data: bytes) -> None:
-        """Write a new map under a name nobody else may take meanwhile (link fails if it exists)."""
-        tmp = path.parent / f".tmp-{path.name}-{secrets.token_hex(6)}"
-        mapfile.write_atomic(tmp, data, self.config.fsync)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise VolumeError(f"{path.name} already exists") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        if self.config.fsync:
-            mapfile.fsync_path(path.parent)
-
     def exists(self, name: str) -> bool:
-        return not name.startswith(".") and "/" not in name and (self.maps_dir / name).is_file()
+        return self.storage.map_exists(name)
 
     def map_of(self, name: str) -> Map:
         return self._load(name)
 
     def names(self) -> list[str]:
         """The volumes and snapshots, sorted (without reading their maps)."""
-        return sorted(p.name for p in self.maps_dir.iterdir() if not p.name.startswith(".") and p.is_file())
+        return self.storage.map_names()
 
     def list(self) -> list[tuple[str, Map]]:
         return [(name, self._load(name)) for name in self.names()]
@@ -166,8 +145,8 @@ class VolumeStore:
             if not origin.readonly:
                 raise VolumeError(f"{name} is a volume, not a snapshot: snapshot it and clone the snapshot")
             return origin
-        if not name.startswith(".") and "/" not in name and (self.pithos_maps_dir / name).is_file():
-            return self._load(name, self.pithos_maps_dir)
+        if self.storage.map_exists(name, exported=True):
+            return self._load(name, exported=True)
         raise VolumeError(f"unknown snapshot or image: {name}")
 
     def clone(self, name: str, origin_name: str, size: int | None = None) -> Map:
@@ -197,13 +176,13 @@ class VolumeStore:
 
     def export_pithos_map(self, name: str, digests: list[bytes], size: int) -> str:
         """Store the map of a Pithos object under PITHOSMAPS (once), so volumes can clone it."""
-        if (self.pithos_maps_dir / name).is_file():
+        if self.storage.map_exists(name, exported=True):
             return name
         if len(digests) != block_count(size, self.block_size):
             raise VolumeError(f"{name}: {len(digests)} blocks do not cover {size} bytes of {self.block_size}-byte blocks")
         volume_map = Map(size, self.block_size, 0, mapfile.MAP_READONLY, list(digests))
         try:
-            self._save(name, volume_map, new=True, directory=self.pithos_maps_dir)
+            self._save(name, volume_map, new=True, exported=True)
         except VolumeError:
             pass  # exported meanwhile by someone else: the same content
         return name
@@ -236,11 +215,7 @@ class VolumeStore:
                 return self.blocks.read_range(entry, start, length)
             except KeyError:
                 raise VolumeError(f"block {entry.hex()} (block {index}) is missing from the store") from None
-        fd = os.open(self.objects_dir / entry, os.O_RDONLY)
-        try:
-            data = os.pread(fd, length, start)
-        finally:
-            os.close(fd)
+        data = self.storage.read_object(entry, start, length)
         return data + bytes(length - len(data))
 
     def read(self, name: str, offset: int, length: int) -> bytes:
@@ -298,20 +273,12 @@ class VolumeStore:
         return changed
 
     def _write_object(self, object_name: str, content) -> None:
-        mapfile.write_atomic(self.objects_dir / object_name, bytes(content), self.config.fsync)
+        self.storage.write_object(object_name, bytes(content))
         self.stats.object_writes += 1
         self.stats.bytes_written += len(content)
 
     def _patch_object(self, object_name: str, offset: int, piece) -> None:
-        fd = os.open(self.objects_dir / object_name, os.O_WRONLY)
-        try:
-            written = 0
-            while written < len(piece):
-                written += os.pwrite(fd, piece[written:], offset + written)
-            if self.config.fsync:
-                os.fdatasync(fd)  # in place: the size does not change, the data is what matters
-        finally:
-            os.close(fd)
+        self.storage.patch_object(object_name, offset, piece)
         self.stats.object_writes += 1
         self.stats.bytes_written += len(piece)
 
@@ -366,7 +333,7 @@ class VolumeStore:
         volume_map.epoch += 1
         self._save(name, volume_map)
         for object_name in old_objects:
-            (self.objects_dir / object_name).unlink(missing_ok=True)
+            self.storage.remove_object(object_name)
         return snapshot_map
 
     @serialized
@@ -377,20 +344,12 @@ class VolumeStore:
         lock = self.locks.get(name)
         if lock is not None:
             raise LockError(f"volume {name} is open or locked by {lock.owner}; close or unlock it first")
-        (self.maps_dir / name).unlink()
-        if self.config.fsync:
-            mapfile.fsync_path(self.maps_dir)
+        self.storage.remove_map(name)
         self.remove_objects(name)
 
     def remove_objects(self, name: str) -> int:
         """Delete the writable objects of ``name`` (also leftovers of crashed writes)."""
-        pattern, removed = mapfile.object_pattern(name), 0
-        with os.scandir(self.objects_dir) as entries:
-            for entry in entries:
-                if pattern.fullmatch(entry.name):
-                    os.unlink(entry.path)
-                    removed += 1
-        return removed
+        return self.storage.remove_objects(mapfile.object_pattern(name))
 
     # Locks --------------------------------------------------------------------------------
 
@@ -418,13 +377,13 @@ class VolumeStore:
         """Every content-addressed block named by a map of this store (the GC's references); an
         exported Pithos map counts only if ``keep_exported(name)``."""
         found: set[bytes] = set()
-        for directory in (self.maps_dir, self.pithos_maps_dir):
-            for path in directory.iterdir():
-                if path.name.startswith(".") or not path.is_file():
+        for exported in (False, True):
+            for name in self.storage.map_names(exported):
+                if exported and not keep_exported(name):
                     continue
-                if directory == self.pithos_maps_dir and not keep_exported(path.name):
-                    continue
-                found.update(entry for entry in mapfile.read(path).entries if isinstance(entry, bytes))
+                data = self.storage.read_map(name, exported)
+                if data is not None:  # else removed meanwhile
+                    found.update(entry for entry in Map.decode(data, name).entries if isinstance(entry, bytes))
         return list(found)
 
 
@@ -436,19 +395,17 @@ class OpenVolume:
     Another process may still replace the map: ``VolumeStore.snapshot`` (allowed while this
     host's vlmcd holds the lock) freezes the blocks and bumps the epoch. So every request takes
     the volume's mutex, as the snapshot does, and checks that the map file is still the one it
-    read (inode, mtime, size); if not it reads it again: it never writes in place into an object
+    read (its version, ``storage.map_version``); if not it reads it again: it never writes in place into an object
     a snapshot has frozen, nor reads one the snapshot has deleted. Snapshots (read-only maps) are
     served read-only and take no lock."""
 
     def __init__(self, store: VolumeStore, name: str):
         self.store, self.name = store, name
-        self._path = store.maps_dir / name
         volume_map = store._load(name)
         self.readonly = volume_map.readonly
-        self._lock_path = store.locks.dir / name
         if not self.readonly and not store.locks.acquire(name, store.owner, "open"):
             store.locks.take_over(name, store.owner)  # ours from a previous run of the daemon
-        self._lock_id = None if self.readonly else self._lock_stamp()
+        self._lock_id = None if self.readonly else store.locks.version(name)
         self._map, self._stamp = volume_map, self._stat()
         self._unsynced: set[str] = set()  # objects written since the last flush (FSYNC=no)
 
@@ -456,21 +413,13 @@ class OpenVolume:
     def size(self) -> int:
         return self._map.size
 
-    def _stat(self) -> tuple:
-        st = os.stat(self._path)
-        return st.st_ino, st.st_mtime_ns, st.st_size
-
-    def _lock_stamp(self):
-        try:
-            st = os.stat(self._lock_path)
-        except FileNotFoundError:
-            return None
-        return st.st_ino, st.st_mtime_ns
+    def _stat(self):
+        return self.store.storage.map_version(self.name)
 
     def _check_lock(self) -> None:
         """Refuse to write once our lock was broken (``vlmc unlock -f``): another host may own
-        the volume now. One ``stat``: a lock taken again is a new file."""
-        if self._lock_stamp() != self._lock_id:
+        the volume now (a lock taken again has a new version)."""
+        if self.store.locks.version(self.name) != self._lock_id:
             raise PermissionError(f"the lock of {self.name} was broken or taken by someone else: not writing")
 
     def _current(self) -> Map:
@@ -526,14 +475,8 @@ class OpenVolume:
         """Make every completed write durable (with FSYNC=yes each already is)."""
         with self.store.locks.mutex(self.name):
             names, self._unsynced = self._unsynced, set()
-            for object_name in names:
-                try:
-                    mapfile.fsync_path(self.store.objects_dir / object_name)
-                except FileNotFoundError:
-                    pass  # frozen by a snapshot meanwhile (which synced it as a block)
             if names:
-                for path in (self._path, self.store.objects_dir, self.store.maps_dir):
-                    mapfile.fsync_path(path)
+                self.store.storage.sync(names, self.name)
 
     def close(self) -> None:
         """Flush, and release the lock (if we still hold it)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import os
 import sys
 import threading
 
@@ -58,6 +59,8 @@ def cluster(conffile: str, timeout: int = 10):
     with _lock:
         handle = _clusters.get(conffile)
         if handle is None:
+            if not os.path.isfile(conffile):
+                raise RadosUnavailable(f"no Ceph configuration file {conffile}")
             rados = rados_module()
             handle = rados.Rados(conffile=conffile)
             handle.connect(timeout=timeout)
@@ -73,6 +76,29 @@ def ioctx(conffile: str, pool: str):
         return handle.open_ioctx(pool)
     except rados.ObjectNotFound:
         raise RadosUnavailable(f"RADOS pool {pool!r} does not exist (create it: ceph osd pool create {pool})") from None
+
+
+class ThreadIoctx:
+    """An I/O context on ``pool`` (and ``namespace``) for each thread that uses it, standing for
+    ``rados.Ioctx``: the version librados reports after an operation (``get_last_version``) is
+    the I/O context's, so threads sharing one would read each other's. The pool is checked at
+    once (a clear error naming it)."""
+
+    def __init__(self, conffile: str, pool: str, namespace: str = ""):
+        self.conffile, self.pool, self.namespace = conffile, pool, namespace
+        self._local = threading.local()
+        self._io()
+
+    def _io(self):
+        io = getattr(self._local, "io", None)
+        if io is None:
+            io = self._local.io = ioctx(self.conffile, self.pool)
+            if self.namespace:
+                io.set_namespace(self.namespace)
+        return io
+
+    def __getattr__(self, name):
+        return getattr(self._io(), name)
 
 
 def stat_version(io, name: str):

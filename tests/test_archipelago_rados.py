@@ -1,0 +1,203 @@
+"""Archipelago volumes in RADOS (``STORAGE="rados"``) on the real Ceph sandbox: maps, writable
+objects, locks and records in the pools and nothing on this node's disk, the same copy-on-write
+rules as over directories (the byte-model properties), vlmcd serving a RADOS volume over NBD
+(also to qemu-img), the keepers and the ExtStorage provider over RADOS."""
+
+import json
+import secrets
+import subprocess
+import sys
+import threading
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from synnefo.archipelago import config as archip_config
+from synnefo.archipelago import keepers, mapfile, nbd, vlmcd
+from synnefo.archipelago.locks import LockError
+from synnefo.archipelago.storage import OBJECTS_NAMESPACE, RECORDS_NAMESPACE
+from synnefo.archipelago.store import OpenVolume, VolumeError, VolumeStore
+from tests.archip_helpers import ROOT, Vlmcd, device_support, nbd_tools, write_rados_config_file
+from tests.ceph_helpers import ceph, rados_maps_pool, rados_pool  # noqa: F401
+from tests.test_archipelago_properties import BLOCK, VolumeModel
+
+B = 1024
+
+
+@pytest.fixture
+def config_path(tmp_path, ceph, rados_maps_pool, rados_pool):  # noqa: F811
+    return write_rados_config_file(tmp_path / "archipelago", ceph, rados_maps_pool, rados_pool, tmp_path, B,
+                                   "VERBOSITY_VLMC=2\n")
+
+
+@pytest.fixture
+def config(config_path):
+    return archip_config.load(config_path)
+
+
+@pytest.fixture
+def store(config):
+    return VolumeStore(config, "node1/blockerm")
+
+
+@pytest.fixture
+def name():
+    return f"vol{secrets.token_hex(4)}"
+
+
+def io(config, pool, namespace=""):
+    from synnefo.common.radosclient import ioctx
+
+    handle = ioctx(config.ceph_conf, pool)
+    handle.set_namespace(namespace)
+    return handle
+
+
+def keys(handle, prefix=""):
+    return sorted(obj.key for obj in handle.list_objects() if obj.key.startswith(prefix))
+
+
+def test_a_missing_pool_is_refused_by_name(tmp_path, ceph, rados_pool):  # noqa: F811
+    path = write_rados_config_file(tmp_path / "a", ceph, "no-such-pool", rados_pool, tmp_path)
+    with pytest.raises(VolumeError, match="RADOS pool 'no-such-pool' does not exist"):
+        VolumeStore(archip_config.load(path))
+
+
+def test_everything_lives_in_the_pools_and_another_node_sees_it(store, config, name, tmp_path):
+    store.create(name, 3 * B)
+    store.write(name, B - 2, b"abcd")  # two blocks allocated
+    maps, objects = io(config, config.rados_pool_maps), io(config, config.rados_pool_blocks, OBJECTS_NAMESPACE)
+    volume_map = mapfile.Map.decode(maps.read(name, 1 << 20))
+    assert volume_map.entries[2] is None and keys(objects, name) == sorted(volume_map.entries[:2])
+    assert json.loads(maps.read(f"{name}_lock"))["owner"] == "node1/blockerm"
+    assert list(tmp_path.iterdir()) == [tmp_path / "archipelago"]  # nothing on this node's disk
+
+    store.snapshot(name, f"{name}s")  # the objects become content-addressed blocks
+    snapshot = store.map_of(f"{name}s")
+    blocks = io(config, config.rados_pool_blocks)
+    assert all(entry.hex() in keys(blocks) for entry in snapshot.entries[:2]) and keys(objects, name) == []
+    # Pithos's garbage collection lists the blocks pool's default namespace: never these objects.
+    store.write(name, 0, b"Z")
+    assert keys(objects, name) and not any(key.startswith(name) for key in keys(blocks))
+
+    other = VolumeStore(config, "node2/blockerm")
+    assert other.read(name, 0, 3 * B) == b"Z" + bytes(B - 3) + b"abcd" + bytes(2 * B - 2)
+    assert other.read(f"{name}s", B - 2, 4) == b"abcd"
+    assert name in other.names() and f"{name}s" in other.names()
+    with pytest.raises(LockError, match="locked by node1/blockerm"):
+        other.write(name, 0, b"x")  # two hosts never write one volume
+    other.clone(f"{name}c", f"{name}s", 4 * B)
+    assert other.read(f"{name}c", B - 2, 4) == b"abcd" and other.map_of(f"{name}c").size == 4 * B
+
+
+def test_remove_leaves_nothing_behind(store, config, name):
+    store.create(name, 2 * B)
+    store.write(name, 0, b"x" * (2 * B))
+    with pytest.raises(LockError, match="open or locked"):
+        store.remove(name)
+    store.close(name)
+    store.remove(name)
+    maps, objects = io(config, config.rados_pool_maps), io(config, config.rados_pool_blocks, OBJECTS_NAMESPACE)
+    assert not store.exists(name) and keys(objects, name) == []
+    assert [key for key in keys(maps, name) if not key.endswith("_mutex")] == []
+    with pytest.raises(VolumeError, match="no such volume"):
+        store.read(name, 0, 1)
+
+
+def test_the_byte_model_properties_hold_over_rados(ceph, rados_maps_pool, rados_pool, tmp_path):  # noqa: F811
+    path = write_rados_config_file(tmp_path / "archipelago", ceph, rados_maps_pool, rados_pool, tmp_path, BLOCK)
+    config = archip_config.load(path)
+
+    class RadosModel(VolumeModel):
+        def make_store(self):
+            return VolumeStore(config, "node1/blockerm")
+
+        def teardown(self):
+            pass  # the session's pools go at its end
+
+    run_state_machine_as_test(RadosModel, settings=settings(
+        max_examples=8, stateful_step_count=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]))
+
+
+def test_an_open_volume_follows_a_snapshot_taken_by_another_process(config, name):
+    admin = VolumeStore(config, "node1/blockerm")
+    admin.create(name, 2 * B)
+    served = OpenVolume(VolumeStore(config, "node1/vlmcd"), name)
+    served.write(0, b"before")
+    admin.snapshot(name, f"{name}s")  # allowed: this host's vlmcd holds it
+    served.write(0, b"AFTER!")  # a copy-up into the new epoch, not into the frozen block
+    assert admin.read(f"{name}s", 0, 6) == b"before" and served.read(0, 6) == b"AFTER!"
+    assert admin.map_of(name).epoch == 2
+    admin.unlock(name, force=True)  # an operator breaks the lock: the daemon stops writing
+    with pytest.raises(PermissionError, match="broken"):
+        served.write(0, b"late")
+    assert admin.read(name, 0, 6) == b"AFTER!"
+
+
+def test_vlmcd_serves_a_rados_volume_over_nbd(config, name, tmp_path):
+    server = vlmcd.listen(config, VolumeStore(config, "node1/vlmcd"))
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        admin = VolumeStore(config, "node1/blockerm")
+        admin.create(name, 8 * B + 100)
+        path = str(vlmcd.socket_path(config))
+        with nbd.Client(path).go(name) as client:
+            client.write(B - 10, b"through nbd" * 50)
+            client.flush()
+            assert client.read(B - 10, 550) == b"through nbd" * 50
+        assert admin.read(name, B - 10, 550) == b"through nbd" * 50
+        nbd_tools()
+        image = tmp_path / "expected.raw"
+        image.write_bytes(bytes(B - 10) + b"through nbd" * 50 + bytes(8 * B + 100 - (B - 10) - 550))
+        compare = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", str(image),
+                                  f"nbd+unix:///{name}?socket={path}"], capture_output=True, text=True, timeout=60)
+        assert compare.returncode == 0, compare.stdout + compare.stderr
+    finally:
+        server.stop()
+        thread.join()
+
+
+def test_keepers_over_rados(store, config, name):
+    store.create(name, 2 * B)
+    store.write(name, 0, b"a")
+    orphan = mapfile.object_name(f"{name}x", 1, 0)  # a crash in the middle of remove left it
+    store.storage.write_object(orphan, b"left")
+    result = keepers.check_maps(store)
+    assert not [p for p in result["problems"] if name in p]
+    removed = keepers.sweep_leftovers(store, now=2**40)  # (everything is old enough then)
+    assert store.storage.describe(orphan) in removed and not store.storage.object_exists(orphan)
+    assert store.read(name, 0, 1) == b"a"  # a live volume's objects stay
+    store.storage.remove_object(store.map_of(name).entries[0])
+    assert any(f"{name} block 0: object" in p for p in keepers.check_maps(store)["problems"])
+
+
+def test_the_extstorage_provider_over_rados(config_path, config, name, tmp_path):
+    device_support()
+    install = subprocess.run([str(ROOT / "deploy" / "install-extstorage"), "--dir", str(tmp_path / "es"),
+                              "--python", sys.executable, "--archipelago-config", str(config_path),
+                              "--host", "node1.test"], capture_output=True, text=True, timeout=60)
+    assert install.returncode == 0, install.stderr
+    store = VolumeStore(config, "node1.test/blockerm")
+    store.create(f"{name}src", 2 * 1024 * 1024)
+    store.write(f"{name}src", 0, b"image bytes")
+    store.snapshot(f"{name}src", f"{name}img")
+    ganeti_name = f"{secrets.token_hex(8)}.ext.disk0"
+    daemon = Vlmcd(config_path, config.run_dir, {"ARCHIPELAGO_HOST": "node1.test"})
+    try:
+        def run(script, **env):
+            return subprocess.run([str(tmp_path / "es" / "archipelago" / script)], capture_output=True, text=True,
+                                  timeout=60, env={k: str(v) for k, v in env.items()})
+
+        created = run("create", VOL_NAME=ganeti_name, VOL_SIZE=4, EXTP_ORIGIN=f"{name}img")
+        assert created.returncode == 0, created.stderr
+        records = io(config, config.rados_pool_maps, RECORDS_NAMESPACE)
+        record = json.loads(records.read(ganeti_name))
+        assert record["origin"] == f"{name}img"
+        assert store.read(record["volume"], 0, 11) == b"image bytes"  # a thin clone
+        removed = run("remove", VOL_NAME=ganeti_name)
+        assert removed.returncode == 0, removed.stderr
+        assert not store.exists(record["volume"]) and ganeti_name not in keys(records)
+    finally:
+        daemon.stop()
