@@ -55,6 +55,14 @@ def rados_pool(ceph):
     handle.delete_pool(name)
 
 
+@pytest.fixture
+def fresh_rados_pool(ceph):
+    """A pool of this test alone (for tests that use fixed names); about a second to delete."""
+    handle, name = _fresh_pool(ceph)
+    yield name
+    handle.delete_pool(name)
+
+
 @pytest.fixture(scope="session")
 def rados_maps_pool(ceph):
     """A second fresh pool, for Archipelago's maps (tests use distinct volume names)."""

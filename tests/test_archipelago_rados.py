@@ -15,12 +15,20 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from synnefo.archipelago import config as archip_config
 from synnefo.archipelago import keepers, mapfile, nbd, vlmcd
+from synnefo.archipelago import pithos as archip_pithos
 from synnefo.archipelago.locks import LockError
 from synnefo.archipelago.storage import OBJECTS_NAMESPACE, RECORDS_NAMESPACE
 from synnefo.archipelago.store import OpenVolume, VolumeError, VolumeStore
 from tests.archip_helpers import ROOT, Vlmcd, device_support, nbd_tools, write_rados_config_file
-from tests.ceph_helpers import ceph, rados_maps_pool, rados_pool  # noqa: F401
+from tests.ceph_helpers import ceph, fresh_rados_pool, rados_maps_pool, rados_pool  # noqa: F401
+from tests.pithos_helpers import Store  # noqa: F401 (the imported tests use it)
+# Pithos images as clone origins and snapshots as Pithos files, with both on RADOS (``volumes``).
+from tests.test_archipelago_pithos import (  # noqa: F401
+    test_clone_from_a_pithos_file_and_bad_origins,
+    test_snapshot_is_a_pithos_object_with_the_same_bytes,
+)
 from tests.test_archipelago_properties import BLOCK, VolumeModel
+from tests.test_pithos_rados import small_blocks  # noqa: F401
 
 B = 1024
 
@@ -44,6 +52,17 @@ def store(config):
 @pytest.fixture
 def name():
     return f"vol{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def volumes(settings, small_blocks, fresh_rados_pool):  # noqa: F811
+    """With Pithos on RADOS and no ARCHIPELAGO_CONFIG, the node's derived volume store is RADOS
+    over Pithos's blocks pool (and a maps pool of this test's own: the tests use fixed names)."""
+    settings.ARCHIPELAGO_CONFIG = None
+    settings.ARCHIPELAGO_RADOS_POOL_MAPS = fresh_rados_pool
+    store = archip_pithos.node_store("node1/blockerm")
+    assert store.config.storage == "rados" and store.config.rados_pool_blocks == settings.PITHOS_RADOS_POOL_BLOCKS
+    return store
 
 
 def io(config, pool, namespace=""):

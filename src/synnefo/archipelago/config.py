@@ -143,20 +143,23 @@ def load(path: str | os.PathLike | None = None) -> Config:
 
 
 def node_values(data_dir: str | os.PathLike, pithos_blocks: str | os.PathLike | None = None,
-                block_size: int = DEFAULT_BLOCK_SIZE) -> dict[str, str]:
-    """A working files configuration for an all-in-one node's data directory."""
+                block_size: int = DEFAULT_BLOCK_SIZE, rados: dict[str, str] | None = None) -> dict[str, str]:
+    """A working configuration for an all-in-one node's data directory: files beside Pithos's
+    block directory, or, with ``rados`` (CEPH_CONF, RADOS_POOL_MAPS, RADOS_POOL_BLOCKS: Pithos's
+    blocks pool), RADOS."""
     data_dir = Path(data_dir)
     archip = data_dir / "archip"
-    return {
-        "STORAGE": "files",
-        "FILED_IMAGES": str(archip / "objects"),
-        "FILED_MAPS": str(archip / "maps"),
-        "PITHOS": str(pithos_blocks or data_dir / "blocks"),
-        "PITHOSMAPS": str(archip / "pithosmaps"),
-        "BLOCK_SIZE": str(block_size),
-        "RUN_DIR": str(archip / "run"),
-        "LOG_DIR": str(archip / "log"),
-    }
+    if rados:
+        where = {"STORAGE": "rados", **rados}
+    else:
+        where = {
+            "STORAGE": "files",
+            "FILED_IMAGES": str(archip / "objects"),
+            "FILED_MAPS": str(archip / "maps"),
+            "PITHOS": str(pithos_blocks or data_dir / "blocks"),
+            "PITHOSMAPS": str(archip / "pithosmaps"),
+        }
+    return {**where, "BLOCK_SIZE": str(block_size), "RUN_DIR": str(archip / "run"), "LOG_DIR": str(archip / "log")}
 
 
 def render(values: dict[str, str]) -> str:

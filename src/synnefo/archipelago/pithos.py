@@ -28,8 +28,13 @@ def node_config() -> archip_config.Config:
 
 
 def node_values() -> dict[str, str]:
+    """Volumes share Pithos's blocks: in its block directory, or in its RADOS pool."""
+    rados = None
+    if settings.PITHOS_BACKEND_STORAGE == "rados":
+        rados = {"CEPH_CONF": settings.PITHOS_RADOS_CEPH_CONF, "RADOS_POOL_MAPS": settings.ARCHIPELAGO_RADOS_POOL_MAPS,
+                 "RADOS_POOL_BLOCKS": settings.PITHOS_RADOS_POOL_BLOCKS}
     return archip_config.node_values(
-        settings.SYNNEFO_DATA_DIR, settings.PITHOS_BACKEND_BLOCK_PATH, settings.PITHOS_BACKEND_BLOCK_SIZE
+        settings.SYNNEFO_DATA_DIR, settings.PITHOS_BACKEND_BLOCK_PATH, settings.PITHOS_BACKEND_BLOCK_SIZE, rados
     )
 
 
