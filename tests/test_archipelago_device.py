@@ -27,8 +27,8 @@ B = SMALL_BLOCK
 class Node:
     """A configuration, its store (as vlmc sees it) and a running vlmcd."""
 
-    def __init__(self, tmp_path):
-        self.config_path = device_config(tmp_path)
+    def __init__(self, tmp_path, config_path=None):
+        self.config_path = config_path or device_config(tmp_path)
         self.config = archip_config.load(self.config_path)
         self.store = VolumeStore(self.config)
         self.vlmcd = Vlmcd(self.config_path, self.config.run_dir)

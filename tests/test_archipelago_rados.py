@@ -4,6 +4,7 @@ rules as over directories (the byte-model properties), vlmcd serving a RADOS vol
 (also to qemu-img), the keepers and the ExtStorage provider over RADOS."""
 
 import json
+import random
 import secrets
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from tests.archip_helpers import ROOT, Vlmcd, device_support, nbd_tools, write_r
 from tests.ceph_helpers import ceph, fresh_rados_pool, rados_maps_pool, rados_pool  # noqa: F401
 from tests.pithos_helpers import Store  # noqa: F401 (the imported tests use it)
 # Pithos images as clone origins and snapshots as Pithos files, with both on RADOS (``volumes``).
+from tests.test_archipelago_device import Node, read_device, write_device
 from tests.test_archipelago_pithos import (  # noqa: F401
     test_clone_from_a_pithos_file_and_bad_origins,
     test_snapshot_is_a_pithos_object_with_the_same_bytes,
@@ -220,3 +222,25 @@ def test_the_extstorage_provider_over_rados(config_path, config, name, tmp_path)
         assert not store.exists(record["volume"]) and ganeti_name not in keys(records)
     finally:
         daemon.stop()
+
+
+def test_a_rados_volume_mapped_as_a_block_device(config_path, name, tmp_path):
+    device_support()
+    node = Node(tmp_path, config_path)
+    try:
+        size = 64 * B
+        node.store.create(name, size)
+        node.store.write(name, 5000, b"from the api")
+        node.store.close(name)
+        dev = node.map(name)
+        assert read_device(dev, 0, size) == node.store.read(name, 0, size)
+        write_device(dev, 3 * B + 7, b"through the device")
+        assert node.store.read(name, 3 * B + 7, 18) == b"through the device"
+        image = tmp_path / "image.raw"
+        image.write_bytes(random.Random(5).randbytes(size))
+        subprocess.run(["qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", "-t", "none", str(image), dev],
+                       check=True, timeout=60)
+        assert node.store.read(name, 0, size) == image.read_bytes()
+        assert node.vlmc("unmap", dev)[0] == 0 and node.store.locks.get(name) is None
+    finally:
+        node.cleanup()
