@@ -637,3 +637,23 @@ def test_on_an_offline_backend_the_volume_goes_and_reconciliation_removes_its_di
     out = StringIO()
     call_command("reconcile-servers", stdout=out, stderr=StringIO())
     assert "in sync" in out.getvalue() and usage(cloud) == 2 * GiB
+
+
+def test_reconciliation_settles_a_removal_whose_event_was_lost(archip):
+    from io import StringIO
+
+    from synnefo.cyclades.ganeti.simulated import SimulatedRapiClient
+
+    cloud = archip
+    sid = server(cloud)
+    vid = detached_volume(cloud, sid)
+    assert v3(cloud, "DELETE", f"/volumes/{vid}").status_code == 202
+    SimulatedRapiClient(cloud.cluster).wait_for_job(Volume.objects.get(pk=vid).backendjobid, timeout=10, interval=0.01)
+    cloud.applied = len(cloud.publisher.published)  # the dispatcher never hears of the job's end
+    assert Volume.objects.get(pk=vid).status == "DELETING" and not cloud.cluster.detached_disks
+    out = StringIO()
+    with cloud.on_commit(execute=True):
+        call_command("reconcile-servers", "--fix-kept-disks", stdout=out, stderr=StringIO())
+    assert f"volume {vid} DELETING, removal job" in out.getvalue() and "success -> FIXED" in out.getvalue()
+    row = Volume.objects.get(pk=vid)
+    assert row.deleted and row.detached_on is None and usage(cloud) == 2 * GiB

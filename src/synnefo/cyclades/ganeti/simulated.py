@@ -704,6 +704,7 @@ def _modify_disk(detached: dict, inst: dict, op: str, ident, params: dict) -> li
         index = names.index(ident) if ident in names else int(ident) if str(ident).lstrip("-").isdigit() else None
         if index is None or not -len(names) <= index < len(names):
             raise GanetiApiError(f"Cannot find disk {ident!r}")
+        index %= len(names)  # Ganeti reports the absolute index
         removed = {key: inst[key].pop(index) for key in ("disk.names", "disk.sizes", "disk.uuids")}
         if op == "detach" and removed["disk.names"]:
             detached[removed["disk.names"]] = {"name": removed["disk.names"], "size": removed["disk.sizes"]}

@@ -4,7 +4,9 @@ A volume attached to a server changes through a Ganeti disk job of that server (
 pending ``task``: ATTACH_VOLUME, DETACH_VOLUME or DELETE_VOLUME), with the quota commission in
 the server's ``serial``, so the dispatcher settles both when the job ends (``settle_task``).
 Volumes of detachable types (``CYCLADES_DETACHABLE_DISK_TEMPLATES``) may also live without a
-server: then they are only a map in the volume store, made or removed at once.
+server: then they are a map in the volume store, made or removed at once, and, once detached on
+a backend, a disk Ganeti keeps there, removed with the volume through the backend's helper
+instance (below, "disks Ganeti keeps detached").
 
 ``ext_archipelago`` (and ``ext_vlmc``) volumes are maps in the node's volume store named
 ``snf-vol-<id>`` (the volume's ``origin``): a thin clone of the image or snapshot they come
@@ -488,7 +490,8 @@ def update(user: str, volume_id, *, name=None, description=None, metadata=None, 
 # instance it is attached to, which a diskless instance does not have: verified). It is made
 # with the first removal that needs it (no OS installed, one default NIC and the smallest
 # resources Ganeti's default policy allows), the removal job waiting for that creation
-# (Ganeti's job ``depends``). Node-local disks (file, plain) can only be removed by a helper on
+# (Ganeti's job ``depends``). A storage volume already gone (a map removed earlier) is only a
+# warning to Ganeti's removal: the configuration entry goes all the same. Node-local disks (file, plain) can only be removed by a helper on
 # their node: Cyclades puts the helper where it puts servers, so on a multi-node backend Ganeti
 # may refuse, and the volume stays available.
 
