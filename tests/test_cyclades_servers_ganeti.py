@@ -3,7 +3,6 @@ path: snf-ganeti-eventd watching the job queue, RabbitMQ, the dispatcher. Build 
 shutdown -> STOPPED, start, reboot, resize, delete -> DELETED, quotas back to zero."""
 
 import json
-import subprocess
 
 import pytest
 
@@ -11,6 +10,7 @@ from synnefo.astakos.quotaholder.logic import user_quotas
 from synnefo.cyclades.logic.backends import create_backend
 from synnefo.cyclades.models import Flavor, VirtualMachine, Volume, VolumeType
 from tests.compute_helpers import register_image
+from tests.ganeti_helpers import ganeti_disks
 from tests.pithos_helpers import Store, small_blocks  # noqa: F401
 from tests.test_cyclades_ganeti_e2e import dispatch_until, eventd, ganeti  # noqa: F401
 
@@ -104,16 +104,6 @@ def test_server_life_cycle_on_real_ganeti(ganeti, eventd, client, make_user, sma
             rapi.wait_for_job(rapi.delete_instance(name, shutdown_timeout=0), raise_on_error=False)
         except Exception:  # noqa: BLE001 - already gone
             pass
-
-
-def ganeti_disks(ganeti) -> dict:
-    """Every disk in the sandbox's Ganeti configuration: name -> attached to an instance."""
-    script = ("import json; c = json.load(open('/var/lib/ganeti/config.data')); "
-              "used = {d for i in c['instances'].values() for d in i['disks']}; "
-              "print(json.dumps({d.get('name') or k: k in used for k, d in c['disks'].items()}))")
-    out = subprocess.run([ganeti["GANETI_NSEXEC"], "/usr/bin/python3", "-c", script], capture_output=True, text=True,
-                         timeout=60, check=True)
-    return json.loads(out.stdout)
 
 
 @pytest.mark.django_db(transaction=True)

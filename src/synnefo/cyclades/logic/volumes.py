@@ -491,9 +491,9 @@ def update(user: str, volume_id, *, name=None, description=None, metadata=None, 
 # with the first removal that needs it (no OS installed, one default NIC and the smallest
 # resources Ganeti's default policy allows), the removal job waiting for that creation
 # (Ganeti's job ``depends``). A storage volume already gone (a map removed earlier) is only a
-# warning to Ganeti's removal: the configuration entry goes all the same. Node-local disks (file, plain) can only be removed by a helper on
-# their node: Cyclades puts the helper where it puts servers, so on a multi-node backend Ganeti
-# may refuse, and the volume stays available.
+# warning to Ganeti's removal: the configuration entry goes all the same. Node-local disks
+# (file, plain) can only be removed by a helper on their node: Cyclades puts the helper where it
+# puts servers, so on a multi-node backend Ganeti may refuse, and the volume stays available.
 
 #: Ganeti disk templates whose disks live in their instance's directory.
 DIRECTORY_TEMPLATES = ("file", "sharedfile")
