@@ -76,6 +76,16 @@ def sandbox_env() -> dict:
     return env
 
 
+def ganeti_disks(ganeti) -> dict:
+    """Every disk in the sandbox's Ganeti configuration: name -> attached to an instance."""
+    script = ("import json; c = json.load(open('/var/lib/ganeti/config.data')); "
+              "used = {d for i in c['instances'].values() for d in i['disks']}; "
+              "print(json.dumps({d.get('name') or k: k in used for k, d in c['disks'].items()}))")
+    out = subprocess.run([ganeti["GANETI_NSEXEC"], "/usr/bin/python3", "-c", script], capture_output=True, text=True,
+                         timeout=60, check=True)
+    return json.loads(out.stdout)
+
+
 def job_file_from_shape(name: str, **op_overrides) -> dict:
     """A job-queue file (the format eventd reads) rebuilt from a captured GET /2/jobs/<id>."""
     job = shape(name)["response"]

@@ -20,7 +20,7 @@ from synnefo.plankton import backend as plankton
 from synnefo.archipelago.device import mappings
 from tests.archip_helpers import Vlmcd, device_support, write_config_file
 from tests.compute_helpers import register_image
-from tests.ganeti_helpers import ROOT
+from tests.ganeti_helpers import ROOT, ganeti_disks
 from tests.pithos_helpers import Store
 from tests.test_cyclades_ganeti_e2e import dispatch_until, eventd, ganeti  # noqa: F401
 
@@ -238,3 +238,39 @@ def test_without_the_nodes_vlmcd_the_server_fails_and_no_volume_is_left(ganeti, 
         cloud.settle(sid, "DELETED")
     finally:
         cloud.remove_instance(name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deleted_detached_volume_leaves_nothing_in_ganeti_or_the_store(ganeti, eventd, volume_store, client,  # noqa: F811
+                                                                         make_user, settings):
+    """An ext_archipelago volume detached from a running server stays in Ganeti's configuration;
+    deleting it attaches it to the backend's diskless helper (the provider maps it there) and
+    removes it (the provider unmaps and removes the map)."""
+    volume_store, _ = volume_store
+    cloud = ExtCloud(ganeti, client, make_user, volume_store, eventd[1])
+    helper = f"{settings.BACKEND_PREFIX_ID}helper-diskless"
+    sid, name = cloud.create()
+    try:
+        cloud.settle(sid, "ACTIVE")
+        r = cloud.call("POST", "/volumes", {"volume": {"size": 1, "server_id": sid}}, api=V)
+        assert r.status_code == 202, r.content
+        volume = Volume.objects.get(pk=r.json()["volume"]["id"])
+        dispatch_until(lambda: Volume.objects.get(pk=volume.id).status != "CREATING", 120)
+        cloud.settle(sid, "ACTIVE")
+        assert Volume.objects.get(pk=volume.id).status == "IN_USE", cloud.log_file.read_text()[-3000:]
+        assert cloud.call("DELETE", f"/servers/{sid}/os-volume_attachments/{volume.id}").status_code == 202
+        dispatch_until(lambda: Volume.objects.get(pk=volume.id).status != "DETACHING", 120)
+        assert Volume.objects.get(pk=volume.id).status == "AVAILABLE", cloud.log_file.read_text()[-3000:]
+        assert ganeti_disks(ganeti)[volume.backend_volume_uuid] is False and volume_store.exists(volume.origin)
+        assert cloud.call("DELETE", f"/volumes/{volume.id}", api=V).status_code == 202
+        dispatch_until(lambda: Volume.objects.get(pk=volume.id).status != "DELETING", 120)
+        assert Volume.objects.get(pk=volume.id).status == "DELETED", cloud.log_file.read_text()[-3000:]
+        assert volume.backend_volume_uuid not in ganeti_disks(ganeti)
+        assert not volume_store.exists(volume.origin)
+        assert [m.volume for m in mappings(volume_store.config)] == [Volume.objects.get(machine_id=sid).origin]
+        assert cloud.rapi.get_instance(helper)["status"] == "ADMIN_down"
+        cloud.settle(sid, "ACTIVE")  # the server is untouched
+    finally:
+        cloud.remove_instance(name)
+        cloud.remove_instance(helper)
+

@@ -10,10 +10,12 @@ from synnefo.astakos.quotaholder.logic import user_quotas
 from synnefo.cyclades.logic.backends import create_backend
 from synnefo.cyclades.models import Flavor, VirtualMachine, Volume, VolumeType
 from tests.compute_helpers import register_image
+from tests.ganeti_helpers import ganeti_disks
 from tests.pithos_helpers import Store, small_blocks  # noqa: F401
 from tests.test_cyclades_ganeti_e2e import dispatch_until, eventd, ganeti  # noqa: F401
 
 C = "/cyclades/compute/v2.0"
+V = "/cyclades/volume/v2.0"
 
 
 def usage(user, resource):
@@ -102,3 +104,62 @@ def test_server_life_cycle_on_real_ganeti(ganeti, eventd, client, make_user, sma
             rapi.wait_for_job(rapi.delete_instance(name, shutdown_timeout=0), raise_on_error=False)
         except Exception:  # noqa: BLE001 - already gone
             pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_detached_volume_removes_its_disk_from_ganeti(ganeti, eventd, client, make_user, small_blocks,  # noqa: F811
+                                                                  settings):
+    """Ganeti 3.0 keeps a detached disk in its configuration; deleting the volume attaches it to
+    the backend's helper instance (created for it, never started) and removes it there."""
+    _, log_file = eventd
+    user, _, token = make_user("ganeti-volumes@example.org")
+    image_id = register_image(client, Store(client, user, token), osfamily="linux")
+    backend = create_backend(ganeti["GANETI_CLUSTER_NAME"], int(ganeti["GANETI_RAPI_PORT"]), ganeti["GANETI_RAPI_USER"],
+                             ganeti["GANETI_RAPI_PASSWORD"], host=ganeti["GANETI_RAPI_HOST"], ca_file=ganeti["GANETI_RAPI_CA"])
+    backend.drained = False
+    backend.save()
+    vt = VolumeType.objects.create(name="Files", disk_template="file")
+    flavor = Flavor.objects.create(cpu=1, ram=128, disk=1, volume_type=vt)
+    settings.CYCLADES_DETACHABLE_DISK_TEMPLATES = ("file",)
+
+    def call(method, path, body=None, api=C):
+        return client.generic(method, api + path, data=json.dumps(body) if body is not None else b"",
+                              content_type="application/json", HTTP_X_AUTH_TOKEN=token)
+
+    def volume_status(vid):
+        return Volume.objects.get(pk=vid).status
+
+    r = call("POST", "/servers", {"server": {"name": "vols", "imageRef": image_id, "flavorRef": flavor.id}})
+    assert r.status_code == 202, r.content
+    sid = r.json()["server"]["id"]
+    rapi = backend.get_client()
+    name = VirtualMachine.objects.get(pk=sid).backend_vm_id
+    helper = f"{settings.BACKEND_PREFIX_ID}helper-file"
+    try:
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=sid).operstate == "STARTED", 90)
+        r = call("POST", "/volumes", {"volume": {"size": 1, "server_id": sid}}, api=V)
+        assert r.status_code == 202, r.content
+        vid = int(r.json()["volume"]["id"])
+        disk = Volume.objects.get(pk=vid).backend_volume_uuid
+        dispatch_until(lambda: volume_status(vid) != "CREATING", 90)
+        assert volume_status(vid) == "IN_USE", log_file.read_text()[-3000:]
+        dispatch_until(lambda: VirtualMachine.objects.get(pk=sid).task is None, 30)
+        assert call("DELETE", f"/servers/{sid}/os-volume_attachments/{vid}").status_code == 202
+        dispatch_until(lambda: volume_status(vid) != "DETACHING", 90)
+        assert volume_status(vid) == "AVAILABLE", log_file.read_text()[-3000:]
+        assert ganeti_disks(ganeti)[disk] is False  # Ganeti keeps it, on no instance
+        assert call("DELETE", f"/volumes/{vid}", api=V).status_code == 202
+        assert volume_status(vid) == "DELETING"
+        dispatch_until(lambda: volume_status(vid) != "DELETING", 90)
+        assert volume_status(vid) == "DELETED", log_file.read_text()[-3000:]
+        assert disk not in ganeti_disks(ganeti)
+        assert Volume.objects.get(pk=vid).detached_on is None and usage(user, "cyclades.disk") == 1024 ** 3
+        kept = rapi.get_instance(helper)
+        assert kept["admin_state"] == "down" and kept["disk_template"] == "file" and len(kept["disk.names"]) == 1
+        assert [s["id"] for s in call("GET", "/servers").json()["servers"]] == [sid]  # the helper is no one's server
+    finally:
+        for instance in (name, helper):
+            try:
+                rapi.wait_for_job(rapi.delete_instance(instance, shutdown_timeout=0), raise_on_error=False)
+            except Exception:  # noqa: BLE001 - already gone
+                pass

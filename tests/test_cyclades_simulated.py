@@ -71,6 +71,36 @@ def test_failures_are_ganeti_like():
     assert info.value.code == 404
 
 
+def test_a_detached_disk_is_removed_by_attaching_it_to_a_stopped_instance_as_in_ganeti():
+    """What Ganeti 3.0 does (tried on the sandbox): a job waits for the jobs it ``depends`` on
+    and fails when one ended in a status it does not accept; a detached disk is attached and
+    removed in one modify job; a running instance's disk goes only with hotplug."""
+    rapi, _ = make_client()
+    rapi.wait_for_job(rapi.create_instance("snf-1", "file", [{"size": 1024, "name": "root"}, {"size": 1024, "name": "data"}],
+                                           [{}], os_type="snf-image+default"))
+    rapi.wait_for_job(rapi.modify_instance("snf-1", disks=[["detach", "data", {}]]))
+    assert set(rapi.cluster.detached_disks) == {"data"}
+    create = rapi.create_instance("helper", "diskless", [], [{}], os_type="snf-image+default", start=False)
+    removal = rapi.modify_instance("helper", disks=[["attach", -1, {"name": "data"}], ["remove", -1, {}]],
+                                   depends=[[create, ["success"]]])
+    done = rapi.wait_for_job(removal)
+    assert done["end_ts"] >= rapi.get_job_status(create)["end_ts"]
+    assert done["opresult"] == [[["disk/0", "attach"], ["disk/0", "remove"]]] and not rapi.cluster.detached_disks
+    assert rapi.get_instance("helper")["disk.names"] == []
+    refused = rapi.wait_for_job(rapi.modify_instance("helper", disks=[["attach", -1, {"name": "data"}]]),
+                                raise_on_error=False)
+    assert refused["opresult"][0][1][0] == "No disk was found with this name: data"
+    failed = rapi.create_instance("snf-1", "file", [{"size": 1024}], [{}], os_type="snf-image+default")
+    blocked = rapi.wait_for_job(rapi.modify_instance("helper", beparams={"vcpus": 2}, depends=[[failed, ["success"]]]),
+                                raise_on_error=False)
+    assert blocked["status"] == "error" and "Dependency job" in blocked["opresult"][0][1][0]
+    assert rapi.get_instance("helper")["beparams"].get("vcpus") != 2
+    running = rapi.wait_for_job(rapi.modify_instance("snf-1", disks=[["remove", -1, {}]]), raise_on_error=False)
+    assert "without using hotplug" in running["opresult"][0][1][0]
+    rapi.wait_for_job(rapi.modify_instance("snf-1", disks=[["remove", -1, {}]], hotplug_if_possible=True))
+    assert rapi.get_instance("snf-1")["disk.names"] == []
+
+
 @pytest.mark.django_db
 def test_backend_add_simulated():
     call_command("backend-add", "--clustername", f"sim-{uuid.uuid4().hex[:6]}", "--simulated-in-process", stdout=None)

@@ -502,3 +502,158 @@ def test_the_migration_gives_existing_servers_their_root_volume(archip):
     assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
     cloud.settle()
     assert usage(cloud) == 0
+
+
+# ------------------------------------------------- deleting a volume whose disk Ganeti keeps
+
+
+def detached_volume(cloud, sid):
+    """A new volume attached to the server and detached again: Ganeti keeps its disk."""
+    vid = v3(cloud, "POST", "/volumes", {"volume": {"size": 1}}).json()["volume"]["id"]
+    cloud.call("POST", f"/servers/{sid}/os-volume_attachments", {"volumeAttachment": {"volumeId": vid}}, version="v2.1")
+    cloud.settle()
+    assert cloud.call("DELETE", f"/servers/{sid}/os-volume_attachments/{vid}", version="v2.1").status_code == 202
+    cloud.settle()
+    assert f"snf-vol-{vid}" in cloud.cluster.detached_disks
+    return vid
+
+
+def helper_jobs(cloud):
+    return [job["ops"][0]["input"] for job in cloud.cluster.jobs.values()
+            if job["ops"][0]["input"].get("instance_name") == "snf-helper-diskless"]
+
+
+def test_deleting_a_detached_volume_removes_the_disk_ganeti_keeps(archip):
+    cloud = archip
+    sid = server(cloud)
+    vid = detached_volume(cloud, sid)
+    assert usage(cloud) == 3 * GiB
+    assert v3(cloud, "DELETE", f"/volumes/{vid}").status_code == 202
+    assert v3(cloud, "GET", f"/volumes/{vid}").json()["volume"]["status"] == "deleting"
+    assert v3(cloud, "DELETE", f"/volumes/{vid}").status_code == 409  # one deletion at a time
+    assert usage(cloud) == 3 * GiB  # given back when Ganeti has removed the disk
+    # The backend had no helper: it is created (never started, nothing installed) and the
+    # removal (attach the kept disk to it, remove it there) waits for that job.
+    create, removal = helper_jobs(cloud)
+    assert create["OP_ID"] == "OP_INSTANCE_CREATE" and create["disk_template"] == "diskless" and create["disks"] == []
+    assert removal["disks"] == [["attach", -1, {"name": f"snf-vol-{vid}"}], ["remove", -1, {}]]
+    assert removal["depends"][0][0] == max(j for j, job in cloud.cluster.jobs.items()
+                                           if job["ops"][0]["input"]["OP_ID"] == "OP_INSTANCE_CREATE")
+    cloud.settle()
+    assert v3(cloud, "GET", f"/volumes/{vid}").status_code == 404 and usage(cloud) == 2 * GiB
+    row = Volume.objects.get(pk=vid)
+    assert row.deleted and row.status == "DELETED" and row.detached_on is None
+    assert not cloud.cluster.detached_disks and not node_store().exists(f"snf-vol-{vid}")
+    helper = cloud.cluster.instances["snf-helper-diskless"]
+    assert helper["admin_state"] == "down" and helper["disk.names"] == []
+    assert [s["id"] for s in cloud.call("GET", "/servers").json()["servers"]] == [sid]  # the helper is no one's server
+    # The next one reuses the helper.
+    other = detached_volume(cloud, sid)
+    assert v3(cloud, "DELETE", f"/volumes/{other}").status_code == 202
+    cloud.settle()
+    assert [j["OP_ID"] for j in helper_jobs(cloud)] == ["OP_INSTANCE_CREATE", "OP_INSTANCE_SET_PARAMS",
+                                                        "OP_INSTANCE_SET_PARAMS"]
+    assert not cloud.cluster.detached_disks and usage(cloud) == 2 * GiB
+
+
+def test_a_failed_removal_leaves_the_volume_available_to_delete_again(archip, monkeypatch):
+    from synnefo.cyclades.ganeti import simulated
+
+    cloud = archip
+    sid = server(cloud)
+    vid = detached_volume(cloud, sid)
+    real = simulated.SimulatedCluster.submit
+
+    def failing(self, op_id, fields, apply, fail=None):
+        refused = op_id == "OP_INSTANCE_SET_PARAMS" and fields["instance_name"].startswith("snf-helper")
+        return real(self, op_id, fields, apply, "disk removal refused" if refused else fail)
+
+    monkeypatch.setattr(simulated.SimulatedCluster, "submit", failing)
+    assert v3(cloud, "DELETE", f"/volumes/{vid}").status_code == 202
+    cloud.settle()
+    volume = v3(cloud, "GET", f"/volumes/{vid}").json()["volume"]
+    assert volume["status"] == "available" and usage(cloud) == 3 * GiB  # nothing lost: data, disk, charge
+    assert f"snf-vol-{vid}" in cloud.cluster.detached_disks and node_store().exists(f"snf-vol-{vid}")
+    monkeypatch.setattr(simulated.SimulatedCluster, "submit", real)
+    assert v3(cloud, "DELETE", f"/volumes/{vid}").status_code == 202
+    cloud.settle()
+    assert v3(cloud, "GET", f"/volumes/{vid}").status_code == 404 and not cloud.cluster.detached_disks
+
+
+def test_a_disk_ganeti_no_longer_has_does_not_keep_the_volume(archip):
+    cloud = archip
+    sid = server(cloud)
+    vid = detached_volume(cloud, sid)
+    del cloud.cluster.detached_disks[f"snf-vol-{vid}"]  # removed in Ganeti by hand
+    assert v3(cloud, "DELETE", f"/volumes/{vid}").status_code == 202
+    cloud.settle()
+    assert v3(cloud, "GET", f"/volumes/{vid}").status_code == 404 and usage(cloud) == 2 * GiB
+    assert cloud.results[-1] == f"applied: volume {vid}'s disk removed from {cloud.backend.clustername}"
+
+
+def test_an_unreachable_backend_refuses_the_deletion_and_changes_nothing(archip, monkeypatch):
+    from synnefo.cyclades.ganeti import simulated
+    from synnefo.cyclades.ganeti.rapi import GanetiConnectionError
+
+    cloud = archip
+    sid = server(cloud)
+    vid = detached_volume(cloud, sid)
+    jobs = len(cloud.cluster.jobs)
+
+    def unreachable(self, name):
+        raise GanetiConnectionError("connection refused")
+
+    monkeypatch.setattr(simulated.SimulatedRapiClient, "get_instance", unreachable)
+    r = v3(cloud, "DELETE", f"/volumes/{vid}")
+    assert r.status_code == 503 and "try again later" in r.content.decode()
+    assert v3(cloud, "GET", f"/volumes/{vid}").json()["volume"]["status"] == "available"
+    assert len(cloud.cluster.jobs) == jobs and usage(cloud) == 3 * GiB and node_store().exists(f"snf-vol-{vid}")
+
+
+def test_on_an_offline_backend_the_volume_goes_and_reconciliation_removes_its_disk_later(archip):
+    from io import StringIO
+
+    cloud = archip
+    sid = server(cloud)
+    vid = detached_volume(cloud, sid)
+    cloud.backend.offline = True
+    cloud.backend.save()
+    jobs = len(cloud.cluster.jobs)
+    assert v3(cloud, "DELETE", f"/volumes/{vid}").status_code == 202
+    assert v3(cloud, "GET", f"/volumes/{vid}").status_code == 404 and usage(cloud) == 2 * GiB  # the user's is done
+    assert len(cloud.cluster.jobs) == jobs and Volume.objects.get(pk=vid).detached_on_id == cloud.backend.id
+    cloud.backend.offline = False
+    cloud.backend.save()
+    out = StringIO()
+    call_command("reconcile-servers", stdout=out, stderr=StringIO())
+    assert f"snf-vol-{vid}: volume {vid} is deleted, Ganeti keeps its disk detached" in out.getvalue()
+    assert f"snf-vol-{vid}" in cloud.cluster.detached_disks
+    out = StringIO()
+    with cloud.on_commit(execute=True):
+        call_command("reconcile-servers", "--fix-kept-disks", stdout=out, stderr=StringIO())
+    assert "FIXED (removal job" in out.getvalue()
+    cloud.settle()
+    assert not cloud.cluster.detached_disks and Volume.objects.get(pk=vid).detached_on is None
+    out = StringIO()
+    call_command("reconcile-servers", stdout=out, stderr=StringIO())
+    assert "in sync" in out.getvalue() and usage(cloud) == 2 * GiB
+
+
+def test_reconciliation_settles_a_removal_whose_event_was_lost(archip):
+    from io import StringIO
+
+    from synnefo.cyclades.ganeti.simulated import SimulatedRapiClient
+
+    cloud = archip
+    sid = server(cloud)
+    vid = detached_volume(cloud, sid)
+    assert v3(cloud, "DELETE", f"/volumes/{vid}").status_code == 202
+    SimulatedRapiClient(cloud.cluster).wait_for_job(Volume.objects.get(pk=vid).backendjobid, timeout=10, interval=0.01)
+    cloud.applied = len(cloud.publisher.published)  # the dispatcher never hears of the job's end
+    assert Volume.objects.get(pk=vid).status == "DELETING" and not cloud.cluster.detached_disks
+    out = StringIO()
+    with cloud.on_commit(execute=True):
+        call_command("reconcile-servers", "--fix-kept-disks", stdout=out, stderr=StringIO())
+    assert f"volume {vid} DELETING, removal job" in out.getvalue() and "success -> FIXED" in out.getvalue()
+    row = Volume.objects.get(pk=vid)
+    assert row.deleted and row.detached_on is None and usage(cloud) == 2 * GiB

@@ -166,7 +166,11 @@ class SimulatedCluster:
             op["status"], op["exec_timestamp"] = "running", now
             op["log"].append([1, now, "message", f"* simulated {op['input']['OP_ID'].lower()}"])
         else:
-            fail = job["_fail"]
+            waiting = self._unfinished_dependency(op["input"])
+            if waiting:  # Ganeti runs a job after the jobs it depends on have ended
+                heapq.heappush(self._timeline, (time.time() + 0.05 * self.speed, next(self._seq), job_id, "final"))
+                return
+            fail = job["_fail"] or self._dependency_failure(op["input"])
             if fail is None:
                 try:
                     op["result"] = job["_apply"]()
@@ -182,6 +186,23 @@ class SimulatedCluster:
         if step == "final":
             self._archive()
             self._changed()
+
+    def _unfinished_dependency(self, fields: dict) -> bool:
+        return any(self.jobs.get(int(dep))
+                   and self.jobs[int(dep)]["end_timestamp"] is None for dep, _ in fields.get("depends") or [])
+
+    def _dependency_failure(self, fields: dict) -> str | None:
+        """Ganeti's refusal of a job whose dependency ended in a status it did not accept."""
+        from synnefo.cyclades.ganeti.eventd import job_status
+
+        for dep, statuses in fields.get("depends") or []:
+            job = self.jobs.get(int(dep))
+            if job is None:
+                return f"Dependency job {dep} not found"
+            status = job_status([o["status"] for o in job["ops"]])
+            if status not in statuses:
+                return f"Dependency job {dep} finished with status '{status}', not one of {', '.join(map(repr, statuses))} as required"
+        return None
 
     def _emit(self, job_id: int) -> None:
         if self.publisher is None:
@@ -434,10 +455,14 @@ class SimulatedRapiClient:
             for op, ident, params in kwargs.get("nics") or []:
                 changes.append(_modify_nic(inst, op, ident, params or {}))
             for op, ident, params in kwargs.get("disks") or []:
+                if op == "remove" and inst["admin_state"] == "up" and not kwargs.get("hotplug_if_possible"):
+                    raise GanetiApiError(f"Instance '{name}' is marked to be up, can't remove volume from a running "
+                                         "instance without using hotplug")
                 changes.append(_modify_disk(self.cluster.detached_disks, inst, op, ident, params or {}))
             return changes
 
-        fields = {k: kwargs[k] for k in ("beparams", "nics", "disks", "hvparams") if k in kwargs}
+        fields = {k: kwargs[k] for k in ("beparams", "nics", "disks", "hvparams", "hotplug_if_possible", "depends")
+                  if k in kwargs}
         return self._instance_job("OP_INSTANCE_SET_PARAMS", name, change, fields, dry_run=kwargs.get("dry_run", False))
 
     def get_instance_console(self, name):
@@ -652,12 +677,14 @@ def _modify_nic(inst: dict, op: str, ident, params: dict) -> list:
 
 def _modify_disk(detached: dict, inst: dict, op: str, ident, params: dict) -> list:
     """A disk added at the end, removed or detached (by name or index; a detached disk is kept
-    in ``detached``, the cluster's, by name), or attached from ``detached``, as Ganeti does."""
+    in ``detached``, the cluster's, by name), or attached from ``detached``, as Ganeti does.
+    Changes of one job apply in order: ``[["attach", -1, {"name": n}], ["remove", -1, {}]]``
+    removes a detached disk (Ganeti has no other way)."""
     names = inst.setdefault("disk.names", [])
     if op == "attach":  # a disk the cluster keeps detached, by name
         name = params.get("name")
         if name not in detached:
-            raise GanetiApiError(f"Disk {name!r} is not a detached disk of the cluster")
+            raise GanetiApiError(f"No disk was found with this name: {name}")
         change = _modify_disk(detached, inst, "add", -1, detached[name])
         del detached[name]
         return [change[0], "attach"]
@@ -677,12 +704,13 @@ def _modify_disk(detached: dict, inst: dict, op: str, ident, params: dict) -> li
         index = names.index(ident) if ident in names else int(ident) if str(ident).lstrip("-").isdigit() else None
         if index is None or not -len(names) <= index < len(names):
             raise GanetiApiError(f"Cannot find disk {ident!r}")
-        if len(names) == 1:
-            raise GanetiApiError("Cannot remove the last disk of an instance")
+        index %= len(names)  # Ganeti reports the absolute index
         removed = {key: inst[key].pop(index) for key in ("disk.names", "disk.sizes", "disk.uuids")}
         if op == "detach" and removed["disk.names"]:
             detached[removed["disk.names"]] = {"name": removed["disk.names"], "size": removed["disk.sizes"]}
         inst["disk_usage"] = sum(inst["disk.sizes"])
+        if not names:  # as Ganeti: an instance whose last disk goes is diskless
+            inst["disk_template"] = "diskless"
         return [f"disk/{index}", op]
     raise GanetiApiError(f"Unsupported disk modification {op!r}")
 

@@ -77,6 +77,10 @@ def apply_op_status(msg: dict) -> str:
     """Returns what happened, for the log: applied / dropped (older) / ignored (unknown VM...)."""
     _require(msg, "instance", "operation", "status", "jobId", "event_time")
     etime = merge_time(msg["event_time"])
+    from synnefo.cyclades.logic import volumes
+
+    if volumes.is_helper(msg["instance"]):
+        return _apply_helper_status(msg)
     vm_id = vm_id_from_name(msg["instance"])
     if vm_id is None:
         return f"ignored: instance {msg['instance']!r} is not ours"
@@ -96,6 +100,18 @@ def apply_op_status(msg: dict) -> str:
         _settle(vm, msg, opcode, status, etime)
     vm.save()
     return f"applied: VM {vm_id} {opcode} {status} -> {vm.operstate}{' (deleted)' if vm.deleted else ''}"
+
+
+def _apply_helper_status(msg: dict) -> str:
+    """A job of a backend's helper instance (logic/volumes.py): the end of a disk removal
+    settles the volume waiting for it; the helper's creation and progress change nothing."""
+    from synnefo.cyclades.logic import volumes
+
+    status = msg["status"]
+    if status not in FINAL or msg["operation"] != "OP_INSTANCE_SET_PARAMS":
+        return f"ignored: helper {msg['instance']} {msg['operation']} {status}"
+    reason = "" if status == "success" else error_text(msg.get("result")) or msg.get("logmsg") or status
+    return volumes.kept_disk_job_ended(msg.get("cluster"), msg["jobId"], status == "success", reason)
 
 
 def _settle(vm: VirtualMachine, msg: dict, opcode: str, status: str, etime) -> None:

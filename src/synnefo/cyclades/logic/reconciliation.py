@@ -38,6 +38,13 @@ instances named ``BACKEND_PREFIX_ID<id>``):
   not fixable), a disk no volume names (reported only: adopting it needs a name and an owner's
   decision).
 
+- ``kept_disk``: a disk Ganeti keeps detached (``detached_on`` this backend) that no live
+  volume owns: its volume was deleted while the backend was offline, or before Cyclades removed
+  such disks (RAPI cannot list detached disks: the deleted volume row is what remembers it); or
+  a volume DELETING such a disk whose removal job ended unheard. Fix: the helper's removal job
+  (``volumes.remove_kept_disk``; the dispatcher forgets the disk when it ends), or the lost
+  job's end replayed (``volumes.kept_disk_job_ended``).
+
 Servers whose pending job is still running are skipped (their event is on its way). A server
 that looks drifted in the bulk snapshot is read again alone before it is reported, so events
 applied while the snapshot was taken are not mistaken for drift.
@@ -53,12 +60,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.db import connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from synnefo.common import faults
 from synnefo.cyclades.ganeti.eventd import INSTANCE_FIELDS
 from synnefo.cyclades.ganeti.rapi import JOB_FINAL, GanetiApiError
-from synnefo.cyclades.logic import callbacks, quotas, server_nics
+from synnefo.cyclades.logic import callbacks, quotas, server_nics, volumes
 from synnefo.cyclades.models import Backend, VirtualMachine, Volume
 
 log = logging.getLogger(__name__)
@@ -69,9 +77,9 @@ TASK_OPCODES = {"BUILD": "OP_INSTANCE_CREATE", "START": "OP_INSTANCE_STARTUP", "
 # What each --fix-* option repairs.
 FIXES = {"stale": ("stale",), "orphans": ("orphan",), "unsynced": ("unsynced", "build_error"),
          "unsynced_flavors": ("unsynced_flavor",), "unsynced_nics": ("unsynced_nics",),
-         "unsynced_disks": ("unsynced_disks",), "pending_tasks": ("pending_task",)}
+         "unsynced_disks": ("unsynced_disks",), "pending_tasks": ("pending_task",), "kept_disks": ("kept_disk",)}
 KINDS = ("pending_task", "stale", "build_error", "orphan", "unsynced", "unsynced_flavor", "unsynced_nics",
-         "unsynced_disks")
+         "unsynced_disks", "kept_disk")
 # SQLite has one writer at a time and its shared-cache (test) databases fail instead of
 # waiting: with --parallel, fixes of different backends take turns there.
 _sqlite_writes = threading.Lock()
@@ -431,6 +439,7 @@ def reconcile_backend(backend: Backend, fix=()) -> BackendReport:
                 continue
             for finding, action in _compare(vm, _instance(client, vm.backend_vm_id), fresh):
                 found(finding, action)
+        _kept_disks(backend, jobs, found)
         live_ids = {vm.id for vm in live}
         for vm_id, instance in sorted(ours.items()):
             if vm_id not in live_ids:
@@ -441,6 +450,45 @@ def reconcile_backend(backend: Backend, fix=()) -> BackendReport:
     except GanetiApiError as exc:
         report.errors.append(f"RAPI failed: {exc}")
     return report
+
+
+def _kept_disks(backend: Backend, jobs: _Jobs, found) -> None:
+    kept = (Volume.objects.filter(detached_on=backend).filter(Q(deleted=True) | Q(status="DELETING", machine=None))
+            .select_related("volume_type").order_by("id"))
+    for volume in kept:
+        if jobs.running(volume.backendjobid):
+            continue  # its removal is on its way
+        name = volumes.helper_name(volumes.helper_template(volume.volume_type))
+        if volume.deleted:
+            found(Finding("kept_disk", volume.backend_volume_uuid, f"volume {volume.id} is deleted, Ganeti keeps its "
+                                                                   "disk detached"),
+                  lambda volume=volume: fix_kept_disk(volume.id))
+        else:
+            job = jobs.get(volume.backendjobid)
+            found(Finding("kept_disk", volume.backend_volume_uuid, f"volume {volume.id} DELETING, removal job "
+                                                                   f"{volume.backendjobid} on {name} {_describe(job)}"),
+                  lambda volume=volume, job=job: fix_kept_disk_job(volume.id, job))
+
+
+@_atomic
+def fix_kept_disk(volume_id: int) -> str:
+    volume = Volume.objects.select_for_update(of=("self",)).select_related("volume_type", "detached_on").filter(
+        pk=volume_id, deleted=True, detached_on__isnull=False).first()
+    if volume is None:
+        return "already removed"
+    volume.backendjobid = volumes.remove_kept_disk(volume)
+    volume.save(update_fields=["backendjobid", "updated"])
+    return f"removal job {volume.backendjobid}"
+
+
+@_atomic
+def fix_kept_disk_job(volume_id: int, job: dict | None) -> str:
+    volume = Volume.objects.select_related("detached_on").filter(pk=volume_id, status="DELETING").first()
+    if volume is None or volume.detached_on is None:
+        return "already settled"
+    success = job is not None and job.get("status") == "success"
+    reason = "" if success else callbacks.error_text((job or {}).get("opresult")) or "job not known to Ganeti"
+    return volumes.kept_disk_job_ended(volume.detached_on.clustername, volume.backendjobid, success, reason)
 
 
 def _orphan_reason(vm_id: int) -> str:

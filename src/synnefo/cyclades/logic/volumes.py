@@ -4,7 +4,9 @@ A volume attached to a server changes through a Ganeti disk job of that server (
 pending ``task``: ATTACH_VOLUME, DETACH_VOLUME or DELETE_VOLUME), with the quota commission in
 the server's ``serial``, so the dispatcher settles both when the job ends (``settle_task``).
 Volumes of detachable types (``CYCLADES_DETACHABLE_DISK_TEMPLATES``) may also live without a
-server: then they are only a map in the volume store, made or removed at once.
+server: then they are a map in the volume store, made or removed at once, and, once detached on
+a backend, a disk Ganeti keeps there, removed with the volume through the backend's helper
+instance (below, "disks Ganeti keeps detached").
 
 ``ext_archipelago`` (and ``ext_vlmc``) volumes are maps in the node's volume store named
 ``snf-vol-<id>`` (the volume's ``origin``): a thin clone of the image or snapshot they come
@@ -15,10 +17,12 @@ object of the owner's ``snapshots`` container that is also a Plankton image (``i
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from synnefo.common import faults
 from synnefo.cyclades.logic import lookup, quotas
@@ -414,16 +418,24 @@ def detach(user: str, volume_id, server_id=None) -> Volume:
 
 @transaction.atomic
 def delete(user: str, volume_id) -> Volume:
-    """Delete a volume: a detached one at once (its map removed, quota back), an in-use one
-    through a disk remove job of its server (DELETING until it ends)."""
+    """Delete a volume: a detached one at once (its map removed, quota back), unless Ganeti
+    keeps its disk (``detached_on``): then a removal job on that backend's helper instance
+    (``remove_kept_disk``; DELETING until it ends, 503 and nothing changed when the backend
+    cannot take the job); an in-use one through a disk remove job of its server (DELETING
+    until it ends). On an offline backend the volume goes at once and its disk stays in
+    Ganeti, marked by ``detached_on``, for ``reconcile-servers --fix-kept-disks``."""
     volume = get_volume(user, volume_id, for_update=True)
     if volume.status in PENDING:
         raise faults.Conflict(f"Volume {volume.id} is {volume.status.lower()}; try again when that ends")
     if volume.machine_id is None:
+        if volume.detached_on_id is not None and not volume.detached_on.offline:
+            volume.backendjobid = _submit_kept_disk_removal(volume)
+            volume.status = "DELETING"
+            volume.save()
+            return volume
         remove_map(volume)
         if volume.status != "ERROR":  # a failed creation was never charged
-            quotas.issue_for(volume.userid, volume.project, {"cyclades.disk": -volume.size * quotas.GiB},
-                             f"delete volume {volume.id}", accept=True, force=True)
+            _give_back(volume)
         _mark_deleted(volume)
         return volume
     _attached(volume, "removed")
@@ -434,6 +446,11 @@ def delete(user: str, volume_id) -> Volume:
     volume.backendjobid = _disk_job(vm, "DELETE_VOLUME", "remove", volume)
     volume.save()
     return volume
+
+
+def _give_back(volume: Volume) -> None:
+    quotas.issue_for(volume.userid, volume.project, {"cyclades.disk": -volume.size * quotas.GiB},
+                     f"delete volume {volume.id}", accept=True, force=True)
 
 
 def _mark_deleted(volume: Volume) -> None:
@@ -456,6 +473,124 @@ def update(user: str, volume_id, *, name=None, description=None, metadata=None, 
         set_metadata(volume, metadata, replace=True)
     volume.save()
     return volume
+
+
+# ------------------------------------------------------------- disks Ganeti keeps detached
+#
+# Ganeti 3.0 has no opcode (and RAPI no resource) for a disk outside an instance: a detached
+# disk stays in its configuration (and, for ``ext``, the provider's volume) until it is attached
+# to an instance and removed there (its design, doc/design-disks.rst, leaves "LUs for disks" to
+# do; its own burnin removes detached disks that way). One OpInstanceSetParams does both:
+# ``disks=[["attach", -1, {"name": N}], ["remove", -1, {}]]`` (Ganeti applies the changes in
+# order; verified on the 3.0.2 sandbox, and a job that fails changes nothing). Removing a disk
+# needs hotplug or a stopped instance, and the disk must never reach a user's guest, so the
+# instance is a helper of Cyclades on each backend, never started: ``<prefix>helper-diskless``
+# (takes any disk whose path does not depend on its instance: ext, plain, rbd, ...) or
+# ``<prefix>helper-file`` / ``-sharedfile`` (Ganeti moves a file disk into the directory of the
+# instance it is attached to, which a diskless instance does not have: verified). It is made
+# with the first removal that needs it (no OS installed, one default NIC and the smallest
+# resources Ganeti's default policy allows), the removal job waiting for that creation
+# (Ganeti's job ``depends``). A storage volume already gone (a map removed earlier) is only a
+# warning to Ganeti's removal: the configuration entry goes all the same. Node-local disks
+# (file, plain) can only be removed by a helper on their node: Cyclades puts the helper where it
+# puts servers, so on a multi-node backend Ganeti may refuse, and the volume stays available.
+
+#: Ganeti disk templates whose disks live in their instance's directory.
+DIRECTORY_TEMPLATES = ("file", "sharedfile")
+#: Ganeti's answer when the disk to attach is not in its configuration (already removed).
+NO_SUCH_DISK = "No disk was found with this name"
+HELPER_MEMORY_MIB = 128  # the least Ganeti's default instance policy allows
+HELPER_DISK_MIB = 1024
+
+
+def helper_template(volume_type: VolumeType) -> str:
+    return volume_type.template if volume_type.template in DIRECTORY_TEMPLATES else "diskless"
+
+
+def helper_name(template: str) -> str:
+    return f"{settings.BACKEND_PREFIX_ID}helper-{template}"
+
+
+def is_helper(instance_name) -> bool:
+    return instance_name in {helper_name(t) for t in (*DIRECTORY_TEMPLATES, "diskless")}
+
+
+def remove_kept_disk(volume: Volume) -> int:
+    """Submit the removal of the disk Ganeti keeps for ``volume`` on ``volume.detached_on``
+    (creating that backend's helper first if it has none); returns the removal's job id.
+    Raises GanetiApiError (GanetiConnectionError when the backend does not answer)."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError
+
+    backend = volume.detached_on
+    template = helper_template(volume.volume_type)
+    name = helper_name(template)
+    client = backend.get_client()
+    change = {"disks": [["attach", -1, {"name": volume.backend_volume_uuid}], ["remove", -1, {}]],
+              "hotplug_if_possible": False}
+    try:
+        client.get_instance(name)
+    except GanetiApiError as exc:
+        if exc.code != 404:
+            raise
+        # Any end of the creation will do: one that failed because a concurrent removal made
+        # the helper first leaves the helper there all the same.
+        change["depends"] = [[_create_helper(client, backend, name, template), ["success", "error", "canceled"]]]
+    return client.modify_instance(name, **change)
+
+
+def _create_helper(client, backend, name: str, template: str) -> int:
+    from synnefo.cyclades.logic.servers import _primary_node
+
+    kwargs = {"os": settings.GANETI_CREATEINSTANCE_KWARGS.get("os", "snf-image+default"), "start": False,
+              "no_install": True, "ip_check": False, "name_check": False, "hypervisor": backend.hypervisor,
+              "beparams": {"vcpus": 1, "maxmem": HELPER_MEMORY_MIB, "minmem": HELPER_MEMORY_MIB}}
+    node = _primary_node(client)
+    if node:
+        kwargs["pnode"] = node
+    else:
+        kwargs["iallocator"] = settings.GANETI_IALLOCATOR
+    disks = [{"size": HELPER_DISK_MIB}] if template in DIRECTORY_TEMPLATES else []
+    nics = json.loads(json.dumps(settings.GANETI_DEFAULT_INSTANCE_NICS))  # Ganeti's policy wants one
+    log.info("backend %s: creating the helper instance %s", backend.id, name)
+    return client.create_instance(name, template, disks, nics, **kwargs)
+
+
+def _submit_kept_disk_removal(volume: Volume) -> int:
+    """``remove_kept_disk`` for a user's delete: 503 when the backend cannot take the job."""
+    from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiConnectionError
+
+    try:
+        return remove_kept_disk(volume)
+    except GanetiConnectionError:
+        raise faults.ServiceUnavailable("The compute backend is unavailable; try again later") from None
+    except GanetiApiError as exc:
+        log.error("volume %s: backend %s refused the removal of its disk: %s", volume.id, volume.detached_on_id, exc)
+        raise faults.ServiceUnavailable(f"The compute backend refused the removal: {exc}") from None
+
+
+def kept_disk_job_ended(cluster: str, job_id, success: bool, reason: str = "") -> str:
+    """A removal job of a helper instance ended (the dispatcher's event, or reconciliation
+    replaying a lost one). Success, or a disk Ganeti no longer has: the volume is DELETED, its
+    map removed and its quota back (an already deleted one only forgets the disk). Failure: a
+    DELETING volume is available again, still charged, for the user to retry."""
+    volume = (VOLUMES.select_for_update(of=("self",)).filter(detached_on__clustername=cluster, backendjobid=job_id)
+              .filter(Q(status="DELETING") | Q(deleted=True)).first())
+    if volume is None:
+        return f"ignored: no volume waits for job {job_id} of {cluster}"
+    if success or NO_SUCH_DISK in reason:
+        _drop_map_quietly(volume)
+        volume.detached_on = None
+        if volume.status == "DELETING":
+            _give_back(volume)
+            _mark_deleted(volume)
+        else:
+            volume.save()
+        return f"applied: volume {volume.id}'s disk removed from {cluster}"
+    log.error("volume %s: removal of its disk from %s failed: %s", volume.id, cluster, reason)
+    if volume.status == "DELETING":
+        volume.status = "AVAILABLE"
+        volume.save()
+    return f"applied: volume {volume.id}'s disk removal failed ({reason})"
 
 
 # --------------------------------------------------------------------------------- metadata

@@ -13,6 +13,7 @@ TITLES = {
     "unsynced_flavor": "Unsynced flavors",
     "unsynced_nics": "Unsynced NICs",
     "unsynced_disks": "Unsynced disks",
+    "kept_disk": "Detached disks Ganeti keeps for deleted volumes",
 }
 
 
@@ -33,6 +34,8 @@ class Command(BaseCommand):
         parser.add_argument("--fix-unsynced-disks", action="store_true",
                             help="Volumes take Ganeti's disk sizes and positions; volumes whose disk is gone leave "
                                  "the server (or are deleted)")
+        parser.add_argument("--fix-kept-disks", action="store_true",
+                            help="Remove from Ganeti the detached disks of deleted volumes (through its helper instance)")
         parser.add_argument("--fix-pending-tasks", action="store_true", help="Settle tasks whose Ganeti job has ended")
         parser.add_argument("--parallel", action="store_true", help="Reconcile the backends in parallel (a thread each)")
 
