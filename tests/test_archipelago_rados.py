@@ -30,6 +30,7 @@ from tests.test_archipelago_pithos import (  # noqa: F401
     test_snapshot_is_a_pithos_object_with_the_same_bytes,
 )
 from tests.test_archipelago_properties import BLOCK, VolumeModel
+from tests.test_archipelago_store import test_a_read_racing_a_snapshot_finds_the_frozen_block  # noqa: F401
 from tests.test_pithos_rados import small_blocks  # noqa: F401
 
 B = 1024

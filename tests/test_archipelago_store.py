@@ -1,13 +1,14 @@
 """The volume store: configuration, maps, copy-on-write, snapshots, locks, crashes, vlmc."""
 
 import os
+import secrets
 
 import pytest
 
 from synnefo.archipelago import config as archip_config
 from synnefo.archipelago import mapfile, vlmc
-from synnefo.archipelago.locks import LockError
-from synnefo.archipelago.store import VolumeError, VolumeStore
+from synnefo.archipelago.locks import LockError, device_owner
+from synnefo.archipelago.store import OpenVolume, VolumeError, VolumeStore
 from tests.archip_helpers import SMALL_BLOCK, make_store, write_config_file
 
 B = SMALL_BLOCK
@@ -214,6 +215,22 @@ def test_two_owners(tmp_path):
     assert one.lock("vol") is True
     one.unlock("vol")
     one.remove("vol")
+
+
+def test_a_read_racing_a_snapshot_finds_the_frozen_block(store):
+    """vlmcd's reads take no mutex: a snapshot by another process may freeze and delete the
+    object a read's map names between the read's look at the map version and its read of the
+    object. The read then reads the stored map (which names the frozen block): same bytes."""
+    name = f"race{secrets.token_hex(3)}"  # (the RADOS tests share a pool)
+    store.create(name, 3 * B)
+    served = OpenVolume(VolumeStore(store.config, device_owner(store.owner)), name)
+    served.write(B - 3, b"before")
+    looked = served._stat()
+    store.snapshot(name, f"{name}s")  # allowed: this host's vlmcd holds it; deletes the objects
+    assert not store.storage.object_exists(mapfile.object_name(name, 1, 0))
+    served._stat = lambda: looked  # what the racing read saw: the map before the snapshot
+    assert served.read(B - 3, 6) == b"before"
+    assert served.read(0, 3 * B) == store.read(f"{name}s", 0, 3 * B)
 
 
 def test_concurrent_writers_of_one_owner_lose_no_update(store):
