@@ -27,6 +27,7 @@ from synnefo.archipelago import mapfile
 from synnefo.archipelago.config import Config
 from synnefo.archipelago.locks import Lock, LockError, Locks, default_owner, device_owner
 from synnefo.archipelago.mapfile import Map, MapError, block_count
+from synnefo.archipelago.objectfiles import ObjectFiles
 from synnefo.pithos.backend.blocks import FileBlockStore
 
 ALGORITHM = "sha256"
@@ -272,11 +273,12 @@ class VolumeStore:
         if self._write_map(name, volume_map, offset, data):
             self._save(name, volume_map)
 
-    def _write_map(self, name: str, volume_map: Map, offset: int, data) -> bool:
+    def _write_map(self, name: str, volume_map: Map, offset: int, data, files: ObjectFiles | None = None) -> bool:
         """Write ``data`` into the blocks of ``volume_map`` (in memory): in place into the
-        volume's objects, or by copy-up / allocation into new objects whose names replace the
-        entries. True if an entry changed: the caller then saves the map (the objects are durable
-        first). Beyond the end: refused before anything is written."""
+        volume's objects (through ``files``, an open volume's descriptors, if given), or by
+        copy-up / allocation into new objects whose names replace the entries. True if an entry
+        changed: the caller then saves the map (the objects are durable first). Beyond the end:
+        refused before anything is written."""
         blocks = self._span(volume_map, offset, len(data), "write")
         changed = False
         view = memoryview(data)
@@ -286,7 +288,7 @@ class VolumeStore:
             piece = view[lo - offset : hi - offset]
             entry = volume_map.entries[index]
             if isinstance(entry, str):
-                self._patch_object(entry, lo - block_start, piece)
+                self._patch_object(entry, lo - block_start, piece, files)
                 continue
             # Copy-up (shared block) or allocation (zero block): a new object of this epoch.
             content = bytearray(self._read_block(volume_map, index))
@@ -302,16 +304,19 @@ class VolumeStore:
         self.stats.object_writes += 1
         self.stats.bytes_written += len(content)
 
-    def _patch_object(self, object_name: str, offset: int, piece) -> None:
-        fd = os.open(self.objects_dir / object_name, os.O_WRONLY)
-        try:
-            written = 0
-            while written < len(piece):
-                written += os.pwrite(fd, piece[written:], offset + written)
-            if self.config.fsync:
-                os.fdatasync(fd)  # in place: the size does not change, the data is what matters
-        finally:
-            os.close(fd)
+    def _patch_object(self, object_name: str, offset: int, piece, files: ObjectFiles | None = None) -> None:
+        """An in-place write. Through ``files``: unsynced, its open volume syncs it at the
+        client's flush (NBD's promise); else durable at once with FSYNC=yes."""
+        if files is not None:
+            files.pwrite(object_name, offset, piece)
+        else:
+            once = ObjectFiles(self.objects_dir)
+            try:
+                once.pwrite(object_name, offset, piece)
+                if self.config.fsync:
+                    once.sync()
+            finally:
+                once.forget()
         self.stats.object_writes += 1
         self.stats.bytes_written += len(piece)
 
@@ -438,7 +443,16 @@ class OpenVolume:
     the volume's mutex, as the snapshot does, and checks that the map file is still the one it
     read (inode, mtime, size); if not it reads it again: it never writes in place into an object
     a snapshot has frozen, nor reads one the snapshot has deleted. Snapshots (read-only maps) are
-    served read-only and take no lock."""
+    served read-only and take no lock.
+
+    Durability is NBD's: a write is durable once a ``flush`` (the client's FLUSH, or the FUA
+    flag of the write) completed after it. In-place writes go through descriptors kept open
+    (``ObjectFiles``) and are synced at the flush. With FSYNC=yes a write that changes the map
+    (copy-up, allocation) makes its new object and then the map durable before it returns, so a
+    crash never leaves a map naming an object that is not on disk; with FSYNC=no these wait for
+    the flush too."""
+
+    MAX_OPEN_OBJECTS = 64  # object descriptors kept open (4 MiB blocks: a 256 MiB working set)
 
     def __init__(self, store: VolumeStore, name: str):
         self.store, self.name = store, name
@@ -450,7 +464,8 @@ class OpenVolume:
             store.locks.take_over(name, store.owner)  # ours from a previous run of the daemon
         self._lock_id = None if self.readonly else self._lock_stamp()
         self._map, self._stamp = volume_map, self._stat()
-        self._unsynced: set[str] = set()  # objects written since the last flush (FSYNC=no)
+        self._files = ObjectFiles(store.objects_dir, self.MAX_OPEN_OBJECTS)
+        self._map_unsynced = False  # FSYNC=no: the map (and new objects' names) written since the last flush
 
     @property
     def size(self) -> int:
@@ -477,6 +492,7 @@ class OpenVolume:
         """The map (under the mutex), read again if another process replaced it."""
         stamp = self._stat()
         if stamp != self._stamp:
+            self._files.forget()  # a snapshot may have deleted objects we hold open
             self._map, self._stamp = self.store._load(self.name), stamp
         return self._map
 
@@ -491,14 +507,15 @@ class OpenVolume:
             self._check_lock()
             volume_map = self._current()
             try:
-                changed = self.store._write_map(self.name, volume_map, offset, data)
+                changed = self.store._write_map(self.name, volume_map, offset, data, self._files)
                 if changed:
                     self.store._save(self.name, volume_map)
                     self._stamp = self._stat()
             except BaseException:
                 self._stamp = None  # entries may have changed in memory only: read the map again
                 raise
-            self._note_written(volume_map, offset, len(data))
+            if changed and not self.store.config.fsync:
+                self._note_unsynced_map(volume_map, offset, len(data))
 
     def write_zeroes(self, offset: int, length: int) -> None:
         """Zero a range: blocks that are zero entries already are left alone (no allocation)."""
@@ -516,28 +533,30 @@ class OpenVolume:
                     continue
             self.write(lo, bytes(hi - lo))
 
-    def _note_written(self, volume_map: Map, offset: int, length: int) -> None:
-        if self.store.config.fsync or not length:
-            return
+    def _note_unsynced_map(self, volume_map: Map, offset: int, length: int) -> None:
+        """FSYNC=no: the new objects of a copy-up or allocation, and the map, are synced at the
+        next flush."""
         for index in self.store._span(volume_map, offset, length, "write"):
-            self._unsynced.add(volume_map.entries[index])
+            self._files.unsynced.add(volume_map.entries[index])
+        self._map_unsynced = True
 
     def flush(self) -> None:
-        """Make every completed write durable (with FSYNC=yes each already is)."""
+        """Make every completed write durable: fdatasync the objects written since the last
+        flush (nothing else with FSYNC=yes: maps are durable when written); with FSYNC=no also
+        the map and the directories naming new objects."""
         with self.store.locks.mutex(self.name):
-            names, self._unsynced = self._unsynced, set()
-            for object_name in names:
-                try:
-                    mapfile.fsync_path(self.store.objects_dir / object_name)
-                except FileNotFoundError:
-                    pass  # frozen by a snapshot meanwhile (which synced it as a block)
-            if names:
+            self._files.sync()
+            if self._map_unsynced:
                 for path in (self._path, self.store.objects_dir, self.store.maps_dir):
                     mapfile.fsync_path(path)
+                self._map_unsynced = False
 
     def close(self) -> None:
-        """Flush, and release the lock (if we still hold it)."""
-        self.flush()
+        """Flush, close the objects, and release the lock (if we still hold it)."""
+        try:
+            self.flush()
+        finally:
+            self._files.forget()
         if not self.readonly:
             current = self.store.locks.get(self.name)
             if current is not None and current.owner == self.store.owner:
