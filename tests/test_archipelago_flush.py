@@ -15,9 +15,9 @@ import threading
 import pytest
 
 from synnefo.archipelago import config as archip_config
-from synnefo.archipelago import mapfile, nbd, vlmcd
+from synnefo.archipelago import device, mapfile, nbd, vlmcd
 from synnefo.archipelago.store import OpenVolume, VolumeStore
-from tests.archip_helpers import SMALL_BLOCK, Vlmcd, make_config, write_config_file
+from tests.archip_helpers import SMALL_BLOCK, Vlmcd, device_support, make_config, write_config_file
 
 B = SMALL_BLOCK
 
@@ -243,3 +243,28 @@ def test_a_flushed_write_is_in_the_store_when_vlmcd_is_killed_right_after(tmp_pa
     client.close()
     assert store.read("vol", B, 8) == b"xflushed"
     assert store.read("vol", 0, 3 * B).count(b"x") == 3 * B - 7
+
+
+def test_an_fsync_of_the_mapped_device_reaches_vlmcd_as_a_flush(served, monkeypatch):
+    """What a guest's fsync relies on: the loop device's flush goes through nbdfuse as an NBD
+    FLUSH, so the write is durable when fsync returns."""
+    device_support()
+    server, path, store = served
+    config = server.exports.store.config
+    store.create("vol", 4 * B)
+    mapping = device.map_volume(config, store, "vol")
+    try:
+        fd = os.open(mapping.device, os.O_RDWR)
+        try:
+            os.pwrite(fd, b"a" * 4096, 0)  # allocates the blocks (FSYNC=yes: durable at once)
+            os.fsync(fd)
+            disk = Disk(monkeypatch)
+            os.pwrite(fd, b"guest data" * 400, 0)  # in place
+            os.fsync(fd)
+            assert disk.lost(store, "vol") == []
+        finally:
+            os.close(fd)
+    finally:
+        monkeypatch.undo()
+        device.unmap(config, store, mapping.device)
+    assert store.read("vol", 0, 4000) == b"guest data" * 400
