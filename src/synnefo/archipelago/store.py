@@ -547,7 +547,11 @@ class OpenVolume:
     def flush(self) -> None:
         """Make every completed write durable: fdatasync the objects written since the last
         flush (nothing else with FSYNC=yes: maps are durable when written); with FSYNC=no also
-        the map and the directories naming new objects."""
+        the map and the directories naming new objects. Nothing to sync (RADOS: writes are
+        durable when acknowledged), nothing to wait for: a completed write noted what it left
+        to sync before it completed."""
+        if not self._writer.unsynced and not self._map_unsynced:
+            return
         with self.store.locks.mutex(self.name):
             self._writer.sync()
             if self._map_unsynced:
