@@ -15,12 +15,16 @@
   nbdfuse, fio libaio with O_DIRECT), beside ``qemu-nbd`` serving a raw file in the same
   directory (the anchor), over NBD and through the same nbdfuse + loop path. Sequential 4 MiB
   writes (the first pass allocates the volume's objects) and reads, 4 KiB random writes (in
-  place) and reads; queue depth 1; ``--seconds`` per figure. FSYNC=yes pairs with qemu-nbd
-  ``--cache=writethrough`` (every write durable), FSYNC=no with ``--cache=writeback``. Needs
+  place) without and with a FLUSH after each (fio ``--fsync=1``: the durable small write) and
+  reads; queue depth 1; ``--seconds`` per figure; ``--patterns`` picks rows (e.g.
+  ``randwrite,randwrite-flush``, the write part). vlmcd's writes are durable at FLUSH/FUA, as
+  NBD defines, and so are qemu-nbd's with ``--cache=writeback`` (the default anchor);
+  ``--anchor-cache writethrough`` syncs the anchor after every write instead. Needs
   deploy/archipelago-packages; the device rows need root (skipped otherwise).
 
 Usage: python bench/volumes.py [--dir DIR] [--io-mib 256] [--random-ops 2000] [--fsync yes|no]
-       [--device-mib 256] [--seconds 3] [--only store|device]
+       [--device-mib 256] [--seconds 3] [--only store|device] [--patterns KEY,...]
+       [--anchor-cache writeback|writethrough]
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+SRC = Path(__file__).resolve().parent.parent / "src"
+sys.path.insert(0, str(SRC))
 
 from synnefo.archipelago import config as archip_config  # noqa: E402
 from synnefo.archipelago import device  # noqa: E402
@@ -111,16 +116,17 @@ def io_rates(store: VolumeStore, directory: Path, io_mib: int, ops: int) -> None
         print(f"| {what} | {nbytes / seconds / 1e6:.1f} | {count / seconds:.0f} |")
 
 
-PATTERNS = [  # (row, fio rw, block size)
-    ("sequential write 4 MiB", "write", "4m"),
-    ("sequential read 4 MiB", "read", "4m"),
-    ("random write 4 KiB", "randwrite", "4k"),
-    ("random read 4 KiB", "randread", "4k"),
-]
+PATTERNS = {  # key: (row, fio rw, block size, more fio options)
+    "seqwrite": ("sequential write 4 MiB", "write", "4m", []),
+    "seqread": ("sequential read 4 MiB", "read", "4m", []),
+    "randwrite": ("random write 4 KiB", "randwrite", "4k", []),
+    "randwrite-flush": ("random write 4 KiB, FLUSH after each", "randwrite", "4k", ["--fsync=1"]),
+    "randread": ("random read 4 KiB", "randread", "4k", []),
+}
 
 
 def fio(target: list[str], size: int, rw: str, bs: str, seconds: float) -> tuple[float, float]:
-    """(MB/s, IOPS) of one fio job on ``target`` (its engine options)."""
+    """(MB/s, IOPS) of one fio job on ``target`` (its engine and pattern options)."""
     result = subprocess.run(
         ["fio", "--name=bench", "--output-format=json", f"--rw={rw}", f"--bs={bs}", f"--size={size}",
          "--iodepth=1", f"--runtime={seconds}", "--time_based", "--randrepeat=1", *target],
@@ -138,7 +144,8 @@ def wait_for(path: Path, process: subprocess.Popen) -> None:
         time.sleep(0.02)
 
 
-def device_rates(directory: Path, size_mib: int, seconds: float, fsync: bool) -> None:
+def device_rates(directory: Path, size_mib: int, seconds: float, fsync: bool, patterns: list[str],
+                 anchor_cache: str) -> None:
     missing = device.missing_tools() + [t for t in ("fio", "qemu-nbd") if shutil.which(t) is None]
     if missing:
         print(f"device and NBD rows skipped: missing {', '.join(missing)} (deploy/archipelago-packages)")
@@ -153,13 +160,15 @@ def device_rates(directory: Path, size_mib: int, seconds: float, fsync: bool) ->
     config = archip_config.load(config_path)
     store = VolumeStore(config, create_dirs=True)
     store.create("bench", size)
-    vlmcd = subprocess.Popen([sys.executable, "-m", "synnefo.archipelago.peers", "vlmcd", "-c", str(config_path)])
+    # This tree's vlmcd, not whichever synnefo the interpreter would import.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))}
+    vlmcd = subprocess.Popen([sys.executable, "-m", "synnefo.archipelago.peers", "vlmcd", "-c", str(config_path)], env=env)
     raw = root / "anchor.raw"
     with open(raw, "wb") as f:
         f.truncate(size)
     qemu_socket = root / "qemu-nbd.sock"
     qemu = subprocess.Popen(["qemu-nbd", "--format=raw", f"--socket={qemu_socket}", "--persistent", "--shared=8", "--export-name=bench",
-                             f"--cache={'writethrough' if fsync else 'writeback'}", str(raw)])
+                             f"--cache={anchor_cache}", str(raw)])
     attached = []
     try:
         wait_for(config.run_dir / "vlmcd.sock", vlmcd)
@@ -179,11 +188,16 @@ def device_rates(directory: Path, size_mib: int, seconds: float, fsync: bool) ->
             targets["  anchor qemu-nbd, same device path"] = ["--ioengine=libaio", "--direct=1", f"--filename={loop}"]
         else:
             print("device rows skipped: they need root and /dev/fuse")
-        print(f"| operation ({size_mib} MiB, queue depth 1, {seconds:g} s each) | target | MB/s | IOPS |")
+        if "seqwrite" not in patterns:  # write every block once: the rows measure in-place writes
+            for target in targets.values():
+                fio(target, size, "write", "4m", seconds)
+        print(f"| operation ({size_mib} MiB, queue depth 1, {seconds:g} s each; FSYNC={'yes' if fsync else 'no'}, "
+              f"qemu-nbd --cache={anchor_cache}) | target | MB/s | IOPS |")
         print("|---|---|---|---|")
-        for what, rw, bs in PATTERNS:
+        for key in patterns:
+            what, rw, bs, options = PATTERNS[key]
             for name, target in targets.items():
-                rate, iops = fio(target, size, rw, bs, seconds)
+                rate, iops = fio(target + options, size, rw, bs, seconds)
                 print(f"| {what} | {name} | {rate:.1f} | {iops:.0f} |", flush=True)
     finally:
         for undo in reversed(attached):
@@ -203,7 +217,13 @@ def main() -> None:
     parser.add_argument("--device-mib", type=int, default=256)
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--only", choices=("store", "device"))
+    parser.add_argument("--patterns", default=",".join(PATTERNS), help=f"device rows, of {', '.join(PATTERNS)}")
+    parser.add_argument("--anchor-cache", choices=("writeback", "writethrough"), default="writeback")
     args = parser.parse_args()
+    patterns = args.patterns.split(",")
+    unknown = [key for key in patterns if key not in PATTERNS]
+    if unknown:
+        parser.error(f"unknown patterns {', '.join(unknown)} (known: {', '.join(PATTERNS)})")
     directory = Path(tempfile.mkdtemp(prefix="bench-volumes-", dir=args.dir))
     try:
         if args.only != "device":
@@ -215,7 +235,7 @@ def main() -> None:
             io_rates(store, directory, args.io_mib, args.random_ops)
             print()
         if args.only != "store":
-            device_rates(directory, args.device_mib, args.seconds, args.fsync == "yes")
+            device_rates(directory, args.device_mib, args.seconds, args.fsync == "yes", patterns, args.anchor_cache)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

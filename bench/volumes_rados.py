@@ -239,9 +239,9 @@ def device_rates(root: Path, config_path: Path, ceph_conf: str, blocks_pool: str
             print(f"RBD anchor skipped: {why_not} (deploy/ceph-sandbox rbd-tools)")
         print(f"| operation ({size_mib} MiB, queue depth 1, {seconds:g} s each) | target | MB/s | IOPS |")
         print("|---|---|---|---|")
-        for what, rw, bs in PATTERNS:
+        for what, rw, bs, options in PATTERNS.values():
             for name, target in targets.items():
-                rate, iops = fio(target, size, rw, bs, seconds)
+                rate, iops = fio(target + options, size, rw, bs, seconds)
                 print(f"| {what} | {name} | {rate:,.1f} | {iops:,.0f} |", flush=True)
     finally:
         for process in processes:

@@ -68,6 +68,8 @@ def parse_lock(data: bytes) -> Lock:
 class Locks:
     def __init__(self, maps_dir: Path):
         self.dir = maps_dir / ".locks"
+        self._mutex_dir = maps_dir / ".mutex"
+        self._mutex_dir_made = False  # made once per process (each request of vlmcd takes a mutex)
 
     def _path(self, volume: str) -> Path:
         return self.dir / volume
@@ -77,9 +79,10 @@ class Locks:
         """Serialise the map updates of one volume between the processes and threads of its
         owner (a read-modify-write of the map must not lose another's update): an exclusive
         ``flock`` on ``.mutex/<volume>``, released when the update is done (or its process dies)."""
-        directory = self.dir.parent / ".mutex"
-        directory.mkdir(exist_ok=True)
-        fd = os.open(directory / volume, os.O_RDWR | os.O_CREAT, 0o600)
+        if not self._mutex_dir_made:
+            self._mutex_dir.mkdir(exist_ok=True)
+            self._mutex_dir_made = True
+        fd = os.open(self._mutex_dir / volume, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

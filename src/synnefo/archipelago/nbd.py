@@ -3,7 +3,9 @@ client that ``vlmc map`` uses to ask a server about an export before mapping it.
 
 Handshake options: ``EXPORT_NAME``, ``INFO``, ``GO``, ``LIST``, ``ABORT`` (anything else is
 answered "unsupported"). Commands: ``READ``, ``WRITE``, ``FLUSH``, ``DISC``, ``WRITE_ZEROES``
-(FUA is honoured by flushing after the write). Requests of one connection are read and answered
+(FUA is honoured by flushing after the write). As NBD defines, a write is durable once a FLUSH
+sent after its reply (or its own FUA) completed: the export's ``flush`` must make every write
+it completed durable, and its writes need not be. Requests of one connection are read and answered
 in order, so a client may pipeline them. No TLS, no structured replies, no multi-conn.
 
 The server is given an ``opener(name)`` returning an export (``size``, ``readonly``, ``read``,

@@ -32,10 +32,12 @@ from pathlib import Path
 
 from synnefo.archipelago import mapfile
 from synnefo.archipelago.locks import Locks, RadosLocks
+from synnefo.archipelago.objectfiles import ObjectFiles
 
 ALGORITHM = "sha256"
 TMP = re.compile(r"\.tmp-(?P<name>.+)-[0-9a-f]+")  # what an interrupted atomic write leaves
 EXPORTED_NAMESPACE, RECORDS_NAMESPACE, OBJECTS_NAMESPACE = "pithosmaps", "extstorage", "archip"
+SEALED = "sealed"  # omap key of a RADOS writable object: "1" once a snapshot is reading it
 
 
 class StorageError(Exception):
@@ -47,6 +49,8 @@ def _valid(name: str) -> bool:
 
 
 class FileStorage:
+    lockless_writes = False  # an in-place write of an open volume needs the mutex (no seals)
+
     def __init__(self, config, create_dirs: bool = False):
         self.maps_dir, self.objects_dir, self.pithos_maps_dir = config.maps, config.images, config.pithos_maps
         for directory in (self.maps_dir, self.objects_dir, self.pithos_maps_dir, config.pithos):
@@ -165,14 +169,17 @@ class FileStorage:
                     removed += 1
         return removed
 
-    def sync(self, object_names, map_name: str) -> None:
-        """Make written objects and the map durable (for FSYNC=no, at a client's flush)."""
-        for name in object_names:
-            try:
-                mapfile.fsync_path(self.objects_dir / name)
-            except FileNotFoundError:
-                pass  # frozen by a snapshot meanwhile (which synced it as a block)
-        for path in (self._map_path(map_name), self.objects_dir, self.maps_dir):
+    def object_writer(self, limit: int) -> ObjectFiles:
+        """For an open volume's in-place writes: up to ``limit`` objects kept open, synced at
+        the client's flush."""
+        return ObjectFiles(self.objects_dir, limit)
+
+    def seal_object(self, name: str) -> None:
+        pass  # a snapshot holds the mutex, which every in-place write of files takes
+
+    def sync_map(self, name: str) -> None:
+        """Make the map and the names of new objects durable (FSYNC=no, at a client's flush)."""
+        for path in (self._map_path(name), self.objects_dir, self.maps_dir):
             mapfile.fsync_path(path)
 
     def remove_temporaries(self, cutoff: float) -> list[str]:
@@ -210,7 +217,35 @@ class FileStorage:
         return sorted(p.name for p in self.records_dir.iterdir() if _valid(p.name))
 
 
+class RadosObjectWriter:
+    """An open volume's in-place writes into RADOS objects: durable when acknowledged (nothing
+    to sync), and, without the volume's mutex, only into objects no snapshot has sealed."""
+
+    def __init__(self, storage: RadosStorage):
+        self.storage = storage
+        self.unsynced: set[str] = set()
+
+    def pwrite(self, name: str, offset: int, data) -> None:
+        self.storage.patch_object(name, offset, data)
+
+    def pwrite_unsealed(self, name: str, offset: int, data) -> bool:
+        """Write unless the object is sealed (or gone, or from before seals): one operation."""
+        storage = self.storage
+        unsealed = (SEALED, "0", storage.rados.LIBRADOS_CMPXATTR_OP_EQ)
+        return storage.radosclient.write_op(storage.objects_io, name,
+                                            lambda op: (op.omap_cmp(*unsealed), op.write(bytes(data), offset)))
+
+    def sync(self) -> bool:
+        self.unsynced.clear()
+        return False
+
+    def forget(self) -> None:
+        pass
+
+
 class RadosStorage:
+    lockless_writes = True  # see RadosObjectWriter and VolumeStore.snapshot's seals
+
     def __init__(self, config):
         from synnefo.common import radosclient
         from synnefo.pithos.backend.blocks import RadosBlockStore
@@ -283,7 +318,24 @@ class RadosStorage:
             raise FileNotFoundError(self.describe(name)) from None
 
     def write_object(self, name: str, data: bytes) -> None:
-        self.objects_io.write_full(name, bytes(data))
+        """The whole object and its seal ``"0"`` (open for in-place writes), in one operation."""
+        def build(op):
+            op.write_full(bytes(data))
+            self.objects_io.set_omap(op, (SEALED,), (b"0",))
+
+        self.radosclient.write_op(self.objects_io, name, build)
+
+    def seal_object(self, name: str) -> None:
+        """No in-place write without the mutex lands in the object from now on (a snapshot is
+        about to read it). Absent: nothing to seal."""
+        while True:
+            seen = self.radosclient.stat_version(self.objects_io, name)
+            if seen is None:
+                return
+            # At the version seen: a write op would create an object that is gone.
+            if self.radosclient.write_op(self.objects_io, name, lambda op: self.objects_io.set_omap(op, (SEALED,), (b"1",)),
+                                         seen[1]):
+                return
 
     def patch_object(self, name: str, offset: int, data) -> None:
         self.objects_io.write(name, bytes(data), offset)
@@ -309,7 +361,10 @@ class RadosStorage:
             self.remove_object(name)
         return len(names)
 
-    def sync(self, object_names, map_name: str) -> None:
+    def object_writer(self, limit: int) -> RadosObjectWriter:
+        return RadosObjectWriter(self)
+
+    def sync_map(self, name: str) -> None:
         pass  # acknowledged RADOS writes are durable
 
     def remove_temporaries(self, cutoff: float) -> list[str]:

@@ -247,11 +247,12 @@ class VolumeStore:
         if self._write_map(name, volume_map, offset, data):
             self._save(name, volume_map)
 
-    def _write_map(self, name: str, volume_map: Map, offset: int, data) -> bool:
+    def _write_map(self, name: str, volume_map: Map, offset: int, data, writer=None) -> bool:
         """Write ``data`` into the blocks of ``volume_map`` (in memory): in place into the
-        volume's objects, or by copy-up / allocation into new objects whose names replace the
-        entries. True if an entry changed: the caller then saves the map (the objects are durable
-        first). Beyond the end: refused before anything is written."""
+        volume's objects (through ``writer``, an open volume's, if given), or by
+        copy-up / allocation into new objects whose names replace the entries. True if an entry
+        changed: the caller then saves the map (the objects are durable first). Beyond the end:
+        refused before anything is written."""
         blocks = self._span(volume_map, offset, len(data), "write")
         changed = False
         view = memoryview(data)
@@ -261,7 +262,7 @@ class VolumeStore:
             piece = view[lo - offset : hi - offset]
             entry = volume_map.entries[index]
             if isinstance(entry, str):
-                self._patch_object(entry, lo - block_start, piece)
+                self._patch_object(entry, lo - block_start, piece, writer)
                 continue
             # Copy-up (shared block) or allocation (zero block): a new object of this epoch.
             content = bytearray(self._read_block(volume_map, index))
@@ -277,10 +278,21 @@ class VolumeStore:
         self.stats.object_writes += 1
         self.stats.bytes_written += len(content)
 
-    def _patch_object(self, object_name: str, offset: int, piece) -> None:
-        self.storage.patch_object(object_name, offset, piece)
+    def _patch_object(self, object_name: str, offset: int, piece, writer=None, unless_sealed: bool = False) -> bool:
+        """An in-place write. Through ``writer``, an open volume's (``storage.object_writer``):
+        unsynced, the open volume syncs it at the client's flush (NBD's promise); with
+        ``unless_sealed`` only if a snapshot has not sealed the object (False then). Without:
+        durable at once with FSYNC=yes."""
+        if writer is None:
+            self.storage.patch_object(object_name, offset, piece)
+        elif unless_sealed:
+            if not writer.pwrite_unsealed(object_name, offset, piece):
+                return False
+        else:
+            writer.pwrite(object_name, offset, piece)
         self.stats.object_writes += 1
         self.stats.bytes_written += len(piece)
+        return True
 
     @serialized
     def resize(self, name: str, size: int) -> Map:
@@ -315,13 +327,15 @@ class VolumeStore:
         if volume_map.readonly:
             raise VolumeError(f"{name} is a snapshot; clone it to get a volume")
         # This host's vlmcd may hold it (mapped): it re-reads the map under the same mutex
-        # before each request (OpenVolume), so it sees the new epoch before its next write.
+        # before each locked write (OpenVolume), so it sees the new epoch before writing; its
+        # writes without the mutex (RADOS) are kept out of each object by sealing it first.
         self.locks.check(name, self.owner, also=(device_owner(self.owner),))
         self._check_new(snapshot, volume_map.size)
         unsynced: list = []
         frozen, old_objects = list(volume_map.entries), []
         for index, entry in enumerate(frozen):
             if isinstance(entry, str):
+                self.storage.seal_object(entry)  # no write into it from now on (OpenVolume)
                 content = self._read_block(volume_map, index)
                 frozen[index] = self.blocks.put(content, unsynced)
                 self.stats.bytes_written += len(content)
@@ -397,7 +411,18 @@ class OpenVolume:
     the volume's mutex, as the snapshot does, and checks that the map file is still the one it
     read (its version, ``storage.map_version``); if not it reads it again: it never writes in
     place into an object a snapshot has frozen. Reads check the version too but take no mutex
-    (see ``read``). Snapshots (read-only maps) are served read-only and take no lock."""
+    (see ``read``); on RADOS, neither do writes into objects the volume already has (see
+    ``_write_in_place``). Snapshots (read-only maps) are served read-only and take no lock.
+
+    Durability is NBD's: a write is durable once a ``flush`` (the client's FLUSH, or the FUA
+    flag of the write) completed after it. In-place writes go through the storage's object
+    writer (on files: descriptors kept open, ``ObjectFiles``; RADOS writes are durable when
+    acknowledged) and are synced at the flush. With FSYNC=yes a write that changes the map
+    (copy-up, allocation) makes its new object and then the map durable before it returns, so a
+    crash never leaves a map naming an object that is not on disk; with FSYNC=no these wait for
+    the flush too."""
+
+    MAX_OPEN_OBJECTS = 64  # object descriptors kept open (4 MiB blocks: a 256 MiB working set)
 
     def __init__(self, store: VolumeStore, name: str):
         self.store, self.name = store, name
@@ -407,7 +432,8 @@ class OpenVolume:
             store.locks.take_over(name, store.owner)  # ours from a previous run of the daemon
         self._lock_id = None if self.readonly else store.locks.version(name)
         self._map, self._stamp = volume_map, self._stat()
-        self._unsynced: set[str] = set()  # objects written since the last flush (FSYNC=no)
+        self._writer = store.storage.object_writer(self.MAX_OPEN_OBJECTS)
+        self._map_unsynced = False  # FSYNC=no: the map (and new objects' names) written since the last flush
 
     @property
     def size(self) -> int:
@@ -426,6 +452,7 @@ class OpenVolume:
         """The map (under the mutex), read again if another process replaced it."""
         stamp = self._stat()
         if stamp != self._stamp:
+            self._writer.forget()  # a snapshot may have deleted objects we hold open
             self._map, self._stamp = self.store._load(self.name), stamp
         return self._map
 
@@ -454,18 +481,45 @@ class OpenVolume:
     def write(self, offset: int, data) -> None:
         if self.readonly:
             raise VolumeError(f"{self.name} is a snapshot (read-only)")
+        if self.store.storage.lockless_writes and self._write_in_place(offset, data):
+            return
         with self.store.locks.mutex(self.name):
             self._check_lock()
             volume_map = self._current()
             try:
-                changed = self.store._write_map(self.name, volume_map, offset, data)
+                changed = self.store._write_map(self.name, volume_map, offset, data, self._writer)
                 if changed:
                     self.store._save(self.name, volume_map)
                     self._stamp = self._stat()
             except BaseException:
                 self._stamp = None  # entries may have changed in memory only: read the map again
                 raise
-            self._note_written(volume_map, offset, len(data))
+            if changed and not self.store.config.fsync:
+                self._note_unsynced_map(volume_map, offset, len(data))
+
+    def _write_in_place(self, offset: int, data) -> bool:
+        """RADOS: a write that falls wholly into objects the map in memory names takes neither
+        the mutex nor the map check (three of its five round trips). Each piece is written
+        only if its object is not sealed, in one atomic operation, and a snapshot seals every
+        object before it reads it to freeze it: so a piece lands before the snapshot reads its
+        object (and is in the snapshot), or is refused, and then the caller writes the whole
+        write the locked way, which reads the new map and copies up. False: not done (pieces
+        already written are written again then: the same bytes)."""
+        volume_map = self._map
+        if self._stamp is None or offset < 0 or offset + len(data) > volume_map.size:
+            return False  # to read the map again, or to refuse a write beyond the end
+        blocks = self.store._span(volume_map, offset, len(data), "write")
+        entries = [volume_map.entries[index] for index in blocks]
+        if not all(isinstance(entry, str) for entry in entries):
+            return False  # a copy-up or allocation changes the map: under the mutex
+        self._check_lock()
+        block_size, view = self.store.block_size, memoryview(data)
+        for index, entry in zip(blocks, entries):
+            lo, hi = max(offset, index * block_size), min(offset + len(data), (index + 1) * block_size)
+            if not self.store._patch_object(entry, lo - index * block_size, view[lo - offset : hi - offset],
+                                            self._writer, unless_sealed=True):
+                return False
+        return True
 
     def write_zeroes(self, offset: int, length: int) -> None:
         """Zero a range: blocks that are zero entries already are left alone (no allocation)."""
@@ -483,22 +537,33 @@ class OpenVolume:
                     continue
             self.write(lo, bytes(hi - lo))
 
-    def _note_written(self, volume_map: Map, offset: int, length: int) -> None:
-        if self.store.config.fsync or not length:
-            return
+    def _note_unsynced_map(self, volume_map: Map, offset: int, length: int) -> None:
+        """FSYNC=no: the new objects of a copy-up or allocation, and the map, are synced at the
+        next flush."""
         for index in self.store._span(volume_map, offset, length, "write"):
-            self._unsynced.add(volume_map.entries[index])
+            self._writer.unsynced.add(volume_map.entries[index])
+        self._map_unsynced = True
 
     def flush(self) -> None:
-        """Make every completed write durable (with FSYNC=yes each already is)."""
+        """Make every completed write durable: fdatasync the objects written since the last
+        flush (nothing else with FSYNC=yes: maps are durable when written); with FSYNC=no also
+        the map and the directories naming new objects. Nothing to sync (RADOS: writes are
+        durable when acknowledged), nothing to wait for: a completed write noted what it left
+        to sync before it completed."""
+        if not self._writer.unsynced and not self._map_unsynced:
+            return
         with self.store.locks.mutex(self.name):
-            names, self._unsynced = self._unsynced, set()
-            if names:
-                self.store.storage.sync(names, self.name)
+            self._writer.sync()
+            if self._map_unsynced:
+                self.store.storage.sync_map(self.name)
+                self._map_unsynced = False
 
     def close(self) -> None:
-        """Flush, and release the lock (if we still hold it)."""
-        self.flush()
+        """Flush, close the objects, and release the lock (if we still hold it)."""
+        try:
+            self.flush()
+        finally:
+            self._writer.forget()
         if not self.readonly:
             current = self.store.locks.get(self.name)
             if current is not None and current.owner == self.store.owner:

@@ -3,7 +3,8 @@
 
 While a client has a volume open, vlmcd holds the volume's lock as ``<host>/vlmcd`` (a volume
 locked by anyone else is refused with an NBD "policy" error naming the holder) and keeps its
-map in memory (``store.OpenVolume``); the last client to disconnect closes it (flush, release).
+map in memory and its object files open (``store.OpenVolume``); writes are durable at the
+client's FLUSH or FUA, as NBD defines; the last client to disconnect closes it (flush, release).
 Snapshots are served read-only, without a lock. SIGTERM/SIGINT: stop accepting, let each
 connection finish the request it is executing (a connection still busy after ``STOP_GRACE``
 seconds is closed), close the volumes (flush, release the locks).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import socket
 import socketserver
 import threading
@@ -153,8 +155,21 @@ def listen(config, store: VolumeStore | None = None) -> Server:
     return Server(path, Exports(store))
 
 
+def raise_open_files_limit() -> None:
+    """Each open volume keeps up to ``OpenVolume.MAX_OPEN_OBJECTS`` object files open: lift the
+    soft limit on descriptors (1024 on many systems) to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:  # e.g. an unlimited hard limit above the kernel's nr_open
+        log.warning("keeping the limit of %d open files (%s)", soft, exc)
+
+
 def serve(config, stopping: threading.Event) -> None:
     """The peer's work (see ``peers.run``): serve until ``stopping`` is set."""
+    raise_open_files_limit()
     server = listen(config)
     log.info("serving volumes on %s as %s", socket_path(config), server.exports.store.owner)
     thread = threading.Thread(target=server.serve_forever, name="vlmcd-accept")

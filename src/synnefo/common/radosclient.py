@@ -116,8 +116,8 @@ def stat_version(io, name: str):
 def write_op(io, name: str, build, version: int | None = None) -> bool:
     """Run one atomic write operation on object ``name``: ``build(op)`` adds its steps. With
     ``version``, only if the object is still at that version (unchanged and not removed since
-    it was looked at). False if that assertion failed, the object is gone, or an exclusive
-    create found it there; any other failure raises."""
+    it was looked at). False if that assertion (or an omap comparison) failed, the object is
+    gone, or an exclusive create found it there; any other failure raises."""
     import errno
 
     rados = rados_module()
@@ -130,7 +130,7 @@ def write_op(io, name: str, build, version: int | None = None) -> bool:
     except (rados.ObjectNotFound, rados.ObjectExists):
         return False
     except rados.OSError as exc:
-        if exc.errno not in (errno.ERANGE, errno.EOVERFLOW):  # the version assertion
+        if exc.errno not in (errno.ERANGE, errno.EOVERFLOW, errno.ECANCELED):  # a version or omap assertion
             raise
         return False
     finally:
