@@ -5,7 +5,8 @@ interface, so copy-on-write, snapshots and locking are written once, over either
 * maps: of volumes and snapshots, and the read-only maps of Pithos objects exported for clones
   (``exported=True``); created exclusively, replaced atomically, each with a version that
   changes whenever the map is replaced (a daemon holding a map in memory sees another's update);
-* the volumes' writable objects (one block each, written whole or patched in place);
+* the volumes' writable objects (one block each, written whole or patched in place; an open
+  volume patches them through the storage's ``object_writer``, synced at the client's flush);
 * the per-volume locks and map-update mutexes (``locks.Locks``, ``locks.RadosLocks``);
 * the ExtStorage provider's records (which volume a Ganeti disk is);
 * the content-addressed blocks, shared with Pithos (``pithos.backend.blocks``).
