@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from synnefo.archipelago.pithos import node_store
 from synnefo.astakos.quotaholder.logic import user_quotas
-from synnefo.cyclades.models import Flavor, Volume, VolumeType
+from synnefo.cyclades.models import Backend, Flavor, Volume, VolumeType
 from synnefo.pithos.backend.blocks import reset_block_store
 from tests.compute_helpers import cloud, register_image  # noqa: F401
 from tests.pithos_helpers import Store, small_blocks  # noqa: F401
@@ -657,3 +657,22 @@ def test_reconciliation_settles_a_removal_whose_event_was_lost(archip):
     assert f"volume {vid} DELETING, removal job" in out.getvalue() and "success -> FIXED" in out.getvalue()
     row = Volume.objects.get(pk=vid)
     assert row.deleted and row.detached_on is None and usage(cloud) == 2 * GiB
+
+
+def test_a_backend_goes_only_without_kept_disks_and_takes_its_helper_with_it(archip):
+    from synnefo.cyclades.logic.backends import BackendInUse, remove_backend
+
+    cloud = archip
+    sid = server(cloud)
+    vid = detached_volume(cloud, sid)
+    assert cloud.call("DELETE", f"/servers/{sid}").status_code == 204
+    cloud.settle()
+    with pytest.raises(BackendInUse, match=f"keeps the disks of detached volumes {vid}"):
+        remove_backend(cloud.backend)  # the disk (the volume's data, for most templates) is there
+    assert Backend.objects.filter(pk=cloud.backend.pk).exists()
+    assert v3(cloud, "DELETE", f"/volumes/{vid}").status_code == 202
+    cloud.settle()
+    assert "snf-helper-diskless" in cloud.cluster.instances
+    done = remove_backend(cloud.backend)
+    assert "helper instance snf-helper-diskless: removed" in done
+    assert "snf-helper-diskless" not in cloud.cluster.instances and not Backend.objects.filter(pk=cloud.backend.pk).exists()

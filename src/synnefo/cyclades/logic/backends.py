@@ -86,24 +86,32 @@ def create_backend(clustername, port, username, password, *, host="", ca_file=""
 
 
 def remove_backend(backend: Backend) -> list[str]:
-    """Remove a backend without active VMs. Its networks are removed from its Ganeti first
-    (disconnect, remove, waited for; skipped when the backend is offline); a Ganeti failure keeps
-    the backend (BackendInUse). Returns what was done, one line per network."""
-    from synnefo.cyclades.logic import network_backends
+    """Remove a backend without active VMs, nor detached volumes whose disks it keeps. Its
+    networks and Cyclades' helper instances are removed from its Ganeti first (waited for;
+    skipped when the backend is offline); a Ganeti failure keeps the backend (BackendInUse).
+    Returns what was done, one line per network or helper."""
+    from synnefo.cyclades.logic import network_backends, volumes
     from synnefo.cyclades.models import Network
 
     count = active_vm_count(backend)
     if count:
         raise BackendInUse(f"backend {backend.id} still hosts {count} active VM(s); move or delete them first")
+    kept = volumes.kept_disk_volumes(backend)
+    if kept:
+        raise BackendInUse(f"backend {backend.id} keeps the disks of detached volumes {', '.join(map(str, kept))}; "
+                           "attach them to a server or delete them first")
     done = []
     if backend.offline:
-        done.append("backend is offline: its networks are left in its Ganeti")
+        done.append("backend is offline: its networks and helper instances are left in its Ganeti")
     else:
-        try:
-            done += network_backends.remove_all_from(backend)
-        except GanetiApiError as exc:
-            raise BackendInUse(f"backend {backend.id} kept: cannot remove its networks from Ganeti: {exc}; fix it, or "
-                               "mark the backend offline (backend-modify --offline=True) to remove it without Ganeti") from None
+        for what, remove in (("networks", lambda: network_backends.remove_all_from(backend)),
+                             ("helper instances", lambda: volumes.remove_helpers(backend.get_client()))):
+            try:
+                done += remove()
+            except GanetiApiError as exc:
+                raise BackendInUse(f"backend {backend.id} kept: cannot remove its {what} from Ganeti: {exc}; fix it, "
+                                   "or mark the backend offline (backend-modify --offline=True) to remove it without "
+                                   "Ganeti") from None
     with transaction.atomic():
         locked = Backend.objects.select_for_update().get(pk=backend.pk)
         count = active_vm_count(locked)

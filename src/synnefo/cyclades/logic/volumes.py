@@ -555,6 +555,24 @@ def _create_helper(client, backend, name: str, template: str) -> int:
     return client.create_instance(name, template, disks, nics, **kwargs)
 
 
+def kept_disk_volumes(backend) -> list[int]:
+    """The live volumes whose disks ``backend`` keeps detached (their data, for most templates):
+    the backend cannot go while there are any."""
+    return list(Volume.objects.filter(detached_on=backend, deleted=False).order_by("id").values_list("id", flat=True))
+
+
+def remove_helpers(client) -> list[str]:
+    """Delete the helper instances of a backend that is going (waited for): one line each.
+    Raises GanetiApiError on the first failure (what is done stays done)."""
+    present = {instance["id"] for instance in client.get_instances()}
+    done = []
+    for name in sorted(helper_name(t) for t in (*DIRECTORY_TEMPLATES, "diskless")):
+        if name in present:
+            client.wait_for_job(client.delete_instance(name))
+            done.append(f"helper instance {name}: removed")
+    return done
+
+
 def _submit_kept_disk_removal(volume: Volume) -> int:
     """``remove_kept_disk`` for a user's delete: 503 when the backend cannot take the job."""
     from synnefo.cyclades.ganeti.rapi import GanetiApiError, GanetiConnectionError
