@@ -676,3 +676,18 @@ def test_a_backend_goes_only_without_kept_disks_and_takes_its_helper_with_it(arc
     done = remove_backend(cloud.backend)
     assert "helper instance snf-helper-diskless: removed" in done
     assert "snf-helper-diskless" not in cloud.cluster.instances and not Backend.objects.filter(pk=cloud.backend.pk).exists()
+
+
+def test_a_volume_kept_by_one_backend_is_not_attached_on_another(archip):
+    cloud = archip
+    sid = server(cloud)
+    vid = detached_volume(cloud, sid)
+    other = Backend.objects.create(clustername="other", host="127.0.0.1", offline=True)
+    Volume.objects.filter(pk=vid).update(detached_on=other)  # as if detached from a server there
+    jobs = len(cloud.cluster.jobs)
+    r = cloud.call("POST", f"/servers/{sid}/os-volume_attachments", {"volumeAttachment": {"volumeId": vid}},
+                   version="v2.1")
+    assert r.status_code == 409 and "another compute backend" in r.content.decode()
+    volume = Volume.objects.get(pk=vid)
+    assert (volume.status, volume.machine_id, volume.detached_on_id) == ("AVAILABLE", None, other.id)
+    assert len(cloud.cluster.jobs) == jobs  # nothing sent to Ganeti

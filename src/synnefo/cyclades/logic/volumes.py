@@ -385,8 +385,15 @@ def attach(user: str, volume_id, server_id) -> Volume:
     if (volume.project or volume.userid) != (vm.project or vm.userid):
         raise faults.Conflict(f"Volume {volume.id} is in project {volume.project or volume.userid} and server {vm.id} in "
                               f"{vm.project or vm.userid}: reassign one of them first")
+    if volume.detached_on_id is not None and volume.detached_on_id != vm.backend_id:
+        # Ganeti keeps the disk (for most templates, the data) where it was detached; a disk
+        # "add" elsewhere would be a new, empty one (and for ext_archipelago the store's map is
+        # that kept disk's: the other backend's provider refuses to adopt it).
+        raise faults.Conflict(f"Volume {volume.id} was detached from a server on another compute backend than server "
+                              f"{vm.id}'s, which keeps its disk: attach it to a server there (e.g. the one it was "
+                              "detached from)")
     volume.machine, volume.index, volume.status = vm, _next_index(vm), "ATTACHING"
-    op = "attach" if volume.detached_on_id is not None and volume.detached_on_id == vm.backend_id else "add"
+    op = "attach" if volume.detached_on_id is not None else "add"
     volume.backendjobid = _disk_job(vm, "ATTACH_VOLUME", op, volume)
     volume.save()
     return volume
