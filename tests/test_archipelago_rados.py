@@ -308,3 +308,26 @@ def test_no_write_is_lost_or_misplaced_by_snapshots_taken_meanwhile(config, name
         assert acked_before <= value < begun_after, (number, acked_before, value, begun_after)
     assert snapshots and int.from_bytes(served.read(0, 8), "big") == count
     assert int.from_bytes(admin.read(name, 0, 8), "big") == count
+
+
+def test_a_first_write_updates_only_its_map_entry(store, config, name):
+    """A copy-up or allocation in a big volume writes its one 128-byte entry in place (one
+    atomic operation), not the whole map; what is stored decodes to the map in memory."""
+    size = 100 * 1024 * B  # 102,400 entries: a 13 MB map
+    store.create(name, size)
+    store.stats.__init__()
+    store.write(name, 5000 * B + 3, b"x")
+    assert store.stats.map_writes == 1 and store.stats.bytes_written == B + mapfile.ENTRY_SIZE
+    maps = io(config, config.rados_pool_maps)
+    stored = mapfile.Map.decode(maps.read(name, 1 << 24))
+    assert stored.entries[5000] == mapfile.object_name(name, 1, 5000) and stored.entries[4999] is None
+    assert store.read(name, 5000 * B, 4) == b"\0\0\0x"
+    # Written against a map that changed meanwhile (another epoch): refused, nothing written.
+    stale = store.map_of(name)
+    stale.epoch += 1
+    stale.entries[7] = "bogus"
+    from synnefo.archipelago.storage import StorageError
+
+    with pytest.raises(StorageError, match="changed or went meanwhile"):
+        store.storage.update_map_entries(name, stale, [7])
+    assert store.map_of(name).entries[7] is None and store.map_of(name).epoch == 1

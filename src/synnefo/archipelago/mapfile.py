@@ -86,23 +86,11 @@ class Map:
     def readonly(self) -> bool:
         return bool(self.flags & MAP_READONLY)
 
+    def encode_header(self) -> bytes:
+        return HEADER.pack(SIGNATURE, VERSION, self.size, self.block_size, self.flags, self.epoch).ljust(HEADER_SIZE, b"\0")
+
     def encode(self) -> bytes:
-        header = HEADER.pack(SIGNATURE, VERSION, self.size, self.block_size, self.flags, self.epoch)
-        parts = [header.ljust(HEADER_SIZE, b"\0")]
-        zero = ENTRY.pack(ZERO, 0, b"")
-        for entry in self.entries:
-            name = b""
-            if entry is None:
-                parts.append(zero)
-            elif isinstance(entry, bytes):
-                name = entry.hex().encode()
-                parts.append(ENTRY.pack(0, len(name), name))
-            else:
-                name = entry.encode()
-                parts.append(ENTRY.pack(WRITABLE | ARCHIP, len(name), name))
-            if len(name) > NAME_MAX:  # struct would cut it silently
-                raise MapError(f"object name longer than {NAME_MAX} bytes: {name[:40]!r}...")
-        return b"".join(parts)
+        return b"".join([self.encode_header(), *map(encode_entry, self.entries)])
 
     @classmethod
     def decode(cls, data: bytes, source: str = "map") -> Map:
@@ -124,6 +112,23 @@ class Map:
             else:
                 entries.append(bytes.fromhex(name))
         return cls(size, block_size, epoch, flags, entries)
+
+
+_ZERO_ENTRY = ENTRY.pack(ZERO, 0, b"")
+
+
+def encode_entry(entry: Entry) -> bytes:
+    """One entry as stored (``ENTRY_SIZE`` bytes, at ``entry_offset`` of its index)."""
+    if entry is None:
+        return _ZERO_ENTRY
+    name, flags = (entry.hex().encode(), 0) if isinstance(entry, bytes) else (entry.encode(), WRITABLE | ARCHIP)
+    if len(name) > NAME_MAX:  # struct would cut it silently
+        raise MapError(f"object name longer than {NAME_MAX} bytes: {name[:40]!r}...")
+    return ENTRY.pack(flags, len(name), name)
+
+
+def entry_offset(index: int) -> int:
+    return HEADER_SIZE + index * ENTRY_SIZE
 
 
 def read(path: Path) -> Map:

@@ -109,6 +109,13 @@ class FileStorage:
     def replace_map(self, name: str, data: bytes) -> None:
         mapfile.write_atomic(self._map_path(name), data, self.fsync)
 
+    def update_map_entries(self, name: str, volume_map: mapfile.Map, indices) -> int:
+        """Changed entries: the whole map replaced (a rename is what makes a file's update
+        atomic). Returns the bytes written."""
+        data = volume_map.encode()
+        self.replace_map(name, data)
+        return len(data)
+
     def remove_map(self, name: str) -> None:
         self._map_path(name).unlink(missing_ok=True)
         if self.fsync:
@@ -299,6 +306,22 @@ class RadosStorage:
 
     def replace_map(self, name: str, data: bytes) -> None:
         self.maps_io.write_full(name, data)
+
+    def update_map_entries(self, name: str, volume_map: mapfile.Map, indices) -> int:
+        """Only the changed entries, written in place in one operation (atomic on the OSD: a
+        reader sees all of them or none), so a first write into a 100 GiB volume costs 128
+        bytes of map, not its 3.2 MB. Returns the bytes written."""
+        pieces = [(mapfile.encode_entry(volume_map.entries[i]), mapfile.entry_offset(i)) for i in indices]
+        header = volume_map.encode_header()
+
+        def build(op):
+            op.cmpext(header, 0)  # still this map (size, flags, epoch), and still there
+            for data, offset in pieces:
+                op.write(data, offset)
+
+        if not self.radosclient.write_op(self.maps_io, name, build):
+            raise StorageError(f"the map of {name} changed or went meanwhile: not written")
+        return sum(len(data) for data, _ in pieces)
 
     def remove_map(self, name: str) -> None:
         try:

@@ -79,14 +79,21 @@ class VolumeStore:
             raise VolumeError(f"no such volume or snapshot: {name}")
         return Map.decode(data, name)
 
-    def _save(self, name: str, volume_map: Map, new: bool = False, exported: bool = False) -> None:
-        data = volume_map.encode()
-        if not new:
-            self.storage.replace_map(name, data)
-        elif not self.storage.create_map(name, data, exported):
-            raise VolumeError(f"{name} already exists")
+    def _save(self, name: str, volume_map: Map, new: bool = False, exported: bool = False,
+              changed: list[int] | None = None) -> None:
+        """Write a new map, or replace one; ``changed``: only these entries changed (the storage
+        may write just them, atomically: RADOS does, files replace the whole map)."""
+        if changed is not None and not new:
+            written = self.storage.update_map_entries(name, volume_map, changed)
+        else:
+            data = volume_map.encode()
+            if not new:
+                self.storage.replace_map(name, data)
+            elif not self.storage.create_map(name, data, exported):
+                raise VolumeError(f"{name} already exists")
+            written = len(data)
         self.stats.map_writes += 1
-        self.stats.bytes_written += len(data)
+        self.stats.bytes_written += written
         self.stats.written_maps.append(name)
 
     def exists(self, name: str) -> bool:
@@ -244,17 +251,18 @@ class VolumeStore:
             raise VolumeError(f"{name} is a snapshot (read-only)")
         self._span(volume_map, offset, len(data), "write")
         self._hold(name)
-        if self._write_map(name, volume_map, offset, data):
-            self._save(name, volume_map)
+        changed = self._write_map(name, volume_map, offset, data)
+        if changed:
+            self._save(name, volume_map, changed=changed)
 
-    def _write_map(self, name: str, volume_map: Map, offset: int, data, writer=None) -> bool:
+    def _write_map(self, name: str, volume_map: Map, offset: int, data, writer=None) -> list[int]:
         """Write ``data`` into the blocks of ``volume_map`` (in memory): in place into the
         volume's objects (through ``writer``, an open volume's, if given), or by
-        copy-up / allocation into new objects whose names replace the entries. True if an entry
-        changed: the caller then saves the map (the objects are durable first). Beyond the end:
-        refused before anything is written."""
+        copy-up / allocation into new objects whose names replace the entries. Returns the
+        indices of the entries that changed: the caller then saves the map (the objects are
+        durable first). Beyond the end: refused before anything is written."""
         blocks = self._span(volume_map, offset, len(data), "write")
-        changed = False
+        changed = []
         view = memoryview(data)
         for index in blocks:
             block_start = index * self.block_size
@@ -270,7 +278,7 @@ class VolumeStore:
             new_name = mapfile.object_name(name, volume_map.epoch, index)
             self._write_object(new_name, content)
             volume_map.entries[index] = new_name
-            changed = True
+            changed.append(index)
         return changed
 
     def _write_object(self, object_name: str, content) -> None:
@@ -489,7 +497,7 @@ class OpenVolume:
             try:
                 changed = self.store._write_map(self.name, volume_map, offset, data, self._writer)
                 if changed:
-                    self.store._save(self.name, volume_map)
+                    self.store._save(self.name, volume_map, changed=changed)
                     self._stamp = self._stat()
             except BaseException:
                 self._stamp = None  # entries may have changed in memory only: read the map again

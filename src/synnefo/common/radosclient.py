@@ -17,6 +17,7 @@ import threading
 # Where Debian's python3-rados installs the extension.
 SYSTEM_RADOS_GLOB = "/usr/lib/python3/dist-packages/rados.cpython-{v.major}{v.minor}-*.so"
 
+MAX_ERRNO = 4095  # librados reports a failed extent comparison as -(MAX_ERRNO + offset)
 _lock = threading.Lock()
 _clusters: dict[str, object] = {}
 
@@ -116,7 +117,7 @@ def stat_version(io, name: str):
 def write_op(io, name: str, build, version: int | None = None) -> bool:
     """Run one atomic write operation on object ``name``: ``build(op)`` adds its steps. With
     ``version``, only if the object is still at that version (unchanged and not removed since
-    it was looked at). False if that assertion (or an omap comparison) failed, the object is
+    it was looked at). False if that assertion (or an omap or extent comparison) failed, the object is
     gone, or an exclusive create found it there; any other failure raises."""
     import errno
 
@@ -127,10 +128,11 @@ def write_op(io, name: str, build, version: int | None = None) -> bool:
             op.assert_version(version)
         build(op)
         io.operate_write_op(op, name)
-    except (rados.ObjectNotFound, rados.ObjectExists):
+    except (rados.ObjectNotFound, rados.ObjectExists, rados.ExtendMismatch):
         return False
     except rados.OSError as exc:
-        if exc.errno not in (errno.ERANGE, errno.EOVERFLOW, errno.ECANCELED):  # a version or omap assertion
+        # A version, omap or extent comparison (cmpext: -MAX_ERRNO - the offset of the mismatch).
+        if exc.errno not in (errno.ERANGE, errno.EOVERFLOW, errno.ECANCELED) and not (exc.errno or 0) >= MAX_ERRNO:
             raise
         return False
     finally:
