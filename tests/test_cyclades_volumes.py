@@ -691,3 +691,62 @@ def test_a_volume_kept_by_one_backend_is_not_attached_on_another(archip):
     volume = Volume.objects.get(pk=vid)
     assert (volume.status, volume.machine_id, volume.detached_on_id) == ("AVAILABLE", None, other.id)
     assert len(cloud.cluster.jobs) == jobs  # nothing sent to Ganeti
+
+
+# --------------------------------------------------------------------------- extend (os-extend)
+
+
+def extend(cloud, vid, body):
+    return v3(cloud, "POST", f"/volumes/{vid}/action", body)
+
+
+def test_an_available_volume_grows_and_is_charged_the_difference(archip):
+    cloud = archip
+    vid = v3(cloud, "POST", "/volumes", {"volume": {"size": 1, "imageRef": cloud.image_id}}).json()["volume"]["id"]
+    before = usage(cloud)
+    r = extend(cloud, vid, {"os-extend": {"new_size": 3}})
+    assert r.status_code == 202
+    assert v3(cloud, "GET", f"/volumes/{vid}").json()["volume"]["size"] == 3 and usage(cloud) == before + 2 * GiB
+    store = node_store()
+    assert store.map_of(f"snf-vol-{vid}").size == 3 * GiB
+    assert store.read(f"snf-vol-{vid}", 0, len(IMAGE)) == IMAGE and store.read(f"snf-vol-{vid}", 2 * GiB, 8) == bytes(8)
+
+
+@pytest.mark.parametrize("body,code,message", [
+    ({"os-extend": {"new_size": 1}}, 400, "must be larger than the volume's 2 GiB"),
+    ({"os-extend": {"new_size": 2}}, 400, "volumes only grow"),
+    ({"os-extend": {"new_size": "big"}}, 400, "Invalid size"),
+    ({"os-extend": {"new_size": 999}}, 400, "1 to 200 GiB"),
+    ({"os-extend": {}}, 400, "new_size"),
+    ({"os-extend": 5}, 400, "new_size"),
+])
+def test_bad_extends_are_refused_and_change_nothing(archip, body, code, message):
+    cloud = archip
+    vid = v3(cloud, "POST", "/volumes", {"volume": {"size": 2}}).json()["volume"]["id"]
+    before = usage(cloud)
+    r = extend(cloud, vid, body)
+    assert r.status_code == code and message in r.content.decode()
+    assert Volume.objects.get(pk=vid).size == 2 and usage(cloud) == before
+    assert node_store().map_of(f"snf-vol-{vid}").size == 2 * GiB
+
+
+def test_extend_over_quota_in_use_or_kept_is_refused(archip):
+    cloud = archip
+    vid = v3(cloud, "POST", "/volumes", {"volume": {"size": 1}}).json()["volume"]["id"]
+    call_command("quota-modify", str(cloud.user.uuid), "--resource", "cyclades.disk", "--limit", str(usage(cloud)),
+                 stdout=None)
+    r = extend(cloud, vid, {"os-extend": {"new_size": 2}})
+    assert r.status_code == 413 and node_store().map_of(f"snf-vol-{vid}").size == GiB
+    assert Volume.objects.get(pk=vid).size == 1
+    call_command("quota-modify", str(cloud.user.uuid), "--resource", "cyclades.disk", "--limit", str(100 * GiB),
+                 stdout=None)
+    sid = server(cloud)
+    kept = detached_volume(cloud, sid)
+    r = extend(cloud, kept, {"os-extend": {"new_size": 2}})
+    assert r.status_code == 409 and "kept by its compute backend" in r.content.decode()
+    cloud.call("POST", f"/servers/{sid}/os-volume_attachments", {"volumeAttachment": {"volumeId": vid}}, version="v2.1")
+    cloud.settle()
+    r = extend(cloud, vid, {"os-extend": {"new_size": 2}})
+    assert r.status_code == 409 and "only available volumes" in r.content.decode()
+    assert Volume.objects.get(pk=vid).size == 1 and Volume.objects.get(pk=kept).size == 1
+    assert extend(cloud, 99999, {"os-extend": {"new_size": 2}}).status_code == 404

@@ -288,6 +288,12 @@ def test_volumes_and_snapshots_through_the_openstack_cli(node, tmp_path):
 
     conn = openstack.connect(**password_auth(node), load_yaml_config=False, load_envvars=False)
     assert [(v.id, v.size, v.status) for v in conn.block_storage.volumes()] == [(volume["id"], 1, "available")]
+    # Extended (os-extend) while available: the map grows, the image's bytes stay.
+    openstack_cli(node, "volume", "set", "--size", "2", "v1", output=False)
+    assert openstack_cli(node, "volume", "show", "v1")["size"] == 2
+    bad = subprocess.run([shutil.which("openstack") or str(Path(sys.executable).with_name("openstack")), "volume",
+                          "set", "--size", "1", "v1"], env=os_env(node), capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and openstack_cli(node, "volume", "show", "v1")["size"] == 2
     # A snapshot: a Pithos file of the owner with the volume's content.
     snapshot = openstack_cli(node, "volume", "snapshot", "create", "--volume", "v1", "s1")
     assert snapshot["name"] == "s1" and snapshot["volume_id"] == volume["id"]

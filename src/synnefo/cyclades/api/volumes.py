@@ -176,12 +176,18 @@ def volume_view(request, version, volume_id, project=None):
 
 @api_method(("POST",))
 def volume_action(request, version, volume_id, project=None):
-    """Synnefo's ``reassign``; Cinder's attach / detach bookkeeping is Nova's here."""
+    """Synnefo's ``reassign`` and Cinder's ``os-extend``; Cinder's attach / detach bookkeeping
+    is Nova's here."""
     user = _user(request, project)
     action, args = action_body(request)
     if action == "reassign":
         projects.reassign_volume(user, volume_id, projects.check_target(args))
         return HttpResponse(status=200)
+    if action == "os-extend":
+        if not isinstance(args, dict) or "new_size" not in args:
+            raise faults.BadRequest('The body must be {"os-extend": {"new_size": <GiB>}}')
+        volumes.extend(user, volume_id, args["new_size"])
+        return HttpResponse(status=202)
     volumes.get_volume(user, volume_id)
     raise faults.BadRequest(f"Volume action '{action}' is not available; attach and detach through the server "
                             "(os-volume_attachments), or create the volume with a server_id")

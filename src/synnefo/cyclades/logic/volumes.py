@@ -460,6 +460,38 @@ def _give_back(volume: Volume) -> None:
                      f"delete volume {volume.id}", accept=True, force=True)
 
 
+@transaction.atomic
+def extend(user: str, volume_id, new_size) -> Volume:
+    """Grow an available volume of the volume store to ``new_size`` GiB (Cinder's
+    ``os-extend``): the map grows (new blocks read as zeros), the difference is charged to
+    ``cyclades.disk``. Volumes only grow; one Ganeti keeps detached is refused, since its disk
+    there has the old size. Refusals change nothing."""
+    volume = get_volume(user, volume_id, for_update=True)
+    new_size = check_size(new_size)
+    if volume.status != "AVAILABLE":
+        raise faults.Conflict(f"Volume {volume.id} is {volume.status.lower()}: only available volumes can be extended "
+                              "(detach it first)")
+    if new_size <= volume.size:
+        raise faults.BadRequest(f"new_size {new_size} GiB must be larger than the volume's {volume.size} GiB "
+                                "(volumes only grow)")
+    if not in_store(volume.volume_type) or volume.detached_on_id is not None:
+        raise faults.Conflict(f"Volume {volume.id}'s disk is kept by its compute backend, where it was detached: "
+                              "attach it to a server and extend it there, or make a larger clone (source_volid)")
+    quotas.issue_for(volume.userid, volume.project, {"cyclades.disk": (new_size - volume.size) * quotas.GiB},
+                     f"extend volume {volume.id}", accept=True)  # rolled back with the transaction if the map is not grown
+    from synnefo.archipelago.locks import LockError
+    from synnefo.archipelago.store import VolumeError
+
+    try:
+        _store().resize(volume.origin, new_size * quotas.GiB)
+    except (LockError, VolumeError) as exc:
+        raise faults.Conflict(f"Volume {volume.id} cannot grow in the volume store: {exc}") from None
+    volume.size = new_size
+    volume.save()
+    log.info("volume %s of %s extended to %s GiB", volume.id, user, new_size)
+    return volume
+
+
 def _mark_deleted(volume: Volume) -> None:
     volume.deleted, volume.status, volume.machine, volume.index = True, "DELETED", None, None
     volume.save()
