@@ -144,15 +144,15 @@ class FileStorage:
         mapfile.write_atomic(self.objects_dir / name, data, self.fsync)
 
     def patch_object(self, name: str, offset: int, data) -> None:
-        fd = os.open(self.objects_dir / name, os.O_WRONLY)
+        """One in-place write, durable at once with FSYNC=yes (an open volume's go through its
+        ``object_writer``, synced at the client's flush)."""
+        once = ObjectFiles(self.objects_dir)
         try:
-            written = 0
-            while written < len(data):
-                written += os.pwrite(fd, data[written:], offset + written)
+            once.pwrite(name, offset, data)
             if self.fsync:
-                os.fdatasync(fd)  # in place: the size does not change, the data is what matters
+                once.sync()
         finally:
-            os.close(fd)
+            once.forget()
 
     def object_exists(self, name: str) -> bool:
         return (self.objects_dir / name).is_file()
@@ -273,6 +273,13 @@ class RadosStorage:
     def describe(self, name: str) -> str:
         return f"rados:{self.pools[1]}/{OBJECTS_NAMESPACE}/{name}"
 
+    def _remove(self, io, name: str) -> None:
+        """Remove an object; one already gone is fine."""
+        try:
+            io.remove_object(name)
+        except self.rados.ObjectNotFound:
+            pass
+
     def _read_whole(self, io, name: str) -> bytes | None:
         try:
             size, _ = io.stat(name)
@@ -324,10 +331,7 @@ class RadosStorage:
         return sum(len(data) for data, _ in pieces)
 
     def remove_map(self, name: str) -> None:
-        try:
-            self.maps_io.remove_object(name)
-        except self.rados.ObjectNotFound:
-            pass
+        self._remove(self.maps_io, name)
 
     def map_version(self, name: str):
         seen = self.radosclient.stat_version(self.maps_io, name)
@@ -368,10 +372,7 @@ class RadosStorage:
         return self.radosclient.stat_version(self.objects_io, name) is not None
 
     def remove_object(self, name: str) -> None:
-        try:
-            self.objects_io.remove_object(name)
-        except self.rados.ObjectNotFound:
-            pass
+        self._remove(self.objects_io, name)
 
     def objects(self):
         for obj in self.objects_io.list_objects():
@@ -403,10 +404,7 @@ class RadosStorage:
         self.records_io.write_full(name, data)
 
     def remove_record(self, name: str) -> None:
-        try:
-            self.records_io.remove_object(name)
-        except self.rados.ObjectNotFound:
-            pass
+        self._remove(self.records_io, name)
 
     def record_names(self) -> list[str]:
         return sorted(obj.key for obj in self.records_io.list_objects())

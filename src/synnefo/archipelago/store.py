@@ -207,6 +207,16 @@ class VolumeStore:
             return range(0)
         return range(offset // self.block_size, (offset + length - 1) // self.block_size + 1)
 
+    def _pieces(self, volume_map: Map, offset: int, length: int, what: str) -> list[tuple[int, int, int, int]]:
+        """For each block a request covers: (its index, the offset within the block, the start
+        and end within the request). Beyond the end: refused (VolumeError)."""
+        pieces = []
+        for index in self._span(volume_map, offset, length, what):
+            block_start = index * self.block_size
+            lo, hi = max(offset, block_start), min(offset + length, block_start + self.block_size)
+            pieces.append((index, lo - block_start, lo - offset, hi - offset))
+        return pieces
+
     def _block_length(self, volume_map: Map, index: int) -> int:
         return min(self.block_size, volume_map.size - index * self.block_size)
 
@@ -229,12 +239,8 @@ class VolumeStore:
         return self._read_map(self._load(name), offset, length)
 
     def _read_map(self, volume_map: Map, offset: int, length: int) -> bytes:
-        parts = []
-        for index in self._span(volume_map, offset, length, "read"):
-            block_start = index * self.block_size
-            lo, hi = max(offset, block_start), min(offset + length, block_start + self.block_size)
-            parts.append(self._read_block(volume_map, index, lo - block_start, hi - lo))
-        return b"".join(parts)
+        return b"".join(self._read_block(volume_map, index, within, end - start)
+                        for index, within, start, end in self._pieces(volume_map, offset, length, "read"))
 
     def _hold(self, name: str) -> None:
         """Writers hold the volume's lock (taken implicitly, as the mapper does on first write)."""
@@ -261,20 +267,17 @@ class VolumeStore:
         copy-up / allocation into new objects whose names replace the entries. Returns the
         indices of the entries that changed: the caller then saves the map (the objects are
         durable first). Beyond the end: refused before anything is written."""
-        blocks = self._span(volume_map, offset, len(data), "write")
         changed = []
         view = memoryview(data)
-        for index in blocks:
-            block_start = index * self.block_size
-            lo, hi = max(offset, block_start), min(offset + len(data), block_start + self.block_size)
-            piece = view[lo - offset : hi - offset]
+        for index, within, start, end in self._pieces(volume_map, offset, len(data), "write"):
+            piece = view[start:end]
             entry = volume_map.entries[index]
             if isinstance(entry, str):
-                self._patch_object(entry, lo - block_start, piece, writer)
+                self._patch_object(entry, within, piece, writer)
                 continue
             # Copy-up (shared block) or allocation (zero block): a new object of this epoch.
             content = bytearray(self._read_block(volume_map, index))
-            content[lo - block_start : hi - block_start] = piece
+            content[within : within + len(piece)] = piece
             new_name = mapfile.object_name(name, volume_map.epoch, index)
             self._write_object(new_name, content)
             volume_map.entries[index] = new_name
@@ -516,16 +519,14 @@ class OpenVolume:
         volume_map = self._map
         if self._stamp is None or offset < 0 or offset + len(data) > volume_map.size:
             return False  # to read the map again, or to refuse a write beyond the end
-        blocks = self.store._span(volume_map, offset, len(data), "write")
-        entries = [volume_map.entries[index] for index in blocks]
+        pieces = self.store._pieces(volume_map, offset, len(data), "write")
+        entries = [volume_map.entries[index] for index, *_ in pieces]
         if not all(isinstance(entry, str) for entry in entries):
             return False  # a copy-up or allocation changes the map: under the mutex
         self._check_lock()
-        block_size, view = self.store.block_size, memoryview(data)
-        for index, entry in zip(blocks, entries):
-            lo, hi = max(offset, index * block_size), min(offset + len(data), (index + 1) * block_size)
-            if not self.store._patch_object(entry, lo - index * block_size, view[lo - offset : hi - offset],
-                                            self._writer, unless_sealed=True):
+        view = memoryview(data)
+        for (_, within, start, end), entry in zip(pieces, entries):
+            if not self.store._patch_object(entry, within, view[start:end], self._writer, unless_sealed=True):
                 return False
         return True
 
@@ -533,17 +534,13 @@ class OpenVolume:
         """Zero a range: blocks that are zero entries already are left alone (no allocation)."""
         if self.readonly:
             raise VolumeError(f"{self.name} is a snapshot (read-only)")
-        block_size = self.store.block_size
         with self.store.locks.mutex(self.name):
-            volume_map = self._current()
-            blocks = self.store._span(volume_map, offset, length, "write")
-        for index in blocks:
-            lo = max(offset, index * block_size)
-            hi = min(offset + length, (index + 1) * block_size)
+            pieces = self.store._pieces(self._current(), offset, length, "write")
+        for index, _, start, end in pieces:
             with self.store.locks.mutex(self.name):
                 if self._current().entries[index] is None:
                     continue
-            self.write(lo, bytes(hi - lo))
+            self.write(offset + start, bytes(end - start))
 
     def _note_unsynced_map(self, volume_map: Map, offset: int, length: int) -> None:
         """FSYNC=no: the new objects of a copy-up or allocation, and the map, are synced at the

@@ -458,13 +458,13 @@ def _kept_disks(backend: Backend, jobs: _Jobs, found) -> None:
     for volume in kept:
         if jobs.running(volume.backendjobid):
             continue  # its removal is on its way
-        name = volumes.helper_name(volumes.helper_template(volume.volume_type))
         if volume.deleted:
             found(Finding("kept_disk", volume.backend_volume_uuid, f"volume {volume.id} is deleted, Ganeti keeps its "
                                                                    "disk detached"),
                   lambda volume=volume: fix_kept_disk(volume.id))
         else:
             job = jobs.get(volume.backendjobid)
+            name = volumes.helper_name(volumes.helper_template(volume.volume_type))
             found(Finding("kept_disk", volume.backend_volume_uuid, f"volume {volume.id} DELETING, removal job "
                                                                    f"{volume.backendjobid} on {name} {_describe(job)}"),
                   lambda volume=volume, job=job: fix_kept_disk_job(volume.id, job))

@@ -550,8 +550,13 @@ def helper_name(template: str) -> str:
     return f"{settings.BACKEND_PREFIX_ID}helper-{template}"
 
 
+def helper_names() -> list[str]:
+    """Every helper instance a backend may have (one per helper template)."""
+    return [helper_name(t) for t in ("diskless", *DIRECTORY_TEMPLATES)]
+
+
 def is_helper(instance_name) -> bool:
-    return instance_name in {helper_name(t) for t in (*DIRECTORY_TEMPLATES, "diskless")}
+    return instance_name in helper_names()
 
 
 def remove_kept_disk(volume: Volume) -> int:
@@ -605,7 +610,7 @@ def remove_helpers(client) -> list[str]:
     Raises GanetiApiError on the first failure (what is done stays done)."""
     present = {instance["id"] for instance in client.get_instances()}
     done = []
-    for name in sorted(helper_name(t) for t in (*DIRECTORY_TEMPLATES, "diskless")):
+    for name in sorted(helper_names()):
         if name in present:
             client.wait_for_job(client.delete_instance(name))
             done.append(f"helper instance {name}: removed")
